@@ -1,0 +1,148 @@
+-- keyward's whole database schema.
+--
+-- Each block that starts with a `-- version N` line upgrades a database from version N-1 to N.
+-- A block is never edited once released: a change is a new block at the end. At start-up every
+-- block newer than `PRAGMA user_version` runs in its own transaction, which also sets the version,
+-- so an upgrade is all or nothing. Times are Unix milliseconds; ids are UUID strings.
+
+-- version 1
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE users (
+    id                   TEXT PRIMARY KEY,
+    username             TEXT NOT NULL COLLATE NOCASE UNIQUE,
+    display_name         TEXT NOT NULL,
+    email                TEXT,
+    is_admin             INTEGER NOT NULL DEFAULT 0,
+    is_blocked           INTEGER NOT NULL DEFAULT 0,
+    revoke_tokens_before INTEGER,
+    sequence             INTEGER NOT NULL DEFAULT 1,
+    created_at           INTEGER NOT NULL,
+    updated_at           INTEGER NOT NULL
+);
+
+CREATE TABLE strategy_instances (
+    id                      TEXT PRIMARY KEY,
+    name                    TEXT UNIQUE,
+    type                    TEXT NOT NULL,
+    -- the instance config as JSON, sealed with the master key (it may hold client secrets)
+    config                  BLOB NOT NULL,
+    is_login_active         INTEGER NOT NULL,
+    is_self_register_active INTEGER NOT NULL,
+    is_sync_active          INTEGER NOT NULL,
+    does_implicit_register  INTEGER NOT NULL,
+    created_at              INTEGER NOT NULL
+);
+
+-- An identity ("login data"): one way for one user to log in.
+CREATE TABLE identities (
+    id            TEXT PRIMARY KEY,
+    user_id       TEXT REFERENCES users(id) ON DELETE CASCADE,
+    instance_id   TEXT NOT NULL REFERENCES strategy_instances(id) ON DELETE CASCADE,
+    subject       TEXT NOT NULL,
+    state         TEXT NOT NULL CHECK (state IN ('VALID', 'WAITING_FOR_REGISTER', 'BLOCKED')),
+    expires       INTEGER,
+    password_hash TEXT,
+    profile       TEXT NOT NULL DEFAULT '{}',
+    created_at    INTEGER NOT NULL,
+    UNIQUE (instance_id, subject)
+);
+CREATE INDEX identities_user ON identities(user_id);
+
+-- A session ("active login"). user_id is NULL while its identity waits for registration.
+CREATE TABLE active_logins (
+    id               TEXT PRIMARY KEY,
+    user_id          TEXT REFERENCES users(id) ON DELETE CASCADE,
+    identity_id      TEXT REFERENCES identities(id) ON DELETE CASCADE,
+    client_id        TEXT,
+    created_at       INTEGER NOT NULL,
+    last_used_at     INTEGER NOT NULL,
+    expires          INTEGER NOT NULL,
+    absolute_expires INTEGER NOT NULL,
+    ended_at         INTEGER,
+    address          TEXT,
+    user_agent       TEXT
+);
+CREATE INDEX active_logins_user ON active_logins(user_id);
+CREATE INDEX active_logins_identity ON active_logins(identity_id);
+
+CREATE TABLE refresh_tokens (
+    digest          BLOB PRIMARY KEY,
+    active_login_id TEXT NOT NULL REFERENCES active_logins(id) ON DELETE CASCADE,
+    client_id       TEXT,
+    scope           TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    expires         INTEGER NOT NULL,
+    used_at         INTEGER
+);
+CREATE INDEX refresh_tokens_login ON refresh_tokens(active_login_id);
+
+CREATE TABLE oauth_clients (
+    id                          TEXT PRIMARY KEY,
+    name                        TEXT NOT NULL,
+    redirect_urls               TEXT NOT NULL,
+    is_valid                    INTEGER NOT NULL,
+    requires_secret             INTEGER NOT NULL,
+    valid_scopes                TEXT NOT NULL,
+    client_credential_flow_user TEXT REFERENCES users(id) ON DELETE SET NULL,
+    allow_password_grant        INTEGER NOT NULL DEFAULT 0,
+    builtin                     INTEGER NOT NULL DEFAULT 0,
+    created_at                  INTEGER NOT NULL
+);
+
+CREATE TABLE client_secrets (
+    fingerprint TEXT PRIMARY KEY,
+    client_id   TEXT NOT NULL REFERENCES oauth_clients(id) ON DELETE CASCADE,
+    digest      BLOB NOT NULL,
+    censored    TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+);
+CREATE INDEX client_secrets_client ON client_secrets(client_id);
+
+CREATE TABLE signing_keys (
+    kid         TEXT PRIMARY KEY,
+    alg         TEXT NOT NULL,
+    -- the private key (DER), sealed with the master key
+    private_key BLOB NOT NULL,
+    public_jwk  TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    retired_at  INTEGER
+);
+
+CREATE TABLE audit_events (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    at      INTEGER NOT NULL,
+    actor   TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    target  TEXT,
+    address TEXT,
+    details TEXT NOT NULL DEFAULT '{}'
+);
+
+-- version 2
+-- Search of the user list by display name and e-mail stays an index lookup at a million users.
+CREATE INDEX users_display_name ON users(display_name COLLATE NOCASE);
+CREATE INDEX users_email ON users(email COLLATE NOCASE);
+CREATE INDEX audit_events_at ON audit_events(at);
+
+-- Access tokens revoked before their expiry (RFC 7009); rows go once the token has expired.
+CREATE TABLE revoked_tokens (
+    jti     TEXT PRIMARY KEY,
+    expires INTEGER NOT NULL
+);
+
+CREATE TABLE authorization_codes (
+    digest                BLOB PRIMARY KEY,
+    client_id             TEXT NOT NULL REFERENCES oauth_clients(id) ON DELETE CASCADE,
+    active_login_id       TEXT NOT NULL REFERENCES active_logins(id) ON DELETE CASCADE,
+    redirect_uri          TEXT NOT NULL,
+    scope                 TEXT NOT NULL,
+    nonce                 TEXT,
+    code_challenge        TEXT,
+    created_at            INTEGER NOT NULL,
+    expires               INTEGER NOT NULL,
+    used_at               INTEGER
+);

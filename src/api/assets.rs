@@ -1,0 +1,47 @@
+//! The embedded pages and their static files (assets/, embedded with rust-embed).
+
+use super::{Req, error_response, respond};
+use crate::App;
+use crate::error::Error;
+use rust_embed::RustEmbed;
+use warp::http::{HeaderValue, Method, header};
+use warp::reply::Response;
+
+#[derive(RustEmbed)]
+#[folder = "assets/"]
+struct Assets;
+
+/// Pages load only their own scripts and styles and cannot be framed.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub async fn handle(_app: &App, req: Req) -> Response {
+    if req.method != Method::GET && req.method != Method::HEAD {
+        return error_response(&super::method_not_allowed());
+    }
+    let segs = req.rest(0);
+    let file = match segs.as_slice() {
+        ["auth", "flow", "setup"] => "flow/setup.html".to_string(),
+        ["assets", rest @ ..] if !rest.is_empty() && !rest.contains(&"..") => rest.join("/"),
+        _ => return error_response(&Error::not_found("no such page")),
+    };
+    serve(&file)
+}
+
+fn serve(file: &str) -> Response {
+    let Some(content) = Assets::get(file) else {
+        return error_response(&Error::not_found("no such file"));
+    };
+    let mime = mime_guess::from_path(file).first_or_octet_stream();
+    let mut r = respond(200, "text/plain", content.data.into_owned());
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(mime.as_ref()) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    if file.ends_with(".html") {
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    } else {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    }
+    r
+}

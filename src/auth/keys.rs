@@ -1,0 +1,201 @@
+//! Token signing keys: creation, rotation, the in-memory keyring and the JWKS.
+//!
+//! The newest unretired key signs. A retired key stays published (and accepted) for
+//! `KEY_RETENTION_MS`, which is longer than any token keyward issues may live, so every token it
+//! signed expires before it disappears.
+
+use crate::auth::secret::{MasterKey, b64};
+use crate::config::KeyAlg;
+use crate::db::{self, Db, keys::KeyRow};
+use crate::error::{Error, Result};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use rand::rngs::OsRng;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// Every token lifetime is capped at one day (config and CLI enforce it); keys outlive that.
+pub const KEY_RETENTION_MS: i64 = 25 * 3600 * 1000;
+
+pub struct SigningKey {
+    pub kid: String,
+    pub alg: Algorithm,
+    pub encoding: EncodingKey,
+    pub decoding: DecodingKey,
+    pub jwk: Value,
+}
+
+#[derive(Default)]
+struct KeySet {
+    signing: Option<Arc<SigningKey>>,
+    by_kid: HashMap<String, Arc<SigningKey>>,
+    jwks: Value,
+}
+
+#[derive(Clone)]
+pub struct Keyring {
+    db: Db,
+    master: MasterKey,
+    set: Arc<RwLock<Arc<KeySet>>>,
+}
+
+fn algorithm(alg: KeyAlg) -> Algorithm {
+    match alg {
+        KeyAlg::Es256 => Algorithm::ES256,
+        KeyAlg::EdDsa => Algorithm::EdDSA,
+        KeyAlg::Rs256 => Algorithm::RS256,
+    }
+}
+
+/// A fresh key pair: the private key as DER (the form jsonwebtoken signs with) and the public JWK.
+fn generate(alg: KeyAlg, kid: &str) -> Result<(Vec<u8>, Value)> {
+    let fail = |e: String| Error::internal(format!("key generation failed: {e}"));
+    let (der, mut jwk) = match alg {
+        KeyAlg::Es256 => {
+            use p256::elliptic_curve::sec1::ToEncodedPoint;
+            use p256::pkcs8::EncodePrivateKey;
+            let sk = p256::SecretKey::random(&mut OsRng);
+            let der = sk.to_pkcs8_der().map_err(|e| fail(e.to_string()))?;
+            let point = sk.public_key().to_encoded_point(false);
+            let (x, y) = (point.x().expect("uncompressed"), point.y().expect("uncompressed"));
+            (
+                der.as_bytes().to_vec(),
+                json!({"kty": "EC", "crv": "P-256", "x": b64(x), "y": b64(y)}),
+            )
+        }
+        KeyAlg::EdDsa => {
+            use ed25519_dalek::pkcs8::EncodePrivateKey;
+            let sk = ed25519_dalek::SigningKey::generate(&mut OsRng);
+            let der = sk.to_pkcs8_der().map_err(|e| fail(e.to_string()))?;
+            (
+                der.as_bytes().to_vec(),
+                json!({"kty": "OKP", "crv": "Ed25519", "x": b64(sk.verifying_key().as_bytes())}),
+            )
+        }
+        KeyAlg::Rs256 => {
+            use rsa::pkcs1::EncodeRsaPrivateKey;
+            use rsa::traits::PublicKeyParts;
+            let sk = rsa::RsaPrivateKey::new(&mut OsRng, 2048).map_err(|e| fail(e.to_string()))?;
+            let der = sk.to_pkcs1_der().map_err(|e| fail(e.to_string()))?;
+            (
+                der.as_bytes().to_vec(),
+                json!({"kty": "RSA", "n": b64(&sk.n().to_bytes_be()), "e": b64(&sk.e().to_bytes_be())}),
+            )
+        }
+    };
+    jwk["kid"] = json!(kid);
+    jwk["alg"] = json!(alg.as_str());
+    jwk["use"] = json!("sig");
+    Ok((der, jwk))
+}
+
+fn load_key(master: &MasterKey, row: &KeyRow) -> Result<SigningKey> {
+    let alg = KeyAlg::parse(&row.alg)
+        .ok_or_else(|| Error::internal(format!("unknown key algorithm {}", row.alg)))?;
+    let der = master.open(&format!("signing-key:{}", row.kid), &row.private_key)?;
+    let jwk: Value = serde_json::from_str(&row.public_jwk)
+        .map_err(|e| Error::internal(format!("bad stored JWK: {e}")))?;
+    let s = |k: &str| jwk[k].as_str().unwrap_or_default().to_string();
+    let bad = |e: jsonwebtoken::errors::Error| Error::internal(format!("bad stored key: {e}"));
+    let (encoding, decoding) = match alg {
+        KeyAlg::Es256 => (
+            EncodingKey::from_ec_der(&der),
+            DecodingKey::from_ec_components(&s("x"), &s("y")).map_err(bad)?,
+        ),
+        KeyAlg::EdDsa => (
+            EncodingKey::from_ed_der(&der),
+            DecodingKey::from_ed_components(&s("x")).map_err(bad)?,
+        ),
+        KeyAlg::Rs256 => (
+            EncodingKey::from_rsa_der(&der),
+            DecodingKey::from_rsa_components(&s("n"), &s("e")).map_err(bad)?,
+        ),
+    };
+    Ok(SigningKey {
+        kid: row.kid.clone(),
+        alg: algorithm(alg),
+        encoding,
+        decoding,
+        jwk,
+    })
+}
+
+impl Keyring {
+    /// Loads the keys, creating the first ES256 key when the database has none.
+    pub fn open(db: Db, master: MasterKey) -> Result<Keyring> {
+        let ring = Keyring {
+            db,
+            master,
+            set: Arc::new(RwLock::new(Arc::new(KeySet::default()))),
+        };
+        let active = db::keys::count_active(&*ring.db.conn()?)?;
+        if active == 0 {
+            ring.rotate(KeyAlg::Es256)?;
+        } else {
+            ring.reload()?;
+        }
+        Ok(ring)
+    }
+
+    /// Adds a new signing key and retires the others; returns its kid.
+    pub fn rotate(&self, alg: KeyAlg) -> Result<String> {
+        let kid = uuid::Uuid::new_v4().simple().to_string();
+        let (der, jwk) = generate(alg, &kid)?;
+        let row = KeyRow {
+            private_key: self.master.seal(&format!("signing-key:{kid}"), &der),
+            kid: kid.clone(),
+            alg: alg.as_str().into(),
+            public_jwk: jwk.to_string(),
+            created_at: db::now_ms(),
+            retired_at: None,
+        };
+        self.db
+            .write_now(|tx| db::keys::insert_and_retire_others(tx, &row))?;
+        self.reload()?;
+        Ok(kid)
+    }
+
+    /// Reads the key set from the database again (a `keys rotate` from the CLI lands here).
+    pub fn reload(&self) -> Result<()> {
+        let rows = db::keys::list_live(&*self.db.conn()?, db::now_ms() - KEY_RETENTION_MS)?;
+        let mut set = KeySet::default();
+        let mut published = Vec::new();
+        for row in &rows {
+            let key = Arc::new(load_key(&self.master, row)?);
+            if row.retired_at.is_none() && set.signing.is_none() {
+                set.signing = Some(key.clone());
+            }
+            published.push(key.jwk.clone());
+            set.by_kid.insert(key.kid.clone(), key);
+        }
+        set.jwks = json!({ "keys": published });
+        *self.set.write().expect("keyring lock") = Arc::new(set);
+        Ok(())
+    }
+
+    pub fn signing(&self) -> Result<Arc<SigningKey>> {
+        self.set
+            .read()
+            .expect("keyring lock")
+            .signing
+            .clone()
+            .ok_or_else(|| Error::internal("no signing key"))
+    }
+
+    pub fn find(&self, kid: &str) -> Option<Arc<SigningKey>> {
+        self.set.read().expect("keyring lock").by_kid.get(kid).cloned()
+    }
+
+    pub fn jwks(&self) -> Value {
+        self.set.read().expect("keyring lock").jwks.clone()
+    }
+
+    /// Rows of `keys list`: kid, alg, created, retired.
+    pub fn describe(&self) -> Result<Vec<(String, String, i64, Option<i64>)>> {
+        let rows = db::keys::list_live(&*self.db.conn()?, 0)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.kid, r.alg, r.created_at, r.retired_at))
+            .collect())
+    }
+}

@@ -1,0 +1,7 @@
+//! Password hashing, secrets, JWTs and signing keys, and the Bearer principal.
+
+pub mod jwt;
+pub mod keys;
+pub mod password;
+pub mod principal;
+pub mod secret;

@@ -1,0 +1,95 @@
+//! The Bearer principal: who a request's access token speaks for, after every check.
+
+use crate::App;
+use crate::auth::jwt::{self, Claims, Kind};
+use crate::core::Actor;
+use crate::db::{self, users::User};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub claims: Claims,
+    pub user: User,
+}
+
+impl Principal {
+    pub fn actor(&self, address: Option<String>) -> Actor {
+        Actor {
+            id: self.user.id.clone(),
+            is_admin: self.user.is_admin,
+            address,
+        }
+    }
+
+    pub fn require_scope(&self, scope: &str) -> Result<()> {
+        if self.claims.has_scope(scope) {
+            Ok(())
+        } else {
+            Err(Error::forbidden(format!("the token lacks the scope {scope}")))
+        }
+    }
+
+    pub fn require_admin(&self) -> Result<()> {
+        if self.user.is_admin {
+            Ok(())
+        } else {
+            Err(Error::forbidden("only admins may do this"))
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer` header value, if there is one.
+pub fn bearer(header: Option<&str>) -> Option<&str> {
+    let h = header?.trim();
+    let (scheme, token) = h.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Validates an access token for keyward's own endpoints: the signature and claims, then that
+/// its user exists and is not blocked, that it was not issued before the user's
+/// `revokeTokensBefore`, that its session is live, and that it was not revoked.
+pub async fn authenticate(app: &App, token: &str) -> Result<Principal> {
+    let claims: Claims = jwt::verify(&app.keys, Kind::Access, token, &app.public_url, &app.public_url)?;
+    check_live(app, claims).await
+}
+
+/// The database half of `authenticate`, also used by introspection.
+pub async fn check_live(app: &App, claims: Claims) -> Result<Principal> {
+    let refused = || Error::unauthorized("invalid or expired token");
+    let (user, session, revoked) = {
+        let c = claims.clone();
+        app.db
+            .read(move |conn| {
+                let user = db::users::get(conn, &c.sub)?;
+                let session = db::sessions::get(conn, &c.sid)?;
+                let revoked: bool = conn.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?1)",
+                    [&c.jti],
+                    |r| r.get(0),
+                )?;
+                Ok((user, session, revoked))
+            })
+            .await?
+    };
+    let user = user.ok_or_else(refused)?;
+    if user.is_blocked || revoked {
+        return Err(refused());
+    }
+    // revokeTokensBefore is in milliseconds, iat in seconds: a token from the same second is
+    // still refused through its ended session.
+    if let Some(before) = user.revoke_tokens_before
+        && claims.iat < before / 1000
+    {
+        return Err(refused());
+    }
+    let live = session.is_some_and(|s| {
+        s.is_live(db::now_ms()) && s.user_id.as_deref() == Some(user.id.as_str())
+    });
+    if !live {
+        return Err(refused());
+    }
+    Ok(Principal { claims, user })
+}

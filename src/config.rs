@@ -1,0 +1,187 @@
+//! The command line and its environment variables. Every option has a working default, so
+//! `keyward` with no arguments serves on 127.0.0.1:8080 with ./keyward.db.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "keyward",
+    version,
+    about = "A login service in one binary: one user, many ways to log in."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options every subcommand reads, so that the CLI and the server agree on the database and issuer.
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// The SQLite database file; the master key file is kept beside it.
+    #[arg(long, env = "KEYWARD_DB", default_value = "./keyward.db", global = true)]
+    pub db: PathBuf,
+    /// The URL clients reach keyward at; it is the issuer of every token.
+    /// Default: the URL the server last ran with, else http://{listen}.
+    #[arg(long, env = "KEYWARD_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Log format.
+    #[arg(long, env = "KEYWARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve(Box<ServeArgs>),
+    /// Manage users from the server's shell.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Manage token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "KEYWARD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        ServeArgs {
+            listen: "127.0.0.1:8080".parse().expect("valid default address"),
+            settings: Settings::default(),
+        }
+    }
+}
+
+/// Tunables of the running service.
+#[derive(Args, Debug, Clone)]
+pub struct Settings {
+    /// Lifetime of access tokens and ID tokens, in seconds.
+    #[arg(long, env = "KEYWARD_ACCESS_TOKEN_TTL", default_value_t = 600, value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    pub access_token_ttl: u64,
+    /// How long an identity may wait for registration (and its register token lives), in seconds.
+    #[arg(long, env = "KEYWARD_REGISTER_WINDOW", default_value_t = 600, value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    pub register_window: u64,
+    /// A session ends after this many seconds without use (refresh tokens slide with it).
+    #[arg(long, env = "KEYWARD_SESSION_INACTIVITY", default_value_t = 30 * 86_400)]
+    pub session_inactivity: u64,
+    /// A session ends this many seconds after its login, however much it is used.
+    #[arg(long, env = "KEYWARD_SESSION_LIFETIME", default_value_t = 365 * 86_400)]
+    pub session_lifetime: u64,
+    /// argon2id memory cost in KiB (OWASP: 19456).
+    #[arg(long, env = "KEYWARD_ARGON2_MEMORY", default_value_t = 19_456, value_parser = clap::value_parser!(u32).range(8..))]
+    pub argon2_memory: u32,
+    /// argon2id iterations.
+    #[arg(long, env = "KEYWARD_ARGON2_ITERATIONS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    pub argon2_iterations: u32,
+    /// argon2id parallelism.
+    #[arg(long, env = "KEYWARD_ARGON2_PARALLELISM", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub argon2_parallelism: u32,
+    /// Password hashes computed at once; 0 means one per CPU core.
+    #[arg(long, env = "KEYWARD_HASH_CONCURRENCY", default_value_t = 0)]
+    pub hash_concurrency: usize,
+    /// Database connections in the pool.
+    #[arg(long, env = "KEYWARD_DB_POOL", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub db_pool: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        // Parse an empty command line so the defaults live in one place: the attributes above.
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            s: Settings,
+        }
+        Only::parse_from(["keyward"]).s
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Create an admin user with a password on the default `local` instance.
+    Create {
+        #[arg(long)]
+        username: String,
+        /// Read the password from standard input (one line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Print a signed access token for a user.
+    Token {
+        #[arg(long)]
+        username: String,
+        #[arg(long, default_value = "login")]
+        scope: String,
+        /// Lifetime in seconds (at most one day).
+        #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        ttl: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Add a signing key that signs from now on; older public keys stay published until
+    /// every token they signed has expired.
+    Rotate {
+        #[arg(long, value_enum, default_value_t = KeyAlg::Es256)]
+        alg: KeyAlg,
+    },
+    /// List the signing keys.
+    List,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAlg {
+    #[value(name = "ES256")]
+    Es256,
+    #[value(name = "EdDSA")]
+    EdDsa,
+    #[value(name = "RS256")]
+    Rs256,
+}
+
+impl KeyAlg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyAlg::Es256 => "ES256",
+            KeyAlg::EdDsa => "EdDSA",
+            KeyAlg::Rs256 => "RS256",
+        }
+    }
+    pub fn parse(s: &str) -> Option<KeyAlg> {
+        match s {
+            "ES256" => Some(KeyAlg::Es256),
+            "EdDSA" => Some(KeyAlg::EdDsa),
+            "RS256" => Some(KeyAlg::Rs256),
+            _ => None,
+        }
+    }
+}
+
+/// The master key file that sits beside the database: `keyward.db` → `keyward.db.key`.
+pub fn master_key_path(db: &std::path::Path) -> PathBuf {
+    let mut s = db.as_os_str().to_owned();
+    s.push(".key");
+    PathBuf::from(s)
+}

@@ -1,0 +1,299 @@
+//! Strategy instances: creation with capability checks, updates, and deletion that never locks
+//! the installation out.
+
+use super::{Actor, new_id};
+use crate::App;
+use crate::db::{self, identities, instances::InstanceRow, users};
+use crate::error::{Error, Result};
+use crate::strategies::{self, Strategy};
+use serde_json::{Value, json};
+
+/// An instance with its config opened.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    pub id: String,
+    pub name: Option<String>,
+    pub type_name: String,
+    pub config: Value,
+    pub is_login_active: bool,
+    pub is_self_register_active: bool,
+    pub is_sync_active: bool,
+    pub does_implicit_register: bool,
+    pub created_at: i64,
+}
+
+impl Instance {
+    pub fn strategy(&self) -> &'static Strategy {
+        strategies::find(&self.type_name).expect("stored instances have a known type")
+    }
+}
+
+/// The four flags of an instance, each optional in a request.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Flags {
+    pub is_login_active: Option<bool>,
+    pub is_self_register_active: Option<bool>,
+    pub is_sync_active: Option<bool>,
+    pub does_implicit_register: Option<bool>,
+}
+
+/// The name under which the default password instance is created on first start.
+pub const DEFAULT_USERPASS: &str = "local";
+
+fn config_context(id: &str) -> String {
+    format!("instance-config:{id}")
+}
+
+pub fn open_row(app: &App, row: InstanceRow) -> Result<Instance> {
+    let plain = app.master.open(&config_context(&row.id), &row.config)?;
+    let config = serde_json::from_slice(&plain)
+        .map_err(|e| Error::internal(format!("stored config is not JSON: {e}")))?;
+    Ok(Instance {
+        id: row.id,
+        name: row.name,
+        type_name: row.type_name,
+        config,
+        is_login_active: row.is_login_active,
+        is_self_register_active: row.is_self_register_active,
+        is_sync_active: row.is_sync_active,
+        does_implicit_register: row.does_implicit_register,
+        created_at: row.created_at,
+    })
+}
+
+fn seal_row(app: &App, i: &Instance) -> InstanceRow {
+    InstanceRow {
+        id: i.id.clone(),
+        name: i.name.clone(),
+        type_name: i.type_name.clone(),
+        config: app
+            .master
+            .seal(&config_context(&i.id), i.config.to_string().as_bytes()),
+        is_login_active: i.is_login_active,
+        is_self_register_active: i.is_self_register_active,
+        is_sync_active: i.is_sync_active,
+        does_implicit_register: i.does_implicit_register,
+        created_at: i.created_at,
+    }
+}
+
+/// A flag's value: the request's, or by default what the strategy can do. True is refused
+/// where the strategy cannot do it.
+fn flag(field: &str, requested: Option<bool>, capable: bool, s: &Strategy) -> Result<bool> {
+    match requested {
+        Some(true) if !capable => Err(Error::bad_request(format!(
+            "{field} cannot be true: the {} strategy does not support it",
+            s.type_name
+        ))),
+        Some(v) => Ok(v),
+        None => Ok(capable),
+    }
+}
+
+fn apply_flags(i: &mut Instance, f: Flags, defaults_from_capability: bool) -> Result<()> {
+    let s = strategies::find(&i.type_name).expect("checked type");
+    let keep = |req: Option<bool>, cur: bool| {
+        if defaults_from_capability {
+            req
+        } else {
+            Some(req.unwrap_or(cur))
+        }
+    };
+    i.is_login_active = flag(
+        "isLoginActive",
+        keep(f.is_login_active, i.is_login_active),
+        s.can_login_register,
+        s,
+    )?;
+    i.is_self_register_active = flag(
+        "isSelfRegisterActive",
+        keep(f.is_self_register_active, i.is_self_register_active),
+        s.can_login_register,
+        s,
+    )?;
+    i.is_sync_active = flag(
+        "isSyncActive",
+        keep(f.is_sync_active, i.is_sync_active),
+        s.can_sync,
+        s,
+    )?;
+    i.does_implicit_register = flag(
+        "doesImplicitRegister",
+        keep(f.does_implicit_register, i.does_implicit_register),
+        s.allows_implicit_signup,
+        s,
+    )?;
+    Ok(())
+}
+
+fn check_name(name: &Option<String>) -> Result<()> {
+    if let Some(n) = name
+        && n.trim().is_empty()
+    {
+        return Err(Error::bad_request("name must not be empty"));
+    }
+    Ok(())
+}
+
+pub async fn create(
+    app: &App,
+    actor: &Actor,
+    type_name: Option<String>,
+    name: Option<String>,
+    config: Option<Value>,
+    flags: Flags,
+) -> Result<Instance> {
+    check_name(&name)?;
+    let type_name = type_name.ok_or_else(|| Error::bad_request("type must be given"))?;
+    let s = strategies::find(&type_name)
+        .ok_or_else(|| Error::bad_request(format!("type: unknown strategy {type_name:?}")))?;
+    let config = config.unwrap_or_else(|| json!({}));
+    s.check_config(&config)?;
+    let mut inst = Instance {
+        id: new_id(),
+        name,
+        type_name,
+        config,
+        is_login_active: false,
+        is_self_register_active: false,
+        is_sync_active: false,
+        does_implicit_register: false,
+        created_at: db::now_ms(),
+    };
+    apply_flags(&mut inst, flags, true)?;
+    let row = seal_row(app, &inst);
+    let actor = actor.clone();
+    app.db
+        .write(move |tx| {
+            db::instances::insert(tx, &row)?;
+            actor.audit(
+                tx,
+                "strategy-instance.create",
+                Some(&row.id),
+                json!({"type": row.type_name, "name": row.name}),
+            )
+        })
+        .await?;
+    Ok(inst)
+}
+
+pub async fn get(app: &App, id: &str) -> Result<Instance> {
+    let id = id.to_string();
+    let row = app
+        .db
+        .read(move |c| db::instances::get(c, &id))
+        .await?
+        .ok_or_else(|| Error::not_found("strategy instance not found"))?;
+    open_row(app, row)
+}
+
+pub async fn list(app: &App, type_name: Option<String>) -> Result<Vec<Instance>> {
+    let rows = app
+        .db
+        .read(move |c| db::instances::list(c, type_name.as_deref()))
+        .await?;
+    rows.into_iter().map(|r| open_row(app, r)).collect()
+}
+
+/// Finds an instance by id or, failing that, by name.
+pub async fn by_id_or_name(app: &App, key: &str) -> Result<Option<Instance>> {
+    let key = key.to_string();
+    let row = app
+        .db
+        .read(move |c| {
+            Ok(match db::instances::get(c, &key)? {
+                Some(r) => Some(r),
+                None => db::instances::by_name(c, &key)?,
+            })
+        })
+        .await?;
+    row.map(|r| open_row(app, r)).transpose()
+}
+
+/// The instance that `POST /user` with a password and the password grant use by default:
+/// the userpass instance named `local`, else the oldest userpass instance.
+pub fn default_userpass(app: &App, c: &rusqlite::Connection) -> Result<Option<Instance>> {
+    if let Some(r) = db::instances::by_name(c, DEFAULT_USERPASS)?
+        && r.type_name == "userpass"
+    {
+        return Ok(Some(open_row(app, r)?));
+    }
+    let first = db::instances::list(c, Some("userpass"))?.into_iter().next();
+    first.map(|r| open_row(app, r)).transpose()
+}
+
+pub struct Update {
+    /// None: unchanged; Some(None): remove the name.
+    pub name: Option<Option<String>>,
+    pub type_name: Option<String>,
+    pub config: Option<Value>,
+    pub flags: Flags,
+}
+
+pub async fn update(app: &App, actor: &Actor, id: &str, u: Update) -> Result<Instance> {
+    let mut inst = get(app, id).await?;
+    if let Some(t) = &u.type_name
+        && *t != inst.type_name
+    {
+        return Err(Error::bad_request("type cannot change"));
+    }
+    if let Some(name) = u.name {
+        check_name(&name)?;
+        inst.name = name;
+    }
+    if let Some(mut config) = u.config {
+        let s = inst.strategy();
+        if config.is_object() {
+            s.restore_secrets(&mut config, &inst.config);
+        }
+        s.check_config(&config)?;
+        inst.config = config;
+    }
+    apply_flags(&mut inst, u.flags, false)?;
+    let row = seal_row(app, &inst);
+    let actor = actor.clone();
+    app.db
+        .write(move |tx| {
+            if db::instances::get(tx, &row.id)?.is_none() {
+                return Err(Error::not_found("strategy instance not found"));
+            }
+            db::instances::update(tx, &row)?;
+            actor.audit(tx, "strategy-instance.update", Some(&row.id), json!({}))
+        })
+        .await?;
+    Ok(inst)
+}
+
+/// Deletes an instance. While identities use it this needs `cascade`, which removes them too;
+/// either way it is refused when it would leave no admin with a way to log in.
+pub async fn delete(app: &App, actor: &Actor, id: &str, cascade: bool) -> Result<()> {
+    let id = id.to_string();
+    let actor = actor.clone();
+    app.db
+        .write(move |tx| {
+            if db::instances::get(tx, &id)?.is_none() {
+                return Err(Error::not_found("strategy instance not found"));
+            }
+            let used = identities::count_for_instance(tx, &id)?;
+            if used > 0 && !cascade {
+                return Err(Error::conflict(format!(
+                    "the strategy instance is used by {used} identities; delete with ?cascade=true to remove them too"
+                )));
+            }
+            let admins_before = users::count_usable_admins(tx)?;
+            identities::delete_for_instance(tx, &id)?;
+            db::instances::delete(tx, &id)?;
+            if admins_before > 0 && users::count_usable_admins(tx)? == 0 {
+                return Err(Error::conflict(
+                    "this would remove the last admin's last login method",
+                ));
+            }
+            actor.audit(
+                tx,
+                "strategy-instance.delete",
+                Some(&id),
+                json!({"cascade": cascade, "identitiesRemoved": used}),
+            )
+        })
+        .await
+}

@@ -1,0 +1,71 @@
+//! The rules of keyward, once, for every surface: a surface parses its wire format, calls a
+//! function here, and renders the result in its own shape.
+
+pub mod bootstrap;
+pub mod instances;
+pub mod sessions;
+pub mod users;
+
+use crate::db::audit::{self, Event};
+use crate::error::Result;
+use rusqlite::Connection;
+use serde_json::Value;
+
+/// Who asks for a change, for permission checks and the audit log.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// A user id, or `cli` / `setup` for changes made outside the HTTP API.
+    pub id: String,
+    pub is_admin: bool,
+    pub address: Option<String>,
+}
+
+impl Actor {
+    pub fn cli() -> Actor {
+        Actor {
+            id: "cli".into(),
+            is_admin: true,
+            address: None,
+        }
+    }
+
+    /// Writes an audit event in the caller's transaction, so the event and the change it
+    /// describes land together or not at all.
+    pub fn audit(&self, c: &Connection, action: &str, target: Option<&str>, details: Value) -> Result<()> {
+        audit::record(
+            c,
+            &Event {
+                actor: &self.id,
+                action,
+                target,
+                address: self.address.as_deref(),
+                details,
+            },
+        )
+    }
+}
+
+/// Formats Unix milliseconds as RFC 3339 UTC with milliseconds, as every surface shows times.
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Drops rows that can no longer matter: revoked tokens past their expiry, used or expired
+/// codes and refresh tokens, and sessions that ended more than a day ago.
+pub fn housekeeping(c: &Connection) -> Result<()> {
+    let now = crate::db::now_ms();
+    c.execute("DELETE FROM revoked_tokens WHERE expires < ?1", [now])?;
+    c.execute("DELETE FROM authorization_codes WHERE expires < ?1", [now])?;
+    c.execute("DELETE FROM refresh_tokens WHERE expires < ?1", [now])?;
+    c.execute(
+        "DELETE FROM active_logins WHERE coalesce(ended_at, min(expires, absolute_expires)) < ?1",
+        [now - 86_400_000],
+    )?;
+    Ok(())
+}

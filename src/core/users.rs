@@ -1,0 +1,330 @@
+//! Users: creation (with an optional first password), profile changes, deletion, and log-out
+//! everywhere. No change may leave the installation without an admin who can log in.
+
+use super::{Actor, instances, new_id};
+use crate::App;
+use crate::auth::password::check_new_password;
+use crate::db::{self, identities, identities::Identity, sessions, users, users::User};
+use crate::error::{Error, Result};
+use serde_json::json;
+
+pub const MAX_USERNAME_LEN: usize = 64;
+
+/// Usernames: 1 to 64 letters, digits and `. _ - @`, so they are safe in URLs, logs and pages.
+pub fn check_username(username: &str) -> Result<()> {
+    if username.is_empty() {
+        return Err(Error::bad_request("username must not be empty"));
+    }
+    if username.chars().count() > MAX_USERNAME_LEN {
+        return Err(Error::bad_request(format!(
+            "username must be at most {MAX_USERNAME_LEN} characters long"
+        )));
+    }
+    if !username
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+    {
+        return Err(Error::bad_request(
+            "username may only contain letters, digits and . _ - @",
+        ));
+    }
+    Ok(())
+}
+
+pub fn check_display_name(name: &str) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(Error::bad_request("displayName must not be empty"));
+    }
+    if name.chars().count() > 200 {
+        return Err(Error::bad_request(
+            "displayName must be at most 200 characters long",
+        ));
+    }
+    Ok(())
+}
+
+pub fn check_email(email: &Option<String>) -> Result<()> {
+    if let Some(e) = email {
+        let ok = e.len() <= 254
+            && e.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty() && domain.contains('.') && !e.chars().any(char::is_whitespace)
+            });
+        if !ok {
+            return Err(Error::bad_request("email is not a valid e-mail address"));
+        }
+    }
+    Ok(())
+}
+
+/// The subject under which a password identity is stored: usernames log in case-insensitively.
+pub fn userpass_subject(username: &str) -> String {
+    username.to_lowercase()
+}
+
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub is_admin: bool,
+    pub password: Option<String>,
+}
+
+/// Creates a user; with a password, also a password identity on the default userpass instance.
+pub async fn create(app: &App, actor: &Actor, n: NewUser) -> Result<User> {
+    check_username(&n.username)?;
+    check_display_name(&n.display_name)?;
+    check_email(&n.email)?;
+    let hash = match &n.password {
+        Some(p) => {
+            check_new_password(p)?;
+            Some(app.hasher.hash(p.clone()).await?)
+        }
+        None => None,
+    };
+    let app2 = app.clone();
+    let actor = actor.clone();
+    app.db
+        .write(move |tx| create_in(&app2, tx, &actor, n, hash))
+        .await
+}
+
+/// `create` inside the caller's transaction, with the password already hashed.
+pub fn create_in(
+    app: &App,
+    tx: &rusqlite::Connection,
+    actor: &Actor,
+    n: NewUser,
+    password_hash: Option<String>,
+) -> Result<User> {
+    let now = db::now_ms();
+    let user = User {
+        id: new_id(),
+        username: n.username,
+        display_name: n.display_name.trim().to_string(),
+        email: n.email,
+        is_admin: n.is_admin,
+        is_blocked: false,
+        revoke_tokens_before: None,
+        sequence: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    users::insert(tx, &user)?;
+    if let Some(hash) = password_hash {
+        let inst = instances::default_userpass(app, tx)?.ok_or_else(|| {
+            Error::conflict("there is no userpass strategy instance to hold the password")
+        })?;
+        identities::insert(
+            tx,
+            &Identity {
+                id: new_id(),
+                user_id: Some(user.id.clone()),
+                instance_id: inst.id,
+                subject: userpass_subject(&user.username),
+                state: identities::VALID.into(),
+                expires: None,
+                password_hash: Some(hash),
+                profile: json!({"username": user.username, "displayName": user.display_name, "email": user.email}),
+                created_at: now,
+            },
+        )
+        .map_err(|e| match e.kind {
+            crate::error::Kind::Conflict => {
+                Error::conflict("a password identity with this username already exists")
+            }
+            _ => e,
+        })?;
+    }
+    actor.audit(
+        tx,
+        "user.create",
+        Some(&user.id),
+        json!({"username": user.username, "isAdmin": user.is_admin, "withPassword": n.password.is_some()}),
+    )?;
+    Ok(user)
+}
+
+/// The caller may see `id` when it is their own account or they are an admin.
+pub fn may_see(actor: &Actor, id: &str) -> Result<()> {
+    if actor.is_admin || actor.id == id {
+        Ok(())
+    } else {
+        Err(Error::forbidden("only admins may access other users"))
+    }
+}
+
+pub async fn get(app: &App, actor: &Actor, id: &str) -> Result<User> {
+    may_see(actor, id)?;
+    let id = id.to_string();
+    app.db
+        .read(move |c| users::get(c, &id))
+        .await?
+        .ok_or_else(|| Error::not_found("user not found"))
+}
+
+pub struct Page {
+    pub items: Vec<User>,
+    pub next_cursor: Option<String>,
+}
+
+pub async fn list(
+    app: &App,
+    actor: &Actor,
+    search: Option<String>,
+    cursor: Option<String>,
+    limit: u32,
+) -> Result<Page> {
+    if !actor.is_admin {
+        return Err(Error::forbidden("only admins may list users"));
+    }
+    let after = match cursor.filter(|c| !c.is_empty()) {
+        Some(c) => Some(
+            crate::auth::secret::b64_decode(&c)
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| Error::bad_request("cursor is not valid"))?,
+        ),
+        None => None,
+    };
+    let mut items = app
+        .db
+        .read(move |c| users::page(c, search.as_deref(), after.as_deref(), limit + 1))
+        .await?;
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items
+            .last()
+            .map(|u| crate::auth::secret::b64(u.username.as_bytes()))
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+#[derive(Default)]
+pub struct Update {
+    pub username: Option<String>,
+    pub display_name: Option<String>,
+    pub email: Option<Option<String>>,
+    pub is_admin: Option<bool>,
+    pub is_blocked: Option<bool>,
+}
+
+pub async fn update(app: &App, actor: &Actor, id: &str, u: Update) -> Result<User> {
+    may_see(actor, id)?;
+    if !actor.is_admin && (u.username.is_some() || u.is_admin.is_some() || u.is_blocked.is_some())
+    {
+        return Err(Error::forbidden(
+            "only admins may change username, isAdmin and isBlocked",
+        ));
+    }
+    if let Some(n) = &u.username {
+        check_username(n)?;
+    }
+    if let Some(n) = &u.display_name {
+        check_display_name(n)?;
+    }
+    if let Some(e) = &u.email {
+        check_email(e)?;
+    }
+    let id = id.to_string();
+    let actor = actor.clone();
+    app.db
+        .write(move |tx| {
+            let mut user = users::get(tx, &id)?.ok_or_else(|| Error::not_found("user not found"))?;
+            let admins_before = users::count_usable_admins(tx)?;
+            let mut changed = Vec::new();
+            if let Some(v) = u.username {
+                user.username = v;
+                changed.push("username");
+            }
+            if let Some(v) = u.display_name {
+                user.display_name = v.trim().to_string();
+                changed.push("displayName");
+            }
+            if let Some(v) = u.email {
+                user.email = v;
+                changed.push("email");
+            }
+            if let Some(v) = u.is_admin {
+                user.is_admin = v;
+                changed.push("isAdmin");
+            }
+            if let Some(v) = u.is_blocked {
+                user.is_blocked = v;
+                changed.push("isBlocked");
+            }
+            users::update(tx, &user)?;
+            if admins_before > 0 && users::count_usable_admins(tx)? == 0 {
+                return Err(Error::conflict(
+                    "this would leave no admin who can log in",
+                ));
+            }
+            actor.audit(tx, "user.update", Some(&user.id), json!({ "changed": changed }))?;
+            users::get(tx, &user.id)?.ok_or_else(|| Error::not_found("user not found"))
+        })
+        .await
+}
+
+pub async fn delete(app: &App, actor: &Actor, id: &str) -> Result<()> {
+    if !actor.is_admin {
+        return Err(Error::forbidden("only admins may delete users"));
+    }
+    let id = id.to_string();
+    let actor = actor.clone();
+    app.db
+        .write(move |tx| {
+            let user = users::get(tx, &id)?.ok_or_else(|| Error::not_found("user not found"))?;
+            let admins_before = users::count_usable_admins(tx)?;
+            users::delete(tx, &id)?;
+            if admins_before > 0 && users::count_usable_admins(tx)? == 0 {
+                return Err(Error::conflict("the last admin cannot be deleted"));
+            }
+            actor.audit(tx, "user.delete", Some(&id), json!({"username": user.username}))
+        })
+        .await
+}
+
+/// A user's identities, each with its instance.
+pub async fn login_data(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+) -> Result<Vec<(Identity, instances::Instance)>> {
+    may_see(actor, id)?;
+    let id = id.to_string();
+    let rows = app
+        .db
+        .read(move |c| {
+            if users::get(c, &id)?.is_none() {
+                return Err(Error::not_found("user not found"));
+            }
+            let mut out = Vec::new();
+            for i in identities::list_for_user(c, &id)? {
+                let inst = db::instances::get(c, &i.instance_id)?
+                    .ok_or_else(|| Error::internal("identity without instance"))?;
+                out.push((i, inst));
+            }
+            Ok(out)
+        })
+        .await?;
+    rows.into_iter()
+        .map(|(i, r)| Ok((i, instances::open_row(app, r)?)))
+        .collect()
+}
+
+/// Log out everywhere: every session ends and every token issued before now is refused.
+pub async fn revoke_tokens(app: &App, actor: &Actor, id: &str) -> Result<()> {
+    may_see(actor, id)?;
+    let id = id.to_string();
+    let actor = actor.clone();
+    app.db
+        .write(move |tx| {
+            let mut user = users::get(tx, &id)?.ok_or_else(|| Error::not_found("user not found"))?;
+            let now = db::now_ms();
+            user.revoke_tokens_before = Some(now);
+            users::update(tx, &user)?;
+            let ended = sessions::end_all_for_user(tx, &id, now)?;
+            actor.audit(tx, "user.revoke-tokens", Some(&id), json!({"sessionsEnded": ended}))
+        })
+        .await
+}

@@ -1,0 +1,105 @@
+//! Identities ("login data"): one way for a user to log in, under one strategy instance.
+//! `UNIQUE (instance_id, subject)` makes an identity belong to at most one user on every path.
+
+use crate::error::Result;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::Value;
+
+pub const VALID: &str = "VALID";
+pub const WAITING: &str = "WAITING_FOR_REGISTER";
+
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub id: String,
+    pub user_id: Option<String>,
+    pub instance_id: String,
+    pub subject: String,
+    pub state: String,
+    pub expires: Option<i64>,
+    pub password_hash: Option<String>,
+    /// What the provider told us about the person: username, displayName, email.
+    pub profile: Value,
+    pub created_at: i64,
+}
+
+const COLS: &str =
+    "id, user_id, instance_id, subject, state, expires, password_hash, profile, created_at";
+
+fn from_row(r: &Row) -> rusqlite::Result<Identity> {
+    let profile: String = r.get(7)?;
+    Ok(Identity {
+        id: r.get(0)?,
+        user_id: r.get(1)?,
+        instance_id: r.get(2)?,
+        subject: r.get(3)?,
+        state: r.get(4)?,
+        expires: r.get(5)?,
+        password_hash: r.get(6)?,
+        profile: serde_json::from_str(&profile).unwrap_or(Value::Null),
+        created_at: r.get(8)?,
+    })
+}
+
+pub fn get(c: &Connection, id: &str) -> Result<Option<Identity>> {
+    let mut st = c.prepare_cached(&format!("SELECT {COLS} FROM identities WHERE id = ?1"))?;
+    Ok(st.query_row(params![id], from_row).optional()?)
+}
+
+pub fn by_subject(c: &Connection, instance_id: &str, subject: &str) -> Result<Option<Identity>> {
+    let mut st = c.prepare_cached(&format!(
+        "SELECT {COLS} FROM identities WHERE instance_id = ?1 AND subject = ?2"
+    ))?;
+    Ok(st
+        .query_row(params![instance_id, subject], from_row)
+        .optional()?)
+}
+
+pub fn list_for_user(c: &Connection, user_id: &str) -> Result<Vec<Identity>> {
+    let mut st = c.prepare_cached(&format!(
+        "SELECT {COLS} FROM identities WHERE user_id = ?1 ORDER BY created_at, id"
+    ))?;
+    let rows = st.query_map(params![user_id], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn insert(c: &Connection, i: &Identity) -> Result<()> {
+    c.execute(
+        &format!("INSERT INTO identities ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+        params![
+            i.id,
+            i.user_id,
+            i.instance_id,
+            i.subject,
+            i.state,
+            i.expires,
+            i.password_hash,
+            i.profile.to_string(),
+            i.created_at
+        ],
+    )
+    .map_err(|e| super::unique_or(e, "this identity already exists on the strategy instance"))?;
+    Ok(())
+}
+
+pub fn set_password_hash(c: &Connection, id: &str, hash: &str) -> Result<()> {
+    c.execute(
+        "UPDATE identities SET password_hash = ?2 WHERE id = ?1",
+        params![id, hash],
+    )?;
+    Ok(())
+}
+
+pub fn count_for_instance(c: &Connection, instance_id: &str) -> Result<i64> {
+    Ok(c.query_row(
+        "SELECT count(*) FROM identities WHERE instance_id = ?1",
+        params![instance_id],
+        |r| r.get(0),
+    )?)
+}
+
+pub fn delete_for_instance(c: &Connection, instance_id: &str) -> Result<usize> {
+    Ok(c.execute(
+        "DELETE FROM identities WHERE instance_id = ?1",
+        params![instance_id],
+    )?)
+}

@@ -1,0 +1,166 @@
+//! The store: an r2d2 pool of SQLite connections, the schema migrations, and one module per
+//! table family, each owning its SQL. Async callers go through `Db::read` / `Db::write`, which
+//! run on tokio's blocking pool so that SQLite never blocks an async worker.
+
+pub mod audit;
+pub mod identities;
+pub mod instances;
+pub mod keys;
+pub mod sessions;
+pub mod settings;
+pub mod users;
+
+use crate::error::{Error, Result};
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use std::path::Path;
+
+pub type Pool = r2d2::Pool<SqliteConnectionManager>;
+
+/// The whole schema; see the header of schema.sql for how versions work.
+pub const SCHEMA: &str = include_str!("../../schema.sql");
+
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+}
+
+fn configure(c: &mut Connection) -> rusqlite::Result<()> {
+    c.busy_timeout(std::time::Duration::from_secs(5))?;
+    c.pragma_update(None, "journal_mode", "WAL")?;
+    c.pragma_update(None, "synchronous", "NORMAL")?;
+    c.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+impl Db {
+    /// Opens (creating if needed) the database and upgrades its schema to the newest version.
+    pub fn open(path: &Path, pool_size: u32) -> Result<Db> {
+        let manager = SqliteConnectionManager::file(path).with_init(configure);
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size)
+            .build(manager)
+            .map_err(|e| Error::internal(format!("cannot open {}: {e}", path.display())))?;
+        let db = Db { pool };
+        let mut conn = db.pool.get()?;
+        migrate(&mut conn, latest_version())?;
+        Ok(db)
+    }
+
+    pub fn conn(&self) -> Result<r2d2::PooledConnection<SqliteConnectionManager>> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs read-only work on the blocking pool.
+    pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.get()?;
+            f(&conn)
+        })
+        .await
+        .map_err(|e| Error::internal(format!("database task failed: {e}")))?
+    }
+
+    /// Runs a change in one `BEGIN IMMEDIATE` transaction on the blocking pool: it commits
+    /// when `f` returns Ok and rolls back otherwise, so a request changes all or nothing.
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&Transaction) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            write_in(&mut conn, f)
+        })
+        .await
+        .map_err(|e| Error::internal(format!("database task failed: {e}")))?
+    }
+
+    /// The same as `write`, for callers that are not async (the CLI).
+    pub fn write_now<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+        let mut conn = self.pool.get()?;
+        write_in(&mut conn, f)
+    }
+}
+
+fn write_in<T>(conn: &mut Connection, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let out = f(&tx)?;
+    tx.commit()?;
+    Ok(out)
+}
+
+/// The schema split into `(version, sql)` blocks.
+pub fn schema_blocks() -> Vec<(u32, String)> {
+    let mut blocks: Vec<(u32, String)> = Vec::new();
+    for line in SCHEMA.lines() {
+        if let Some(v) = line.strip_prefix("-- version ") {
+            let v = v.trim().parse().expect("schema.sql: bad version line");
+            blocks.push((v, String::new()));
+        } else if let Some((_, sql)) = blocks.last_mut() {
+            sql.push_str(line);
+            sql.push('\n');
+        }
+    }
+    blocks
+}
+
+pub fn latest_version() -> u32 {
+    schema_blocks().last().map(|b| b.0).unwrap_or(0)
+}
+
+/// Brings a database up to `target`, one transaction per version. Public so that tests can
+/// build a database exactly as an older binary left it.
+pub fn migrate(conn: &mut Connection, target: u32) -> Result<()> {
+    let current: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if current > latest_version() {
+        return Err(Error::internal(format!(
+            "the database has schema version {current}, newer than this binary knows ({}); use a newer keyward",
+            latest_version()
+        )));
+    }
+    for (version, sql) in schema_blocks() {
+        if version <= current || version > target {
+            continue;
+        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(&sql)?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+        tracing::info!(version, "database schema upgraded");
+    }
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// True when `e` is a UNIQUE or PRIMARY KEY violation, which the surfaces answer with 409.
+pub fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}
+
+/// Maps a UNIQUE violation to a 409 with `message`, anything else as usual.
+pub fn unique_or(e: rusqlite::Error, message: &str) -> Error {
+    if is_unique_violation(&e) {
+        Error::conflict(message)
+    } else {
+        e.into()
+    }
+}

@@ -1,0 +1,154 @@
+//! Users: the accounts that identities belong to.
+
+use crate::error::Result;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub is_admin: bool,
+    pub is_blocked: bool,
+    pub revoke_tokens_before: Option<i64>,
+    pub sequence: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLS: &str = "id, username, display_name, email, is_admin, is_blocked, revoke_tokens_before, \
+                    sequence, created_at, updated_at";
+
+fn from_row(r: &Row) -> rusqlite::Result<User> {
+    Ok(User {
+        id: r.get(0)?,
+        username: r.get(1)?,
+        display_name: r.get(2)?,
+        email: r.get(3)?,
+        is_admin: r.get(4)?,
+        is_blocked: r.get(5)?,
+        revoke_tokens_before: r.get(6)?,
+        sequence: r.get(7)?,
+        created_at: r.get(8)?,
+        updated_at: r.get(9)?,
+    })
+}
+
+pub fn get(c: &Connection, id: &str) -> Result<Option<User>> {
+    let mut st = c.prepare_cached(&format!("SELECT {COLS} FROM users WHERE id = ?1"))?;
+    Ok(st.query_row(params![id], from_row).optional()?)
+}
+
+pub fn by_username(c: &Connection, username: &str) -> Result<Option<User>> {
+    let mut st = c.prepare_cached(&format!("SELECT {COLS} FROM users WHERE username = ?1"))?;
+    Ok(st.query_row(params![username], from_row).optional()?)
+}
+
+pub fn insert(c: &Connection, u: &User) -> Result<()> {
+    c.execute(
+        &format!("INSERT INTO users ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+        params![
+            u.id,
+            u.username,
+            u.display_name,
+            u.email,
+            u.is_admin,
+            u.is_blocked,
+            u.revoke_tokens_before,
+            u.sequence,
+            u.created_at,
+            u.updated_at
+        ],
+    )
+    .map_err(|e| super::unique_or(e, "username is already taken"))?;
+    Ok(())
+}
+
+/// Writes the profile and flags of `u`, and counts the change in its sequence.
+pub fn update(c: &Connection, u: &User) -> Result<()> {
+    c.execute(
+        "UPDATE users SET username = ?2, display_name = ?3, email = ?4, is_admin = ?5,
+         is_blocked = ?6, revoke_tokens_before = ?7, sequence = sequence + 1, updated_at = ?8
+         WHERE id = ?1",
+        params![
+            u.id,
+            u.username,
+            u.display_name,
+            u.email,
+            u.is_admin,
+            u.is_blocked,
+            u.revoke_tokens_before,
+            super::now_ms()
+        ],
+    )
+    .map_err(|e| super::unique_or(e, "username is already taken"))?;
+    Ok(())
+}
+
+/// Counts a change to the user that its row does not show (an identity linked, a passkey added).
+pub fn bump_sequence(c: &Connection, id: &str) -> Result<()> {
+    c.execute(
+        "UPDATE users SET sequence = sequence + 1, updated_at = ?2 WHERE id = ?1",
+        params![id, super::now_ms()],
+    )?;
+    Ok(())
+}
+
+pub fn delete(c: &Connection, id: &str) -> Result<bool> {
+    Ok(c.execute("DELETE FROM users WHERE id = ?1", params![id])? > 0)
+}
+
+/// Admins who are not blocked and still have a valid way to log in. Changes that would take
+/// this from above zero to zero are refused: the installation would be locked out.
+pub fn count_usable_admins(c: &Connection) -> Result<i64> {
+    Ok(c.query_row(
+        "SELECT count(*) FROM users u WHERE u.is_admin = 1 AND u.is_blocked = 0
+         AND EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id AND i.state = 'VALID')",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+pub fn any_admin(c: &Connection) -> Result<bool> {
+    Ok(c.query_row(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE is_admin = 1)",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// One page of users ordered by username, after the username `after`. `search` matches a prefix
+/// of the username or display name, or the whole e-mail address, ignoring case. Every branch is
+/// an index range, so a page costs the same at a million users.
+pub fn page(
+    c: &Connection,
+    search: Option<&str>,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<User>> {
+    let after = after.unwrap_or("");
+    let rows = match search.filter(|s| !s.is_empty()) {
+        None => {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {COLS} FROM users WHERE username > ?1 ORDER BY username LIMIT ?2"
+            ))?;
+            st.query_map(params![after, limit], from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        }
+        Some(s) => {
+            let upper = format!("{s}\u{10FFFF}");
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {COLS} FROM users WHERE id IN (
+                    SELECT id FROM users WHERE username >= ?1 AND username < ?2
+                    UNION SELECT id FROM users
+                        WHERE display_name >= ?1 COLLATE NOCASE AND display_name < ?2 COLLATE NOCASE
+                    UNION SELECT id FROM users WHERE email = ?1 COLLATE NOCASE)
+                 AND username > ?3 ORDER BY username LIMIT ?4"
+            ))?;
+            st.query_map(params![s, upper, after, limit], from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        }
+    };
+    Ok(rows)
+}

@@ -1,0 +1,142 @@
+//! keyward: a login service in one binary. `open` builds the application state the same way for
+//! the server and every subcommand; `serve` runs the HTTP server until a shutdown signal.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod core;
+pub mod db;
+pub mod error;
+pub mod strategies;
+
+use auth::keys::Keyring;
+use auth::password::Hasher;
+use auth::secret::MasterKey;
+use config::{Common, ServeArgs, Settings};
+use db::Db;
+use error::{Error, Result};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub struct AppState {
+    pub db: Db,
+    pub keys: Keyring,
+    pub master: MasterKey,
+    pub hasher: Hasher,
+    pub settings: Settings,
+    /// The issuer of every token and the base of every link, without a trailing slash.
+    pub public_url: String,
+}
+
+pub type App = Arc<AppState>;
+
+const PUBLIC_URL_KEY: &str = "public_url";
+
+/// Opens the database (creating and upgrading it), the master key and the signing keys.
+/// `bound` is the server's listening address; subcommands pass None and use the URL the server
+/// last ran with, so that tokens they sign carry the server's issuer.
+pub fn open(common: &Common, settings: Settings, bound: Option<SocketAddr>) -> Result<App> {
+    let db = Db::open(&common.db, settings.db_pool)?;
+    let master = MasterKey::load_or_create(&config::master_key_path(&common.db))?;
+    let stored = db::settings::get(&*db.conn()?, PUBLIC_URL_KEY)?;
+    let public_url = match (&common.public_url, bound, stored) {
+        (Some(u), _, _) => u.clone(),
+        (None, Some(addr), _) => format!("http://{addr}"),
+        (None, None, Some(u)) => u,
+        (None, None, None) => "http://127.0.0.1:8080".into(),
+    };
+    let public_url = check_public_url(&public_url)?;
+    if bound.is_some() {
+        db.write_now(|tx| db::settings::set(tx, PUBLIC_URL_KEY, &public_url))?;
+    }
+    let keys = Keyring::open(db.clone(), master.clone())?;
+    let hasher = Hasher::new(&settings)?;
+    let app = Arc::new(AppState {
+        db,
+        keys,
+        master,
+        hasher,
+        settings,
+        public_url,
+    });
+    core::bootstrap::ensure_defaults(&app)?;
+    Ok(app)
+}
+
+fn check_public_url(u: &str) -> Result<String> {
+    let parsed = url::Url::parse(u)
+        .ok()
+        .filter(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some())
+        .ok_or_else(|| Error::bad_request(format!("--public-url {u:?} is not an http(s) URL")))?;
+    Ok(parsed.as_str().trim_end_matches('/').to_string())
+}
+
+/// A running server.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub app: App,
+    pub setup_link: Option<String>,
+}
+
+/// Binds, opens the state and serves until `shutdown` resolves; `on_ready` sees the server once
+/// it listens (main prints the address and the setup link there).
+pub async fn serve(
+    common: &Common,
+    args: &ServeArgs,
+    on_ready: impl FnOnce(&Running),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| Error::internal(format!("cannot listen on {}: {e}", args.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::internal(e.to_string()))?;
+    let (common, settings) = (common.clone(), args.settings.clone());
+    let app = tokio::task::spawn_blocking(move || open(&common, settings, Some(addr)))
+        .await
+        .map_err(|e| Error::internal(e.to_string()))??;
+    let setup_link = {
+        let app = app.clone();
+        tokio::task::spawn_blocking(move || core::bootstrap::setup_link(&app))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))??
+    };
+    spawn_housekeeping(app.clone());
+    on_ready(&Running {
+        addr,
+        app: app.clone(),
+        setup_link,
+    });
+    warp::serve(api::routes(app))
+        .incoming(listener)
+        .graceful(shutdown)
+        .run()
+        .await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Periodic work: pick up keys rotated by the CLI, and drop rows that can no longer matter.
+fn spawn_housekeeping(app: App) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+        let mut n: u64 = 0;
+        loop {
+            tick.tick().await;
+            n += 1;
+            let keys = app.keys.clone();
+            if let Err(e) = tokio::task::spawn_blocking(move || keys.reload()).await {
+                tracing::warn!(error = %e, "key reload failed");
+            }
+            if n % 30 == 0 {
+                let r = app.db.write(|tx| core::housekeeping(tx)).await;
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, "housekeeping failed");
+                }
+            }
+        }
+    });
+}
