@@ -22,7 +22,12 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct Common {
     /// The SQLite database file; the master key file is kept beside it.
-    #[arg(long, env = "KEYWARD_DB", default_value = "./keyward.db", global = true)]
+    #[arg(
+        long,
+        env = "KEYWARD_DB",
+        default_value = "./keyward.db",
+        global = true
+    )]
     pub db: PathBuf,
     /// The URL clients reach keyward at; it is the issuer of every token.
     /// Default: the URL the server last ran with, else http://{listen}.

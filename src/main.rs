@@ -16,7 +16,10 @@ fn main() -> ExitCode {
         }
     };
     init_logging(cli.common.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("keyward: cannot start the runtime: {e}");
@@ -46,11 +49,16 @@ async fn serve(common: &keyward::config::Common, args: &ServeArgs) -> keyward::e
         common,
         args,
         |r| {
-            println!("keyward listening on http://{} (public URL {})", r.addr, r.app.public_url);
+            println!(
+                "keyward listening on http://{} (public URL {})",
+                r.addr, r.app.public_url
+            );
             println!("database: {}", common.db.display());
             if let Some(link) = &r.setup_link {
                 println!();
-                println!("No admin exists yet. Open this link within one hour to create the first admin:");
+                println!(
+                    "No admin exists yet. Open this link within one hour to create the first admin:"
+                );
                 println!("  {link}");
                 println!("or, on this machine:");
                 println!(

@@ -14,7 +14,9 @@ impl Body {
         match serde_json::from_slice::<Value>(bytes) {
             Ok(Value::Object(m)) => Ok(Body(m)),
             Ok(_) => Err(Error::bad_request("the body must be a JSON object")),
-            Err(e) => Err(Error::bad_request(format!("the body is not valid JSON: {e}"))),
+            Err(e) => Err(Error::bad_request(format!(
+                "the body is not valid JSON: {e}"
+            ))),
         }
     }
 
@@ -63,7 +65,9 @@ impl Body {
             None => Ok(None),
             Some(Value::Null) => Ok(Some(None)),
             Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
-            Some(_) => Err(Error::bad_request(format!("{field} must be a string or null"))),
+            Some(_) => Err(Error::bad_request(format!(
+                "{field} must be a string or null"
+            ))),
         }
     }
 

@@ -1,7 +1,7 @@
 //! The JSON calls behind the hosted pages (`/auth/api/flow/...`).
 
 use super::body::Body;
-use super::{Req, error_response, send_json, method_not_allowed};
+use super::{Req, error_response, method_not_allowed, send_json};
 use crate::App;
 use crate::core::bootstrap;
 use crate::error::{Error, Result};

@@ -2,7 +2,7 @@
 //! strategy instances, users and the audit log.
 
 use super::body::Body;
-use super::{Req, error_response, send_json, method_not_allowed};
+use super::{Req, error_response, method_not_allowed, send_json};
 use crate::App;
 use crate::auth::principal::{Principal, authenticate, bearer};
 use crate::core::instances::{self, Flags, Instance};
@@ -183,7 +183,10 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
             admin(app, req).await?;
             let before = req
                 .query("before")
-                .map(|b| b.parse::<i64>().map_err(|_| Error::bad_request("before must be an event id")))
+                .map(|b| {
+                    b.parse::<i64>()
+                        .map_err(|_| Error::bad_request("before must be an event id"))
+                })
                 .transpose()?;
             let limit = req
                 .query("limit")

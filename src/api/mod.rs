@@ -55,44 +55,46 @@ impl Req {
 
 /// The warp filter of the whole service.
 pub fn routes(app: App) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
-    let query = warp::query::raw()
-        .or(warp::any().map(String::new))
-        .unify();
+    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
     warp::method()
         .and(warp::path::full())
         .and(query)
         .and(warp::header::headers_cloned())
         .and(warp::addr::remote())
         .and(warp::body::stream())
-        .then(move |method, full: warp::path::FullPath, query_str: String, headers, addr, body| {
-            let app = app.clone();
-            async move {
-                let started = Instant::now();
-                let path = full.as_str().to_string();
-                let resp = match read_body(body).await {
-                    Ok(body) => {
-                        let req = Req {
-                            segs: split_path(&path),
-                            query: serde_urlencoded::from_str(&query_str).unwrap_or_default(),
-                            method,
-                            path,
-                            headers,
-                            body,
-                            addr,
-                        };
-                        let (m, p) = (req.method.clone(), req.path.clone());
-                        let resp = dispatch(&app, req).await;
-                        log_request(&m, &p, resp.status(), started);
-                        resp
-                    }
-                    Err(resp) => resp,
-                };
-                secure(resp)
-            }
-        })
+        .then(
+            move |method, full: warp::path::FullPath, query_str: String, headers, addr, body| {
+                let app = app.clone();
+                async move {
+                    let started = Instant::now();
+                    let path = full.as_str().to_string();
+                    let resp = match read_body(body).await {
+                        Ok(body) => {
+                            let req = Req {
+                                segs: split_path(&path),
+                                query: serde_urlencoded::from_str(&query_str).unwrap_or_default(),
+                                method,
+                                path,
+                                headers,
+                                body,
+                                addr,
+                            };
+                            let (m, p) = (req.method.clone(), req.path.clone());
+                            let resp = dispatch(&app, req).await;
+                            log_request(&m, &p, resp.status(), started);
+                            resp
+                        }
+                        Err(resp) => resp,
+                    };
+                    secure(resp)
+                }
+            },
+        )
         // Only a body that cannot be streamed at all gets here.
         .recover(|_| async {
-            Ok::<_, Infallible>(error_response(&Error::bad_request("the request could not be read")))
+            Ok::<_, Infallible>(error_response(&Error::bad_request(
+                "the request could not be read",
+            )))
         })
         .unify()
 }
@@ -162,8 +164,14 @@ async fn dispatch(app: &App, req: Req) -> Response {
 /// Headers every answer carries.
 fn secure(mut r: Response) -> Response {
     let h = r.headers_mut();
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));

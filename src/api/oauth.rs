@@ -20,7 +20,10 @@ pub fn oauth_error(e: &Error) -> Response {
         _ => "invalid_request",
     });
     super::with_retry_after(
-        send_json(e.status(), &json!({"error": code, "error_description": e.message})),
+        send_json(
+            e.status(),
+            &json!({"error": code, "error_description": e.message}),
+        ),
         e,
     )
 }

@@ -57,7 +57,10 @@ fn generate(alg: KeyAlg, kid: &str) -> Result<(Vec<u8>, Value)> {
             let sk = p256::SecretKey::random(&mut OsRng);
             let der = sk.to_pkcs8_der().map_err(|e| fail(e.to_string()))?;
             let point = sk.public_key().to_encoded_point(false);
-            let (x, y) = (point.x().expect("uncompressed"), point.y().expect("uncompressed"));
+            let (x, y) = (
+                point.x().expect("uncompressed"),
+                point.y().expect("uncompressed"),
+            );
             (
                 der.as_bytes().to_vec(),
                 json!({"kty": "EC", "crv": "P-256", "x": b64(x), "y": b64(y)}),
@@ -183,7 +186,12 @@ impl Keyring {
     }
 
     pub fn find(&self, kid: &str) -> Option<Arc<SigningKey>> {
-        self.set.read().expect("keyring lock").by_kid.get(kid).cloned()
+        self.set
+            .read()
+            .expect("keyring lock")
+            .by_kid
+            .get(kid)
+            .cloned()
     }
 
     pub fn jwks(&self) -> Value {

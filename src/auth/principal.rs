@@ -25,7 +25,9 @@ impl Principal {
         if self.claims.has_scope(scope) {
             Ok(())
         } else {
-            Err(Error::forbidden(format!("the token lacks the scope {scope}")))
+            Err(Error::forbidden(format!(
+                "the token lacks the scope {scope}"
+            )))
         }
     }
 
@@ -52,7 +54,13 @@ pub fn bearer(header: Option<&str>) -> Option<&str> {
 /// its user exists and is not blocked, that it was not issued before the user's
 /// `revokeTokensBefore`, that its session is live, and that it was not revoked.
 pub async fn authenticate(app: &App, token: &str) -> Result<Principal> {
-    let claims: Claims = jwt::verify(&app.keys, Kind::Access, token, &app.public_url, &app.public_url)?;
+    let claims: Claims = jwt::verify(
+        &app.keys,
+        Kind::Access,
+        token,
+        &app.public_url,
+        &app.public_url,
+    )?;
     check_live(app, claims).await
 }
 
@@ -85,9 +93,8 @@ pub async fn check_live(app: &App, claims: Claims) -> Result<Principal> {
     {
         return Err(refused());
     }
-    let live = session.is_some_and(|s| {
-        s.is_live(db::now_ms()) && s.user_id.as_deref() == Some(user.id.as_str())
-    });
+    let live = session
+        .is_some_and(|s| s.is_live(db::now_ms()) && s.user_id.as_deref() == Some(user.id.as_str()));
     if !live {
         return Err(refused());
     }

@@ -69,13 +69,20 @@ impl MasterKey {
                     }
                 }
             }
-            Err(e) => return Err(Error::internal(format!("cannot read {}: {e}", path.display()))),
+            Err(e) => {
+                return Err(Error::internal(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )));
+            }
         };
         let bytes = B64
             .decode(text.trim())
             .ok()
             .filter(|b| b.len() == 32)
-            .ok_or_else(|| Error::internal(format!("{} is not a keyward master key", path.display())))?;
+            .ok_or_else(|| {
+                Error::internal(format!("{} is not a keyward master key", path.display()))
+            })?;
         Ok(MasterKey(XChaCha20Poly1305::new(bytes.as_slice().into())))
     }
 

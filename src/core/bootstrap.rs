@@ -27,7 +27,9 @@ pub fn ensure_defaults(app: &App) -> Result<()> {
                 db::instances::insert(
                     tx,
                     &db::instances::InstanceRow {
-                        config: app.master.seal(&format!("instance-config:{id}"), config.as_bytes()),
+                        config: app
+                            .master
+                            .seal(&format!("instance-config:{id}"), config.as_bytes()),
                         id,
                         name: Some(instances::DEFAULT_USERPASS.into()),
                         type_name: "userpass".into(),
@@ -62,7 +64,10 @@ pub fn setup_link(app: &App) -> Result<Option<String>> {
             "expires": db::now_ms() + SETUP_TTL_MS,
         });
         settings::set(tx, SETUP_KEY, &stored.to_string())?;
-        Ok(Some(format!("{}/auth/flow/setup#token={token}", app.public_url)))
+        Ok(Some(format!(
+            "{}/auth/flow/setup#token={token}",
+            app.public_url
+        )))
     })
 }
 
@@ -81,10 +86,7 @@ fn setup_token_ok(c: &rusqlite::Connection, token: &str) -> Result<bool> {
 }
 
 pub async fn check_setup_token(app: &App, token: String) -> Result<()> {
-    let ok = app
-        .db
-        .read(move |c| setup_token_ok(c, &token))
-        .await?;
+    let ok = app.db.read(move |c| setup_token_ok(c, &token)).await?;
     if ok {
         Ok(())
     } else {
@@ -112,7 +114,9 @@ pub async fn complete_setup(
         .write(move |tx| {
             // Checked again inside the transaction: of two racing requests one wins.
             if !setup_token_ok(tx, &token)? {
-                return Err(Error::unauthorized("this setup link is invalid, used or expired"));
+                return Err(Error::unauthorized(
+                    "this setup link is invalid, used or expired",
+                ));
             }
             settings::delete(tx, SETUP_KEY)?;
             let actor = Actor {

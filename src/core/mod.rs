@@ -31,7 +31,13 @@ impl Actor {
 
     /// Writes an audit event in the caller's transaction, so the event and the change it
     /// describes land together or not at all.
-    pub fn audit(&self, c: &Connection, action: &str, target: Option<&str>, details: Value) -> Result<()> {
+    pub fn audit(
+        &self,
+        c: &Connection,
+        action: &str,
+        target: Option<&str>,
+        details: Value,
+    ) -> Result<()> {
         audit::record(
             c,
             &Event {

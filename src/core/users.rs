@@ -211,8 +211,7 @@ pub struct Update {
 
 pub async fn update(app: &App, actor: &Actor, id: &str, u: Update) -> Result<User> {
     may_see(actor, id)?;
-    if !actor.is_admin && (u.username.is_some() || u.is_admin.is_some() || u.is_blocked.is_some())
-    {
+    if !actor.is_admin && (u.username.is_some() || u.is_admin.is_some() || u.is_blocked.is_some()) {
         return Err(Error::forbidden(
             "only admins may change username, isAdmin and isBlocked",
         ));
@@ -230,7 +229,8 @@ pub async fn update(app: &App, actor: &Actor, id: &str, u: Update) -> Result<Use
     let actor = actor.clone();
     app.db
         .write(move |tx| {
-            let mut user = users::get(tx, &id)?.ok_or_else(|| Error::not_found("user not found"))?;
+            let mut user =
+                users::get(tx, &id)?.ok_or_else(|| Error::not_found("user not found"))?;
             let admins_before = users::count_usable_admins(tx)?;
             let mut changed = Vec::new();
             if let Some(v) = u.username {
@@ -255,11 +255,14 @@ pub async fn update(app: &App, actor: &Actor, id: &str, u: Update) -> Result<Use
             }
             users::update(tx, &user)?;
             if admins_before > 0 && users::count_usable_admins(tx)? == 0 {
-                return Err(Error::conflict(
-                    "this would leave no admin who can log in",
-                ));
+                return Err(Error::conflict("this would leave no admin who can log in"));
             }
-            actor.audit(tx, "user.update", Some(&user.id), json!({ "changed": changed }))?;
+            actor.audit(
+                tx,
+                "user.update",
+                Some(&user.id),
+                json!({ "changed": changed }),
+            )?;
             users::get(tx, &user.id)?.ok_or_else(|| Error::not_found("user not found"))
         })
         .await
@@ -279,7 +282,12 @@ pub async fn delete(app: &App, actor: &Actor, id: &str) -> Result<()> {
             if admins_before > 0 && users::count_usable_admins(tx)? == 0 {
                 return Err(Error::conflict("the last admin cannot be deleted"));
             }
-            actor.audit(tx, "user.delete", Some(&id), json!({"username": user.username}))
+            actor.audit(
+                tx,
+                "user.delete",
+                Some(&id),
+                json!({"username": user.username}),
+            )
         })
         .await
 }
@@ -319,12 +327,18 @@ pub async fn revoke_tokens(app: &App, actor: &Actor, id: &str) -> Result<()> {
     let actor = actor.clone();
     app.db
         .write(move |tx| {
-            let mut user = users::get(tx, &id)?.ok_or_else(|| Error::not_found("user not found"))?;
+            let mut user =
+                users::get(tx, &id)?.ok_or_else(|| Error::not_found("user not found"))?;
             let now = db::now_ms();
             user.revoke_tokens_before = Some(now);
             users::update(tx, &user)?;
             let ended = sessions::end_all_for_user(tx, &id, now)?;
-            actor.audit(tx, "user.revoke-tokens", Some(&id), json!({"sessionsEnded": ended}))
+            actor.audit(
+                tx,
+                "user.revoke-tokens",
+                Some(&id),
+                json!({"sessionsEnded": ended}),
+            )
         })
         .await
 }

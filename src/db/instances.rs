@@ -34,13 +34,16 @@ fn from_row(r: &Row) -> rusqlite::Result<InstanceRow> {
 }
 
 pub fn get(c: &Connection, id: &str) -> Result<Option<InstanceRow>> {
-    let mut st = c.prepare_cached(&format!("SELECT {COLS} FROM strategy_instances WHERE id = ?1"))?;
+    let mut st = c.prepare_cached(&format!(
+        "SELECT {COLS} FROM strategy_instances WHERE id = ?1"
+    ))?;
     Ok(st.query_row(params![id], from_row).optional()?)
 }
 
 pub fn by_name(c: &Connection, name: &str) -> Result<Option<InstanceRow>> {
-    let mut st =
-        c.prepare_cached(&format!("SELECT {COLS} FROM strategy_instances WHERE name = ?1"))?;
+    let mut st = c.prepare_cached(&format!(
+        "SELECT {COLS} FROM strategy_instances WHERE name = ?1"
+    ))?;
     Ok(st.query_row(params![name], from_row).optional()?)
 }
 
@@ -55,7 +58,9 @@ pub fn list(c: &Connection, type_name: Option<&str>) -> Result<Vec<InstanceRow>>
 
 pub fn insert(c: &Connection, i: &InstanceRow) -> Result<()> {
     c.execute(
-        &format!("INSERT INTO strategy_instances ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+        &format!(
+            "INSERT INTO strategy_instances ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        ),
         params![
             i.id,
             i.name,

@@ -40,7 +40,13 @@ pub fn insert_and_retire_others(c: &Connection, key: &KeyRow) -> Result<()> {
     c.execute(
         "INSERT INTO signing_keys (kid, alg, private_key, public_jwk, created_at, retired_at)
          VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
-        params![key.kid, key.alg, key.private_key, key.public_jwk, key.created_at],
+        params![
+            key.kid,
+            key.alg,
+            key.private_key,
+            key.public_jwk,
+            key.created_at
+        ],
     )?;
     Ok(())
 }

@@ -4,13 +4,12 @@ use crate::error::Result;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub fn get(c: &Connection, key: &str) -> Result<Option<String>> {
-    Ok(c
-        .query_row(
-            "SELECT value FROM settings WHERE key = ?1",
-            params![key],
-            |r| r.get(0),
-        )
-        .optional()?)
+    Ok(c.query_row(
+        "SELECT value FROM settings WHERE key = ?1",
+        params![key],
+        |r| r.get(0),
+    )
+    .optional()?)
 }
 
 pub fn set(c: &Connection, key: &str, value: &str) -> Result<()> {

@@ -1,0 +1,219 @@
+//! The test harness: starts the real keyward binary on a free port with a fresh database in a
+//! temporary directory, and talks HTTP to it.
+#![allow(dead_code)]
+
+use reqwest::blocking::{Client, Response};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_keyward");
+
+/// Cheap argon2 parameters keep the suite fast; the hashing itself is the same code.
+pub const FAST_HASH: &[&str] = &["--argon2-memory", "256", "--argon2-iterations", "1"];
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    lines: Arc<Mutex<Vec<String>>>,
+    pub http: Client,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Self::start_in(dir, extra)
+    }
+
+    /// Starts the server on an existing directory (e.g. with a prepared database).
+    pub fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Server {
+        let db = dir.path().join("keyward.db");
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .arg(&db)
+            .args(FAST_HASH)
+            .args(extra)
+            .env("KEYWARD_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start keyward");
+        let out = child.stdout.take().expect("stdout");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("keyward listening on ") {
+                    let _ = tx.send(rest.split(' ').next().unwrap_or_default().to_string());
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let base = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("keyward did not start: {:?}", lines.lock().unwrap()));
+        Server {
+            child,
+            base,
+            dir,
+            lines,
+            http: Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// What the server printed so far, waiting up to two seconds for a line containing `want`.
+    pub fn stdout_with(&self, want: &str) -> Vec<String> {
+        for _ in 0..40 {
+            let lines = self.lines.lock().unwrap().clone();
+            if lines.iter().any(|l| l.contains(want)) {
+                return lines;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.lines.lock().unwrap().clone()
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("keyward.db")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Runs a keyward subcommand against this server's database.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .arg("--db")
+            .arg(self.db_path())
+            .env("KEYWARD_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("run keyward");
+        if let Some(s) = stdin {
+            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        } else {
+            drop(child.stdin.take());
+        }
+        child.wait_with_output().unwrap()
+    }
+
+    /// Creates an admin through the CLI and returns an access token for it.
+    pub fn admin(&self, username: &str) -> String {
+        let mut args = vec![
+            "admin",
+            "create",
+            "--username",
+            username,
+            "--password-stdin",
+        ];
+        args.extend_from_slice(FAST_HASH);
+        let out = self.cli(&args, Some("correct horse battery\n"));
+        assert!(
+            out.status.success(),
+            "admin create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.token(username, "login")
+    }
+
+    pub fn token(&self, username: &str, scope: &str) -> String {
+        let out = self.cli(
+            &["admin", "token", "--username", username, "--scope", scope],
+            None,
+        );
+        assert!(
+            out.status.success(),
+            "admin token: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// Creates a plain user (as `admin`) with a password and returns (id, token).
+    pub fn user(&self, admin: &str, username: &str) -> (String, String) {
+        let r = self.post(
+            "/auth/api/login/user",
+            Some(admin),
+            &json!({"username": username, "displayName": username, "password": "password-of-user"}),
+        );
+        assert_eq!(r.status(), 201);
+        let id = r.json::<Value>().unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        (id, self.token(username, "login"))
+    }
+
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut rb = self.http.request(method.parse().unwrap(), self.url(path));
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            rb = rb.json(b);
+        }
+        rb.send().expect("request")
+    }
+
+    pub fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.send("GET", path, token, None)
+    }
+    pub fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        self.send("POST", path, token, Some(body))
+    }
+    pub fn put(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        self.send("PUT", path, token, Some(body))
+    }
+    pub fn delete(&self, path: &str, token: Option<&str>) -> Response {
+        self.send("DELETE", path, token, None)
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        unsafe_kill(self.child.id(), "TERM");
+        self.child.wait().unwrap()
+    }
+}
+
+fn unsafe_kill(pid: u32, sig: &str) {
+    let _ = Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status();
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Asserts the status and the login API's error shape; returns the message.
+pub fn expect_error(r: Response, status: u16) -> String {
+    assert_eq!(r.status().as_u16(), status, "unexpected status");
+    let v: Value = r.json().expect("JSON error body");
+    assert_eq!(v["statusCode"], status, "{v}");
+    assert!(v["error"].is_string(), "{v}");
+    v["message"].as_str().expect("message").to_string()
+}
