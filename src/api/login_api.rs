@@ -213,6 +213,7 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
                 })
                 .collect())
         }
+        ["client", rest @ ..] => super::clients::route(app, req, rest).await,
         ["strategy"]
         | ["strategy", _]
         | ["strategy", _, "instance"]

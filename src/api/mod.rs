@@ -4,6 +4,7 @@
 
 pub mod assets;
 pub mod body;
+pub mod clients;
 pub mod flow;
 pub mod login_api;
 pub mod oauth;
