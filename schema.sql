@@ -146,3 +146,7 @@ CREATE TABLE authorization_codes (
     expires               INTEGER NOT NULL,
     used_at               INTEGER
 );
+
+-- A browser session is an active login too: its cookie carries a secret whose digest is here.
+ALTER TABLE active_logins ADD COLUMN cookie_digest BLOB;
+CREATE INDEX active_logins_client ON active_logins(client_id, user_id) WHERE identity_id IS NULL;

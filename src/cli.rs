@@ -59,7 +59,7 @@ pub async fn admin(common: &Common, cmd: AdminCommand) -> Result<()> {
                     };
                     let s = sessions::start(&app2, tx, Some(&user.id), None, &origin)?;
                     let (token, claims) =
-                        sessions::access_token(&app2, &user.id, &s.id, &scope, None, ttl)?;
+                        sessions::access_token(&app2, &user.id, &s.id, &scope, None, ttl, None)?;
                     Actor::cli().audit(
                         tx,
                         "token.issue",

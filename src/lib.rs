@@ -25,6 +25,7 @@ pub struct AppState {
     pub keys: Keyring,
     pub master: MasterKey,
     pub hasher: Hasher,
+    pub throttle: auth::throttle::Throttle,
     pub settings: Settings,
     /// The issuer of every token and the base of every link, without a trailing slash.
     pub public_url: String,
@@ -58,6 +59,7 @@ pub fn open(common: &Common, settings: Settings, bound: Option<SocketAddr>) -> R
         keys,
         master,
         hasher,
+        throttle: Default::default(),
         settings,
         public_url,
     });

@@ -12,20 +12,30 @@ use warp::reply::Response;
 struct Assets;
 
 /// Pages load only their own scripts and styles and cannot be framed.
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-pub async fn handle(_app: &App, req: Req) -> Response {
+pub async fn handle(app: &App, req: Req) -> Response {
     if req.method != Method::GET && req.method != Method::HEAD {
         return error_response(&super::method_not_allowed());
     }
     let segs = req.rest(0);
     let file = match segs.as_slice() {
         ["auth", "flow", "setup"] => "flow/setup.html".to_string(),
+        ["auth", "flow", "login"] => "flow/login.html".to_string(),
         ["assets", rest @ ..] if !rest.is_empty() && !rest.contains(&"..") => rest.join("/"),
         _ => return error_response(&Error::not_found("no such page")),
     };
-    serve(&file)
+    let mut r = serve(&file);
+    // Pages hand the browser its CSRF cookie; the flow calls require it back in a header.
+    if file.ends_with(".html")
+        && r.status().is_success()
+        && super::flow::cookie(&req, super::flow::CSRF_COOKIE).is_none()
+        && let Ok(v) = HeaderValue::from_str(&super::flow::csrf_cookie(app))
+    {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
 }
 
 fn serve(file: &str) -> Response {

@@ -1,24 +1,153 @@
-//! The JSON calls behind the hosted pages (`/auth/api/flow/...`).
+//! The JSON calls behind the hosted pages (`/auth/api/flow/...`), the browser session cookie
+//! and CSRF protection.
+//!
+//! The session cookie `kw_session` is `<active login id>.<secret>`; only the secret's digest is
+//! stored. It is HttpOnly and SameSite=Lax (Secure behind https). Every state-changing call
+//! must also carry the header `X-CSRF-Token` equal to the `kw_csrf` cookie that the pages set
+//! (double submit), and an `Origin`, when the browser sends one, must be keyward's own.
 
 use super::body::Body;
 use super::{Req, error_response, method_not_allowed, send_json};
 use crate::App;
-use crate::core::bootstrap;
+use crate::auth::secret::{digest, digest_eq, random_token};
+use crate::core::{bootstrap, login, oauth, registration, sessions::Origin};
+use crate::db::{self, sessions::Session, users::User};
 use crate::error::{Error, Result};
 use serde_json::{Value, json};
-use warp::http::Method;
+use warp::http::{HeaderValue, Method, header};
 use warp::reply::Response;
 
+pub const SESSION_COOKIE: &str = "kw_session";
+pub const CSRF_COOKIE: &str = "kw_csrf";
+/// Where a login that no application asked for ends up.
+pub const AFTER_LOGIN: &str = "/account";
+
 pub async fn handle(app: &App, req: Req) -> Response {
-    match route(app, &req).await {
+    let mut cookies = Vec::new();
+    let r = route(app, &req, &mut cookies).await;
+    let mut resp = match r {
         Ok((status, v)) => send_json(status, &v),
         Err(e) => error_response(&e),
+    };
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    resp
+}
+
+/// A cookie's value from the request.
+pub fn cookie<'a>(req: &'a Req, name: &str) -> Option<&'a str> {
+    req.headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn secure_attr(app: &App) -> &'static str {
+    if app.public_url.starts_with("https://") { "; Secure" } else { "" }
+}
+
+pub fn session_cookie(app: &App, value: &str, max_age: i64) -> String {
+    format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        secure_attr(app)
+    )
+}
+
+/// The CSRF cookie a page response sets when the browser has none yet.
+pub fn csrf_cookie(app: &App) -> String {
+    format!(
+        "{CSRF_COOKIE}={}; Path=/; SameSite=Strict{}",
+        random_token(24),
+        secure_attr(app)
+    )
+}
+
+/// Refuses a state-changing call that does not prove it comes from keyward's own pages.
+pub fn check_csrf(app: &App, req: &Req) -> Result<()> {
+    if let Some(origin) = req.header("origin") {
+        let ours = url::Url::parse(&app.public_url).map(|u| u.origin().ascii_serialization());
+        if ours.as_deref().ok() != Some(origin) {
+            return Err(Error::forbidden("cross-site request refused"));
+        }
+    }
+    let cookie = cookie(req, CSRF_COOKIE).unwrap_or("");
+    let header = req.header("x-csrf-token").unwrap_or("");
+    if cookie.is_empty() || !digest_eq(cookie.as_bytes(), header.as_bytes()) {
+        return Err(Error::forbidden(
+            "missing or wrong CSRF token; reload the page and try again",
+        ));
+    }
+    Ok(())
+}
+
+/// The live session and user behind the browser's session cookie.
+pub async fn cookie_session(app: &App, req: &Req) -> Option<(Session, User)> {
+    let (sid, secret) = cookie(req, SESSION_COOKIE)?.split_once('.')?;
+    let (sid, secret) = (sid.to_string(), secret.to_string());
+    app.db
+        .read(move |c| {
+            let Some(stored) = db::sessions::cookie_digest(c, &sid)? else {
+                return Ok(None);
+            };
+            if !digest_eq(&stored, &digest(&secret)) {
+                return Ok(None);
+            }
+            let now = db::now_ms();
+            let Some(s) = db::sessions::get(c, &sid)?.filter(|s| s.is_live(now)) else {
+                return Ok(None);
+            };
+            let user = match &s.user_id {
+                Some(u) => db::users::get(c, u)?.filter(|u| !u.is_blocked),
+                None => None,
+            };
+            Ok(user.map(|u| (s, u)))
+        })
+        .await
+        .ok()
+        .flatten()
+}
+
+fn origin(req: &Req) -> Origin {
+    Origin {
+        client_id: None,
+        address: req.address(),
+        user_agent: req.header("user-agent").map(|s| s.chars().take(200).collect()),
     }
 }
 
-async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
+async fn route(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u16, Value)> {
     let segs = req.rest(3);
     match (segs.as_slice(), &req.method) {
+        (["context"], &Method::GET) => context(app, req).await,
+        (["login"], &Method::POST) => {
+            check_csrf(app, req)?;
+            login(app, req, cookies).await
+        }
+        (["logout"], &Method::POST) => {
+            check_csrf(app, req)?;
+            if let Some((s, u)) = cookie_session(app, req).await {
+                let actor = crate::core::Actor {
+                    id: u.id.clone(),
+                    is_admin: u.is_admin,
+                    address: req.address(),
+                };
+                app.db
+                    .write(move |tx| {
+                        db::sessions::end(tx, &s.id, db::now_ms())?;
+                        actor.audit(tx, "session.logout", Some(&s.id), json!({}))
+                    })
+                    .await?;
+            }
+            cookies.push(session_cookie(app, "", 0));
+            Ok((200, json!({"redirect": "/auth/flow/login"})))
+        }
         // Whether a setup link is still good, so the page can say so before asking for anything.
         (["setup", "check"], &Method::POST) => {
             let b = Body::parse(&req.body)?;
@@ -40,7 +169,73 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
             .await?;
             Ok((201, super::login_api::user_json(&user)))
         }
-        (["setup"] | ["setup", "check"], _) => Err(method_not_allowed()),
+        (["context"] | ["login"] | ["logout"] | ["setup"] | ["setup", "check"], _) => {
+            Err(method_not_allowed())
+        }
         _ => Err(Error::not_found("no such resource")),
+    }
+}
+
+/// What the login page shows: the client asking, the instances to log in with, who is logged in.
+async fn context(app: &App, req: &Req) -> Result<(u16, Value)> {
+    let client = match req.query("flow").filter(|f| !f.is_empty()) {
+        Some(f) => {
+            let r = oauth::open_request(app, f)?;
+            let c = crate::core::clients::get(app, &r.client_id).await?;
+            json!({"id": c.id, "name": c.name})
+        }
+        None => Value::Null,
+    };
+    let instances: Vec<Value> = crate::core::instances::list(app, None)
+        .await?
+        .into_iter()
+        .filter(|i| i.is_login_active)
+        .map(|i| json!({"id": i.id, "name": i.name, "type": i.type_name}))
+        .collect();
+    let user = cookie_session(app, req)
+        .await
+        .map(|(_, u)| json!({"username": u.username, "displayName": u.display_name}));
+    Ok((
+        200,
+        json!({"client": client, "instances": instances, "user": user}),
+    ))
+}
+
+async fn login(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u16, Value)> {
+    let b = Body::parse(&req.body)?;
+    b.only(&["flow", "instanceId", "username", "password"])?;
+    let flow = b.opt_str("flow")?.filter(|f| !f.is_empty());
+    let request = flow.as_deref().map(|f| oauth::open_request(app, f)).transpose()?;
+    let inst = login::password_instance(app, b.opt_str("instanceId")?.as_deref()).await?;
+    let mut o = origin(req);
+    o.client_id = request.as_ref().map(|r| r.client_id.clone());
+    let outcome = login::password_login(app, &inst, b.str("username")?.trim(), &b.str("password")?, &o).await?;
+    match outcome {
+        login::Outcome::LoggedIn { session, .. } => {
+            let secret = random_token(32);
+            let sid = session.id.clone();
+            let max_age = (session.absolute_expires - db::now_ms()) / 1000;
+            let redirect = app
+                .db
+                .write(move |tx| {
+                    db::sessions::set_cookie_digest(tx, &sid, &digest(&secret))?;
+                    let redirect = match &request {
+                        Some(r) => oauth::issue_code(tx, &sid, r)?,
+                        None => AFTER_LOGIN.to_string(),
+                    };
+                    Ok((redirect, format!("{sid}.{secret}")))
+                })
+                .await?;
+            cookies.push(session_cookie(app, &redirect.1, max_age));
+            Ok((200, json!({"redirect": redirect.0})))
+        }
+        login::Outcome::Waiting { identity, session } => {
+            let (token, _) = registration::register_token(app, &identity, &session)?;
+            let mut next = format!("/auth/flow/register#registerToken={token}");
+            if let Some(f) = &flow {
+                next = format!("/auth/flow/register?flow={f}#registerToken={token}");
+            }
+            Ok((200, json!({"registerToken": token, "redirect": next})))
+        }
     }
 }

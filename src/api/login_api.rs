@@ -214,6 +214,45 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
                 .collect())
         }
         ["client", rest @ ..] => super::clients::route(app, req, rest).await,
+        ["user", id, "active-login"] if m == Method::GET => {
+            let p = principal(app, req).await?;
+            let id = self_or(&p, id);
+            let list = crate::core::sessions::list(app, &p.actor(None), id).await?;
+            ok(list
+                .iter()
+                .map(|s| {
+                    json!({
+                        "id": s.id,
+                        "createdAt": rfc3339(s.created_at),
+                        "lastUsedAt": rfc3339(s.last_used_at),
+                        "expires": rfc3339(s.expires.min(s.absolute_expires)),
+                        "clientId": s.client_id,
+                        "address": s.address,
+                        "userAgent": s.user_agent,
+                        "current": s.id == p.claims.sid,
+                    })
+                })
+                .collect())
+        }
+        ["active-login", id] if m == Method::DELETE => {
+            let p = principal(app, req).await?;
+            crate::core::sessions::end(app, &p.actor(req.address()), id).await?;
+            ok(default_return("delete-active-login"))
+        }
+        ["login-data", id, "password"] if m == Method::PUT => {
+            let p = principal(app, req).await?;
+            let b = Body::parse(&req.body)?;
+            b.only(&["oldPassword", "newPassword"])?;
+            crate::core::login::change_password(
+                app,
+                &p.actor(req.address()),
+                id,
+                b.opt_str("oldPassword")?,
+                b.str("newPassword")?,
+            )
+            .await?;
+            ok(default_return("change-password"))
+        }
         ["strategy"]
         | ["strategy", _]
         | ["strategy", _, "instance"]
@@ -221,7 +260,9 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
         | ["strategy-instance", _]
         | ["user"]
         | ["user", _]
-        | ["user", _, "login-data" | "revoke-tokens"]
+        | ["user", _, "login-data" | "revoke-tokens" | "active-login"]
+        | ["active-login", _]
+        | ["login-data", _, "password"]
         | ["audit"] => Err(method_not_allowed()),
         _ => Err(Error::not_found("no such resource")),
     }

@@ -62,13 +62,14 @@ pub fn sign<T: Serialize>(keys: &Keyring, kind: Kind, claims: &T) -> Result<Stri
 }
 
 /// Validates a token of `kind` issued by `issuer` for `audience` and returns its claims.
+/// `audience` None accepts any audience (introspection, revocation), but one must be there.
 /// Every failure is the same 401 to the caller; the reason goes to the debug log only.
 pub fn verify<T: for<'de> Deserialize<'de>>(
     keys: &Keyring,
     kind: Kind,
     token: &str,
     issuer: &str,
-    audience: &str,
+    audience: Option<&str>,
 ) -> Result<T> {
     let invalid = |why: &str| {
         tracing::debug!(reason = why, "token refused");
@@ -94,7 +95,10 @@ pub fn verify<T: for<'de> Deserialize<'de>>(
     v.leeway = 30;
     v.validate_nbf = true;
     v.set_issuer(&[issuer]);
-    v.set_audience(&[audience]);
+    match audience {
+        Some(a) => v.set_audience(&[a]),
+        None => v.validate_aud = false,
+    }
     v.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
     let data = jsonwebtoken::decode::<Value>(token, &key.decoding, &v)
         .map_err(|e| invalid(&e.to_string()))?;

@@ -5,3 +5,4 @@ pub mod keys;
 pub mod password;
 pub mod principal;
 pub mod secret;
+pub mod throttle;

@@ -59,7 +59,7 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Principal> {
         Kind::Access,
         token,
         &app.public_url,
-        &app.public_url,
+        Some(&app.public_url),
     )?;
     check_live(app, claims).await
 }

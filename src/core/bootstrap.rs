@@ -43,6 +43,7 @@ pub fn ensure_defaults(app: &App) -> Result<()> {
             }
             settings::set(tx, "default_instance_created", "1")?;
         }
+        super::clients::ensure_builtin(tx)?;
         Ok(())
     })
 }

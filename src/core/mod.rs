@@ -2,7 +2,11 @@
 //! function here, and renders the result in its own shape.
 
 pub mod bootstrap;
+pub mod clients;
 pub mod instances;
+pub mod login;
+pub mod oauth;
+pub mod registration;
 pub mod sessions;
 pub mod users;
 

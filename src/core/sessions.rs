@@ -41,7 +41,8 @@ pub fn start(
     Ok(s)
 }
 
-/// Signs an access token for `user_id` in session `sid`, audience keyward itself.
+/// Signs an access token for `user_id` in session `sid`. Its audience is `audience` (an RFC 8707
+/// resource) or, by default, keyward itself, which its own endpoints require.
 pub fn access_token(
     app: &App,
     user_id: &str,
@@ -49,12 +50,13 @@ pub fn access_token(
     scope: &str,
     client_id: Option<&str>,
     ttl_secs: u64,
+    audience: Option<&str>,
 ) -> Result<(String, Claims)> {
     let now = jwt::now_secs();
     let claims = Claims {
         iss: app.public_url.clone(),
         sub: user_id.to_string(),
-        aud: app.public_url.clone(),
+        aud: audience.unwrap_or(&app.public_url).to_string(),
         exp: now + ttl_secs as i64,
         iat: now,
         nbf: now,
@@ -65,4 +67,36 @@ pub fn access_token(
     };
     let token = jwt::sign(&app.keys, Kind::Access, &claims)?;
     Ok((token, claims))
+}
+
+/// A user's live sessions, newest first (self or admin).
+pub async fn list(app: &App, actor: &super::Actor, user_id: &str) -> Result<Vec<Session>> {
+    super::users::may_see(actor, user_id)?;
+    let uid = user_id.to_string();
+    app.db
+        .read(move |c| {
+            if db::users::get(c, &uid)?.is_none() {
+                return Err(crate::error::Error::not_found("user not found"));
+            }
+            db::sessions::list_for_user(c, &uid, db::now_ms())
+        })
+        .await
+}
+
+/// Ends a session (its owner or an admin): its refresh tokens and access tokens die with it.
+pub async fn end(app: &App, actor: &super::Actor, id: &str) -> Result<()> {
+    let (id, actor) = (id.to_string(), actor.clone());
+    app.db
+        .write(move |tx| {
+            let s = db::sessions::get(tx, &id)?
+                .filter(|s| s.ended_at.is_none())
+                .ok_or_else(|| crate::error::Error::not_found("active login not found"))?;
+            // Someone else's session is "not found" to a non-admin, so ids cannot be probed.
+            if !actor.is_admin && s.user_id.as_deref() != Some(actor.id.as_str()) {
+                return Err(crate::error::Error::not_found("active login not found"));
+            }
+            db::sessions::end(tx, &id, db::now_ms())?;
+            actor.audit(tx, "session.end", Some(&id), serde_json::json!({"user": s.user_id}))
+        })
+        .await
 }

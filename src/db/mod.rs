@@ -3,6 +3,7 @@
 //! run on tokio's blocking pool so that SQLite never blocks an async worker.
 
 pub mod audit;
+pub mod clients;
 pub mod identities;
 pub mod instances;
 pub mod keys;

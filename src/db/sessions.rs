@@ -94,3 +94,43 @@ pub fn end_all_for_user(c: &Connection, user_id: &str, now: i64) -> Result<usize
         params![user_id, now],
     )?)
 }
+
+/// Slides the inactivity expiry of a session that is being used.
+pub fn touch(c: &Connection, id: &str, now: i64, expires: i64) -> Result<()> {
+    c.execute(
+        "UPDATE active_logins SET last_used_at = ?2, expires = min(?3, absolute_expires) WHERE id = ?1",
+        params![id, now, expires],
+    )?;
+    Ok(())
+}
+
+pub fn set_cookie_digest(c: &Connection, id: &str, digest: &[u8]) -> Result<()> {
+    c.execute(
+        "UPDATE active_logins SET cookie_digest = ?2 WHERE id = ?1",
+        params![id, digest],
+    )?;
+    Ok(())
+}
+
+pub fn cookie_digest(c: &Connection, id: &str) -> Result<Option<Vec<u8>>> {
+    Ok(c
+        .query_row(
+            "SELECT cookie_digest FROM active_logins WHERE id = ?1",
+            params![id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten())
+}
+
+/// The live session that client-credentials tokens of `client_id` for `user_id` share.
+pub fn client_session(c: &Connection, client_id: &str, user_id: &str, now: i64) -> Result<Option<String>> {
+    let mut st = c.prepare_cached(
+        "SELECT id FROM active_logins WHERE client_id = ?1 AND user_id = ?2 AND identity_id IS NULL
+         AND ended_at IS NULL AND expires > ?3 AND absolute_expires > ?3
+         ORDER BY created_at DESC LIMIT 1",
+    )?;
+    Ok(st
+        .query_row(params![client_id, user_id, now], |r| r.get(0))
+        .optional()?)
+}

@@ -1,0 +1,173 @@
+// The hosted login page: /auth/flow/login?flow=<flow>. The flow id ties this page to an
+// authorization request; without it the page signs the browser in to keyward itself.
+(function () {
+  'use strict';
+  const $ = (id) => document.getElementById(id);
+  const show = (el, on) => el.classList.toggle('hidden', on === false);
+  const hide = (el) => el.classList.add('hidden');
+  const flow = new URLSearchParams(location.search).get('flow');
+
+  // Strategy types whose login happens at an upstream provider (a browser redirect).
+  const REDIRECT_TYPES = { github: 'GitHub', gitlab: 'GitLab', oidc: 'OpenID Connect' };
+
+  /** The double-submit CSRF token: the page's `kw_csrf` cookie, echoed in a header. */
+  function csrfToken() {
+    for (const part of document.cookie.split(';')) {
+      const i = part.indexOf('=');
+      if (i > 0 && part.slice(0, i).trim() === 'kw_csrf') {
+        try {
+          return decodeURIComponent(part.slice(i + 1).trim());
+        } catch (_) {
+          return part.slice(i + 1).trim();
+        }
+      }
+    }
+    return '';
+  }
+
+  /** fetch() with JSON in and out; never throws: a network failure is status 0. */
+  async function call(method, path, body) {
+    const init = { method, credentials: 'same-origin', headers: { accept: 'application/json' } };
+    if (body !== undefined) {
+      init.headers['content-type'] = 'application/json';
+      init.headers['x-csrf-token'] = csrfToken();
+      init.body = JSON.stringify(body);
+    }
+    let r;
+    try {
+      r = await fetch(path, init);
+    } catch (_) {
+      return { status: 0, data: {}, headers: new Headers() };
+    }
+    const data = await r.json().catch(() => ({}));
+    return { status: r.status, data: data && typeof data === 'object' ? data : {}, headers: r.headers };
+  }
+
+  function message(r, fallback) {
+    if (r.status === 0) return 'keyward cannot be reached. Check your connection and try again.';
+    if (typeof r.data.message === 'string' && r.data.message) return r.data.message;
+    return fallback + ' (' + r.status + ')';
+  }
+
+  function showError(text) {
+    const err = $('error');
+    err.textContent = text;
+    show(err);
+  }
+
+  let instanceId = null;
+
+  async function start() {
+    const r = await call('GET', '/auth/api/flow/context' + (flow ? '?flow=' + encodeURIComponent(flow) : ''));
+    hide($('loading'));
+    if (r.status === 400) {
+      const detail = typeof r.data.message === 'string' ? r.data.message : '';
+      $('invalid-detail').textContent = detail;
+      show($('invalid-detail'), !!detail);
+      show($('invalid'));
+      return;
+    }
+    if (r.status !== 200) {
+      $('load-error').textContent = message(r, 'The sign-in page could not be loaded');
+      show($('load-error'));
+      return;
+    }
+    const ctx = r.data;
+
+    if (ctx.client && ctx.client.name) {
+      $('client-name').textContent = ctx.client.name;
+      show($('client-line'));
+      document.title = 'Sign in to ' + ctx.client.name + ' – keyward';
+    }
+    if (ctx.user) {
+      $('signed-in-name').textContent = ctx.user.displayName || ctx.user.username || '';
+      show($('signed-in'));
+    }
+
+    const instances = Array.isArray(ctx.instances) ? ctx.instances : [];
+    const userpass = instances.filter((i) => i && i.type === 'userpass');
+    if (userpass.length > 0) {
+      instanceId = userpass[0].id;
+      if (userpass.length > 1) {
+        const select = $('instance');
+        for (const i of userpass) {
+          const o = document.createElement('option');
+          o.value = i.id;
+          o.textContent = i.name || i.id;
+          select.appendChild(o);
+        }
+        select.addEventListener('change', () => { instanceId = select.value; });
+        show($('instance-row'));
+      }
+      show($('login'));
+      $('username').focus();
+    } else {
+      show($('no-password'));
+    }
+
+    // Upstream providers: a plain link that the server turns into the provider's redirect.
+    const upstream = instances.filter((i) => i && Object.prototype.hasOwnProperty.call(REDIRECT_TYPES, i.type));
+    if (upstream.length > 0) {
+      const box = $('other-methods');
+      for (const i of upstream) {
+        const a = document.createElement('a');
+        a.className = 'button secondary';
+        a.href = '/auth/api/flow/redirect/' + encodeURIComponent(i.id) + (flow ? '?flow=' + encodeURIComponent(flow) : '');
+        a.textContent = 'Sign in with ' + (i.name || REDIRECT_TYPES[i.type]);
+        box.appendChild(a);
+      }
+      show($('others-divider'), userpass.length > 0);
+      show($('others'));
+    }
+  }
+
+  $('login').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const err = $('error');
+    hide(err);
+    const username = $('username').value.trim();
+    const password = $('password').value;
+    if (!username) {
+      showError('Enter your username.');
+      $('username').focus();
+      return;
+    }
+    if (!password) {
+      showError('Enter your password.');
+      $('password').focus();
+      return;
+    }
+    const button = $('submit');
+    button.disabled = true;
+    button.textContent = 'Signing in…';
+    const r = await call('POST', '/auth/api/flow/login', {
+      flow: flow || null,
+      instanceId,
+      username,
+      password,
+    });
+    if (r.status === 200 && typeof r.data.redirect === 'string' && r.data.redirect) {
+      // The session cookie is set; the server says where the flow goes on (back to the
+      // application, or to registration when the identity waits for it).
+      location.assign(r.data.redirect);
+      return;
+    }
+    button.disabled = false;
+    button.textContent = 'Sign in';
+    if (r.status === 200) {
+      showError('Unexpected answer from keyward. Try again.');
+    } else if (r.status === 401) {
+      showError(message(r, 'Wrong username or password'));
+      $('password').value = '';
+      $('password').focus();
+    } else if (r.status === 429) {
+      const wait = r.headers.get('retry-after');
+      showError(message(r, 'Too many attempts' + (wait ? '; try again in ' + wait + ' s' : '')));
+    } else {
+      // 400 (a bad or expired flow, a bad request), 403 (blocked, login disabled), 5xx.
+      showError(message(r, 'Sign-in failed'));
+    }
+  });
+
+  start();
+})();

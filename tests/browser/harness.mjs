@@ -1,0 +1,225 @@
+// Shared pieces of keyward's end-to-end tests: a fresh server per test, its CLI, Chromium.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BIN = process.env.KEYWARD_BIN || join(REPO, 'target', 'debug', 'keyward');
+export const CHROMIUM = process.env.KEYWARD_CHROMIUM || '/usr/bin/chromium';
+
+/** Cheap password hashing: the tests check behaviour, not hash strength. */
+const ARGON2 = ['--argon2-memory', '256', '--argon2-iterations', '1'];
+const START_TIMEOUT_MS = 30_000;
+const CLI_TIMEOUT_MS = 30_000;
+
+const LISTENING = /^keyward listening on (http:\/\/127\.0\.0\.1:\d+) \(public URL (.*)\)\s*$/;
+
+function childEnv() {
+  return { ...process.env, KEYWARD_LOG: 'warn' };
+}
+
+/**
+ * Starts `keyward serve` on a free loopback port with a fresh database.
+ * Returns `{base, dbPath, dir, lines, stderr, waitForLine, cli, stop}`; `lines` keeps growing
+ * with the server's later stdout lines (the setup link among them).
+ */
+export async function startServer({ extraArgs = [] } = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'keyward-test-'));
+  const dbPath = join(dir, 'keyward.db');
+  const args = ['serve', '--listen', '127.0.0.1:0', '--db', dbPath, ...ARGON2, ...extraArgs];
+  const child = spawn(BIN, args, { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines = [];
+  const stderr = [];
+  const waiters = new Set();
+  let exited = null;
+
+  const exitPromise = new Promise((res) => {
+    child.once('exit', (code, signal) => {
+      exited = { code, signal };
+      for (const w of waiters) w.fail(new Error(`keyward exited (${signal || code}) before the line appeared`));
+      res(exited);
+    });
+  });
+  const spawnError = new Promise((_, rej) => child.once('error', rej));
+  spawnError.catch(() => {});
+
+  createInterface({ input: child.stderr }).on('line', (l) => {
+    stderr.push(l);
+    if (process.env.KEYWARD_TEST_VERBOSE) process.stderr.write(`[keyward] ${l}\n`);
+  });
+  createInterface({ input: child.stdout }).on('line', (l) => {
+    lines.push(l);
+    for (const w of waiters) w.check();
+  });
+
+  /** Resolves with the first stdout line (seen so far or later) matching `re`. */
+  function waitForLine(re, timeoutMs = START_TIMEOUT_MS) {
+    return new Promise((res, rej) => {
+      const w = {
+        check() {
+          const hit = lines.find((l) => re.test(l));
+          if (hit !== undefined) {
+            done();
+            res(hit);
+          }
+        },
+        fail(e) {
+          done();
+          rej(e);
+        },
+      };
+      const timer = setTimeout(
+        () => w.fail(new Error(`no line matching ${re} within ${timeoutMs} ms; stdout:\n${lines.join('\n')}\nstderr:\n${stderr.join('\n')}`)),
+        timeoutMs,
+      );
+      function done() {
+        clearTimeout(timer);
+        waiters.delete(w);
+      }
+      waiters.add(w);
+      if (exited) w.fail(new Error(`keyward has exited (${exited.signal || exited.code})`));
+      else w.check();
+    });
+  }
+
+  let stopped = false;
+  async function stop() {
+    if (stopped) return;
+    stopped = true;
+    if (!exited) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exitPromise;
+      clearTimeout(timer);
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  let listening;
+  try {
+    listening = await Promise.race([waitForLine(LISTENING), spawnError]);
+  } catch (e) {
+    await stop().catch(() => {});
+    throw new Error(`keyward did not start (${BIN}): ${e.message}\nstderr:\n${stderr.join('\n')}`);
+  }
+  const base = LISTENING.exec(listening)[1];
+
+  /** Runs the binary with `args` plus `--db <dbPath>`; `stdin` is written and closed. */
+  function cli(cliArgs, stdin = '') {
+    return runBinary([...cliArgs, '--db', dbPath], stdin);
+  }
+
+  return { base, dbPath, dir, lines, stderr, waitForLine, cli, stop, process: child };
+}
+
+/** Runs the keyward binary once and collects its output. */
+export function runBinary(args, stdin = '') {
+  return new Promise((res, rej) => {
+    const child = spawn(BIN, args, { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      rej(new Error(`keyward ${args.join(' ')} timed out`));
+    }, CLI_TIMEOUT_MS);
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      rej(e);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      res({ code, stdout, stderr });
+    });
+    child.stdin.on('error', () => {}); // the binary may exit before reading everything
+    child.stdin.end(stdin);
+  });
+}
+
+/** `keyward admin create` with the password on stdin; throws when it fails. */
+export async function createAdmin(server, username, password) {
+  const r = await server.cli(
+    ['admin', 'create', '--username', username, '--password-stdin', ...ARGON2],
+    password + '\n',
+  );
+  if (r.code !== 0) throw new Error(`admin create failed (${r.code}): ${r.stderr}${r.stdout}`);
+  return r;
+}
+
+/** An access token printed by `keyward admin token`; throws when it fails. */
+export async function token(server, username, scope = 'login') {
+  const r = await server.cli(['admin', 'token', '--username', username, '--scope', scope]);
+  if (r.code !== 0) throw new Error(`admin token failed (${r.code}): ${r.stderr}${r.stdout}`);
+  const t = r.stdout.trim();
+  if (!t) throw new Error('admin token printed nothing');
+  return t;
+}
+
+/**
+ * A JSON call to the server: `{status, headers, body, text}`; `body` is the parsed JSON or null.
+ */
+export async function api(server, method, path, { bearer, body, headers = {} } = {}) {
+  const h = { accept: 'application/json', ...headers };
+  if (bearer) h.authorization = `Bearer ${bearer}`;
+  if (body !== undefined) h['content-type'] = 'application/json';
+  const r = await fetch(server.base + path, {
+    method,
+    headers: h,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    redirect: 'manual',
+  });
+  const text = await r.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: r.status, headers: r.headers, body: json, text };
+}
+
+/** Chromium from the system, headless; never a downloaded browser. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+}
+
+/** A server for one test, stopped when the test ends, pass or fail. */
+export async function serverFor(t, opts) {
+  const server = await startServer(opts);
+  t.after(() => server.stop());
+  return server;
+}
+
+/** A browser for one test, closed when the test ends, pass or fail. */
+export async function browserFor(t) {
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  return browser;
+}
+
+/** A phone-sized browser context (iPhone 12-ish). */
+export const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+
+/** The setup link the server printed, or it fails after a while. */
+export async function setupLink(server) {
+  const line = await server.waitForLine(/#token=/);
+  const m = /(https?:\/\/\S+#token=\S+)/.exec(line);
+  if (!m) throw new Error(`no link in ${line}`);
+  return m[1];
+}
