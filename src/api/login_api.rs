@@ -6,7 +6,7 @@ use super::{Req, error_response, method_not_allowed, send_json};
 use crate::App;
 use crate::auth::principal::{Principal, authenticate, bearer};
 use crate::core::instances::{self, Flags, Instance};
-use crate::core::{rfc3339, users};
+use crate::core::{linking, registration, rfc3339, users};
 use crate::db::identities::Identity;
 use crate::db::users::User;
 use crate::error::{Error, Result};
@@ -214,6 +214,63 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
                 .collect())
         }
         ["client", rest @ ..] => super::clients::route(app, req, rest).await,
+        ["strategy-instance", id, "userpass", "register"] if m == Method::POST => {
+            let b = Body::parse(&req.body)?;
+            b.only(&["username", "password"])?;
+            let origin = crate::core::sessions::Origin {
+                client_id: None,
+                address: req.address(),
+                user_agent: req.header("user-agent").map(|s| s.chars().take(200).collect()),
+            };
+            let (token, _) = registration::userpass_register(
+                app,
+                id,
+                b.str("username")?.trim(),
+                &b.str("password")?,
+                &origin,
+            )
+            .await?;
+            Ok((201, json!({ "register_token": token })))
+        }
+        ["registration", "data-suggestion"] if m == Method::POST => {
+            let b = Body::parse(&req.body)?;
+            b.only(&["register_token"])?;
+            ok(registration::data_suggestion(app, &b.nonempty("register_token")?).await?)
+        }
+        ["registration", "self-register"] if m == Method::POST => {
+            let b = Body::parse(&req.body)?;
+            b.only(&["register_token", "username", "displayName", "email"])?;
+            let token = b.nonempty("register_token")?;
+            let r = registration::Registration {
+                username: b.str("username")?.trim().to_string(),
+                display_name: b.str("displayName")?,
+                email: b.opt_str("email")?.filter(|e| !e.is_empty()),
+            };
+            let (user, _) = registration::self_register(app, &token, r, req.address()).await?;
+            Ok((201, user_json(&user)))
+        }
+        ["registration", "self-link"] if m == Method::POST => {
+            let p = principal(app, req).await?;
+            let b = Body::parse(&req.body)?;
+            b.only(&["register_token"])?;
+            let token = b.nonempty("register_token")?;
+            linking::link(app, &p.actor(req.address()), &token, &p.user.id, "self-link").await?;
+            ok(default_return("self-link"))
+        }
+        ["registration", "admin-link"] if m == Method::POST => {
+            let p = admin(app, req).await?;
+            let b = Body::parse(&req.body)?;
+            b.only(&["register_token", "userIdToLink"])?;
+            let token = b.nonempty("register_token")?;
+            let user = b.nonempty("userIdToLink")?;
+            linking::link(app, &p.actor(req.address()), &token, &user, "admin-link").await?;
+            ok(default_return("admin-link"))
+        }
+        ["login-data", id] if m == Method::DELETE => {
+            let p = principal(app, req).await?;
+            linking::unlink(app, &p.actor(req.address()), id).await?;
+            ok(default_return("delete-login-data"))
+        }
         ["user", id, "active-login"] if m == Method::GET => {
             let p = principal(app, req).await?;
             let id = self_or(&p, id);
@@ -263,6 +320,9 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
         | ["user", _, "login-data" | "revoke-tokens" | "active-login"]
         | ["active-login", _]
         | ["login-data", _, "password"]
+        | ["login-data", _]
+        | ["strategy-instance", _, "userpass", "register"]
+        | ["registration", "data-suggestion" | "self-register" | "self-link" | "admin-link"]
         | ["audit"] => Err(method_not_allowed()),
         _ => Err(Error::not_found("no such resource")),
     }

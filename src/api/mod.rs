@@ -6,6 +6,7 @@ pub mod assets;
 pub mod body;
 pub mod clients;
 pub mod flow;
+pub mod identities;
 pub mod login_api;
 pub mod oauth;
 pub mod ops;
@@ -115,6 +116,9 @@ where
             if buf.len() + part.len() > MAX_BODY {
                 let mut r = error_response(&Error::bad_request("the request body is too large"));
                 *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+                // The rest of the body is left unread, so the connection cannot be reused.
+                r.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
                 return Err(r);
             }
             buf.extend_from_slice(part);
@@ -157,6 +161,7 @@ async fn dispatch(app: &App, req: Req) -> Response {
         (".well-known", _, _) | ("auth", "oauth", _) => oauth::handle(app, req).await,
         ("auth", "api", "login") => login_api::handle(app, req).await,
         ("auth", "api", "flow") => flow::handle(app, req).await,
+        ("api", "v2", _) => identities::handle(app, req).await,
         ("auth", "flow", _) | ("assets", _, _) | ("", _, _) => assets::handle(app, req).await,
         _ => error_response(&Error::not_found("no such resource")),
     }

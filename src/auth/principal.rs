@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 pub struct Principal {
     pub claims: Claims,
     pub user: User,
+    pub session: crate::db::sessions::Session,
 }
 
 impl Principal {
@@ -28,6 +29,24 @@ impl Principal {
             Err(Error::forbidden(format!(
                 "the token lacks the scope {scope}"
             )))
+        }
+    }
+
+    /// A client-credentials token: its session belongs to the client, not to a login.
+    pub fn is_client_credentials(&self) -> bool {
+        self.session.identity_id.is_none()
+            && self.session.client_id.is_some()
+            && self.session.client_id == self.claims.client_id
+    }
+
+    /// For scopes that reach other users' data: the scope, held by an admin or by a
+    /// client-credentials token (whose client an admin configured).
+    pub fn require_privileged_scope(&self, scope: &str) -> Result<()> {
+        self.require_scope(scope)?;
+        if self.user.is_admin || self.is_client_credentials() {
+            Ok(())
+        } else {
+            Err(Error::forbidden(format!("{scope} is for admins and client credentials")))
         }
     }
 
@@ -93,10 +112,12 @@ pub async fn check_live(app: &App, claims: Claims) -> Result<Principal> {
     {
         return Err(refused());
     }
-    let live = session
-        .is_some_and(|s| s.is_live(db::now_ms()) && s.user_id.as_deref() == Some(user.id.as_str()));
-    if !live {
-        return Err(refused());
-    }
-    Ok(Principal { claims, user })
+    let session = session
+        .filter(|s| s.is_live(db::now_ms()) && s.user_id.as_deref() == Some(user.id.as_str()))
+        .ok_or_else(refused)?;
+    Ok(Principal {
+        claims,
+        user,
+        session,
+    })
 }

@@ -228,7 +228,8 @@ pub async fn list(app: &App) -> Result<Vec<Client>> {
     Ok(rows.into_iter().map(|r| open_row(app, r)).collect())
 }
 
-/// A client by id (404), e.g. for the authorize endpoint.
+/// A client by id (404), e.g. for the authorize endpoint. A disabled client is returned too:
+/// callers check `is_valid`.
 pub async fn get(app: &App, id: &str) -> Result<Client> {
     let id = id.to_string();
     let row = app.db.read(move |c| db::clients::get(c, &id)).await?;

@@ -4,6 +4,7 @@
 pub mod bootstrap;
 pub mod clients;
 pub mod instances;
+pub mod linking;
 pub mod login;
 pub mod oauth;
 pub mod registration;
@@ -66,10 +67,12 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// Drops rows that can no longer matter: revoked tokens past their expiry, used or expired
+/// Drops rows that can no longer matter: identities that waited past their registration
+/// window, revoked tokens past their expiry, used or expired
 /// codes and refresh tokens, and sessions that ended more than a day ago.
 pub fn housekeeping(c: &Connection) -> Result<()> {
     let now = crate::db::now_ms();
+    crate::db::identities::purge_expired_waiting(c, now)?;
     c.execute("DELETE FROM revoked_tokens WHERE expires < ?1", [now])?;
     c.execute("DELETE FROM authorization_codes WHERE expires < ?1", [now])?;
     c.execute("DELETE FROM refresh_tokens WHERE expires < ?1", [now])?;

@@ -1,10 +1,17 @@
 //! Registration: identities that belong to nobody yet wait for the registration window, and
-//! the register token proves a login to one of them.
+//! the register token proves a login to one of them. Self-register makes a new user of it;
+//! self-link and admin-link attach it to an existing user (see `linking`).
 
+use super::instances::{self, Instance};
+use super::sessions::{self, Origin};
+use super::users::{self, NewUser, check_username, userpass_subject};
+use super::{Actor, new_id};
 use crate::App;
 use crate::auth::jwt::{self, Claims, Kind};
-use crate::db::{identities::Identity, sessions::Session};
-use crate::error::Result;
+use crate::auth::password::check_new_password;
+use crate::db::{self, identities, identities::Identity, sessions::Session, users::User};
+use crate::error::{Error, Result};
+use serde_json::{Value, json};
 
 /// Signs the register token of a login to a waiting identity: `sub` is the identity, `sid` the
 /// session, and it lives as long as the identity may still wait. Returns it with its lifetime.
@@ -22,10 +29,186 @@ pub fn register_token(app: &App, identity: &Identity, session: &Session) -> Resu
         exp,
         iat: now,
         nbf: now,
-        jti: super::new_id(),
+        jti: new_id(),
         scope: "login-register".into(),
         client_id: session.client_id.clone(),
         sid: session.id.clone(),
     };
     Ok((jwt::sign(&app.keys, Kind::Register, &claims)?, exp - now))
+}
+
+/// A register token that checked out: the identity still waits, and the session of its login.
+pub struct Pending {
+    pub identity: Identity,
+    pub session_id: String,
+    pub instance: Instance,
+}
+
+pub const INVALID_TOKEN: &str = "the register token is invalid or expired, or its login is no longer waiting for registration";
+
+/// Checks a register token; every way it can fail is the same 401.
+pub async fn check_token(app: &App, token: &str) -> Result<Pending> {
+    let invalid = || Error::unauthorized(INVALID_TOKEN).with_code("invalid_token");
+    let claims: Claims = jwt::verify(&app.keys, Kind::Register, token, &app.public_url, Some(&app.public_url))
+        .map_err(|_| invalid())?;
+    if !claims.has_scope("login-register") {
+        return Err(invalid());
+    }
+    let id = claims.sub.clone();
+    let identity = app
+        .db
+        .read(move |c| identities::get(c, &id))
+        .await?
+        .filter(|i| {
+            i.state == identities::WAITING
+                && i.user_id.is_none()
+                && i.expires.is_some_and(|e| e > db::now_ms())
+        })
+        .ok_or_else(invalid)?;
+    let instance = instances::get(app, &identity.instance_id).await?;
+    Ok(Pending {
+        identity,
+        session_id: claims.sid,
+        instance,
+    })
+}
+
+/// `POST /strategy-instance/{id}/userpass/register`: a new password identity that waits for
+/// registration. Nobody needs to be logged in.
+pub async fn userpass_register(
+    app: &App,
+    instance_id: &str,
+    username: &str,
+    password: &str,
+    origin: &Origin,
+) -> Result<(String, Identity)> {
+    let inst = instances::get(app, instance_id).await?;
+    if inst.type_name != "userpass" {
+        return Err(Error::bad_request("the strategy instance is not a userpass instance"));
+    }
+    if !inst.is_login_active {
+        return Err(Error::forbidden("login is disabled on this strategy instance"));
+    }
+    check_username(username)?;
+    check_new_password(password)?;
+    let hash = app.hasher.hash(password.to_string()).await?;
+    let (app2, origin, username) = (app.clone(), origin.clone(), username.to_string());
+    let (identity, session) = app
+        .db
+        .write(move |tx| {
+            let now = db::now_ms();
+            let subject = userpass_subject(&username);
+            if let Some(old) = identities::by_subject(tx, &inst.id, &subject)? {
+                // A registration abandoned past its window does not keep the name.
+                let stale = old.state == identities::WAITING && old.expires.is_some_and(|e| e <= now);
+                if !stale {
+                    return Err(Error::conflict("the instance already has this username"));
+                }
+                identities::delete(tx, &old.id)?;
+            }
+            let identity = Identity {
+                id: new_id(),
+                user_id: None,
+                instance_id: inst.id.clone(),
+                subject,
+                state: identities::WAITING.into(),
+                expires: Some(now + app2.settings.register_window as i64 * 1000),
+                password_hash: Some(hash),
+                profile: json!({"username": username}),
+                created_at: now,
+            };
+            identities::insert(tx, &identity)
+                .map_err(|_| Error::conflict("the instance already has this username"))?;
+            let session = sessions::start(&app2, tx, None, Some(&identity.id), &origin)?;
+            Ok((identity, session))
+        })
+        .await?;
+    let (token, _) = register_token(app, &identity, &session)?;
+    Ok((token, identity))
+}
+
+/// What the provider told us about the person, checked against existing usernames.
+pub async fn data_suggestion(app: &App, token: &str) -> Result<Value> {
+    let invalid = || Error::unauthorized(INVALID_TOKEN).with_code("invalid_token");
+    let claims: Claims = jwt::verify(&app.keys, Kind::Register, token, &app.public_url, Some(&app.public_url))
+        .map_err(|_| invalid())?;
+    let id = claims.sub.clone();
+    let (identity, taken) = app
+        .db
+        .read(move |c| {
+            let i = identities::get(c, &id)?;
+            let taken = match i.as_ref().and_then(|i| i.profile["username"].as_str()) {
+                Some(u) => db::users::by_username(c, u)?.is_some(),
+                None => false,
+            };
+            Ok((i, taken))
+        })
+        .await?;
+    let identity = identity.ok_or_else(invalid)?;
+    if identity.state == identities::VALID && identity.user_id.is_some() {
+        return Ok(json!({"status": "ALREADY_REGISTERED"}));
+    }
+    if identity.state != identities::WAITING || identity.expires.is_none_or(|e| e <= db::now_ms()) {
+        return Err(invalid());
+    }
+    let p = &identity.profile;
+    let username = p["username"].as_str();
+    let display_name = p["displayName"].as_str().or(username);
+    let email = p["email"].as_str();
+    if username.is_none() && display_name.is_none() && email.is_none() {
+        return Ok(json!({"status": "NO_DATA"}));
+    }
+    Ok(json!({
+        "status": if taken { "USERNAME_TAKEN" } else { "OK" },
+        "username": username,
+        "displayName": display_name,
+        "email": email,
+    }))
+}
+
+pub struct Registration {
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+}
+
+/// `self-register`: a new user made from a waiting identity, which becomes its first login.
+pub async fn self_register(
+    app: &App,
+    token: &str,
+    r: Registration,
+    address: Option<String>,
+) -> Result<(User, String)> {
+    let pending = check_token(app, token).await?;
+    if !pending.instance.is_self_register_active {
+        return Err(Error::forbidden("self-registration is disabled on this strategy instance"));
+    }
+    check_username(&r.username)?;
+    users::check_display_name(&r.display_name)?;
+    users::check_email(&r.email)?;
+    let app2 = app.clone();
+    app.db
+        .write(move |tx| {
+            let actor = Actor {
+                id: format!("self-register:{}", pending.identity.id),
+                is_admin: false,
+                address,
+            };
+            let user = users::create_in(
+                &app2,
+                tx,
+                &actor,
+                NewUser {
+                    username: r.username,
+                    display_name: r.display_name,
+                    email: r.email,
+                    is_admin: false,
+                    password: None,
+                },
+                None,
+            )?;
+            super::linking::attach_in(&app2, tx, &pending, &user.id)?;
+            Ok((user, pending.session_id))
+        })
+        .await
 }

@@ -103,3 +103,49 @@ pub fn delete_for_instance(c: &Connection, instance_id: &str) -> Result<usize> {
         params![instance_id],
     )?)
 }
+
+/// Attaches a waiting identity to `user_id`, if it is still waiting and unexpired. Returns
+/// whether it did: of several racing requests, exactly one sees true.
+pub fn claim_waiting(c: &Connection, id: &str, user_id: &str, now: i64) -> Result<bool> {
+    Ok(c.execute(
+        "UPDATE identities SET user_id = ?2, state = 'VALID', expires = NULL
+         WHERE id = ?1 AND state = 'WAITING_FOR_REGISTER' AND user_id IS NULL AND expires > ?3",
+        params![id, user_id, now],
+    )? == 1)
+}
+
+pub fn move_all(c: &Connection, from_user: &str, to_user: &str) -> Result<usize> {
+    Ok(c.execute(
+        "UPDATE identities SET user_id = ?2 WHERE user_id = ?1",
+        params![from_user, to_user],
+    )?)
+}
+
+pub fn set_user(c: &Connection, id: &str, user_id: &str) -> Result<()> {
+    c.execute(
+        "UPDATE identities SET user_id = ?2 WHERE id = ?1",
+        params![id, user_id],
+    )?;
+    Ok(())
+}
+
+pub fn delete(c: &Connection, id: &str) -> Result<bool> {
+    Ok(c.execute("DELETE FROM identities WHERE id = ?1", params![id])? > 0)
+}
+
+/// Valid ways for `user_id` to log in (passkeys are identities too, so they count).
+pub fn count_valid(c: &Connection, user_id: &str) -> Result<i64> {
+    Ok(c.query_row(
+        "SELECT count(*) FROM identities WHERE user_id = ?1 AND state = 'VALID'",
+        params![user_id],
+        |r| r.get(0),
+    )?)
+}
+
+/// Drops identities that waited for registration past their window (their sessions go along).
+pub fn purge_expired_waiting(c: &Connection, now: i64) -> Result<usize> {
+    Ok(c.execute(
+        "DELETE FROM identities WHERE state = 'WAITING_FOR_REGISTER' AND expires <= ?1",
+        params![now],
+    )?)
+}

@@ -28,7 +28,12 @@ pub struct Db {
 
 fn configure(c: &mut Connection) -> rusqlite::Result<()> {
     c.busy_timeout(std::time::Duration::from_secs(5))?;
-    c.pragma_update(None, "journal_mode", "WAL")?;
+    // Switching to WAL takes a lock; a database already in WAL needs no switch, so a second
+    // process (the CLI beside the server) does not contend for it.
+    let mode: String = c.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        c.pragma_update(None, "journal_mode", "WAL")?;
+    }
     c.pragma_update(None, "synchronous", "NORMAL")?;
     c.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())

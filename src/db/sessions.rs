@@ -134,3 +134,14 @@ pub fn client_session(c: &Connection, client_id: &str, user_id: &str, now: i64) 
         .query_row(params![client_id, user_id, now], |r| r.get(0))
         .optional()?)
 }
+
+/// Gives a session (a login to an identity that waited for registration) its user, and a fresh
+/// inactivity expiry, as on every login.
+pub fn assign_user(c: &Connection, id: &str, user_id: &str, expires: i64) -> Result<()> {
+    c.execute(
+        "UPDATE active_logins SET user_id = ?2, expires = min(?3, absolute_expires), last_used_at = ?4
+         WHERE id = ?1 AND ended_at IS NULL",
+        params![id, user_id, expires, super::now_ms()],
+    )?;
+    Ok(())
+}

@@ -39,7 +39,11 @@ impl Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--db"])
             .arg(&db)
-            .args(if extra.contains(&"--argon2-memory") { &[][..] } else { FAST_HASH })
+            .args(if extra.contains(&"--argon2-memory") {
+                &[][..]
+            } else {
+                FAST_HASH
+            })
             .args(extra)
             .env("KEYWARD_LOG", "warn")
             .stdout(Stdio::piped())

@@ -1,0 +1,178 @@
+//! Linking, merging and unlinking: the one place where identities change owners. Every surface
+//! (the login API's self-link and admin-link, the hosted link page, the Auth0 identities API)
+//! calls these. Each runs inside one transaction; `identities.UNIQUE(instance_id, subject)` and
+//! the conditional update in `claim_waiting` make an identity belong to at most one user even
+//! when requests race.
+
+use super::registration::{INVALID_TOKEN, Pending, check_token};
+use super::users::{check_username, MAX_USERNAME_LEN};
+use super::{Actor, new_id};
+use crate::App;
+use crate::db::{self, identities, identities::Identity, users, users::User};
+use crate::error::{Error, Result};
+use rusqlite::Connection;
+use serde_json::json;
+
+/// Attaches a waiting identity to `user_id` and gives the session of its login that user, with
+/// a fresh inactivity expiry. A second attempt with the same identity fails with 401.
+pub fn attach_in(app: &App, tx: &Connection, p: &Pending, user_id: &str) -> Result<()> {
+    let now = db::now_ms();
+    if !identities::claim_waiting(tx, &p.identity.id, user_id, now)? {
+        return Err(Error::unauthorized(INVALID_TOKEN).with_code("invalid_token"));
+    }
+    db::sessions::assign_user(
+        tx,
+        &p.session_id,
+        user_id,
+        now + app.settings.session_inactivity as i64 * 1000,
+    )?;
+    users::bump_sequence(tx, user_id)
+}
+
+/// `self-link` and `admin-link`: the identity behind a register token joins `user_id`.
+pub async fn link(app: &App, actor: &Actor, token: &str, user_id: &str, operation: &str) -> Result<()> {
+    let pending = check_token(app, token).await?;
+    let (app2, actor, user_id, op) = (app.clone(), actor.clone(), user_id.to_string(), operation.to_string());
+    app.db
+        .write(move |tx| {
+            if users::get(tx, &user_id)?.is_none() {
+                return Err(Error::not_found("no user has this id").with_code("inexistent_user"));
+            }
+            attach_in(&app2, tx, &pending, &user_id)?;
+            actor.audit(
+                tx,
+                &format!("identity.{op}"),
+                Some(&pending.identity.id),
+                json!({"user": user_id, "instance": pending.instance.id}),
+            )
+        })
+        .await
+}
+
+/// Merges `secondary` into `primary`: every identity moves, the secondary's profile fills the
+/// primary's empty fields (nothing of the primary is overwritten), the secondary is removed.
+pub fn merge_in(tx: &Connection, actor: &Actor, primary: &str, secondary: &str) -> Result<()> {
+    if primary == secondary {
+        return Err(Error::bad_request("Main identity and the new one are the same.")
+            .with_code("invalid_body"));
+    }
+    let mut p = users::get(tx, primary)?
+        .ok_or_else(|| Error::not_found("user not found").with_code("inexistent_user"))?;
+    let s = users::get(tx, secondary)?
+        .ok_or_else(|| Error::not_found("identity not found").with_code("inexistent_identity"))?;
+    let admins_before = users::count_usable_admins(tx)?;
+    let moved = identities::move_all(tx, &s.id, &p.id)?;
+    let mut filled = Vec::new();
+    if p.email.is_none() && s.email.is_some() {
+        p.email = s.email.clone();
+        filled.push("email");
+    }
+    if p.display_name.trim().is_empty() {
+        p.display_name = s.display_name.clone();
+        filled.push("displayName");
+    }
+    // The secondary goes first: its username may only then be free for nothing else.
+    users::delete(tx, &s.id)?;
+    users::update(tx, &p)?;
+    if admins_before > 0 && users::count_usable_admins(tx)? == 0 {
+        return Err(Error::conflict("this would leave no admin who can log in"));
+    }
+    actor.audit(
+        tx,
+        "user.merge",
+        Some(&p.id),
+        json!({"secondary": s.id, "secondaryUsername": s.username, "identitiesMoved": moved, "filled": filled}),
+    )
+}
+
+/// Unlinks an identity (its owner or an admin). A user's last valid login method stays.
+pub async fn unlink(app: &App, actor: &Actor, identity_id: &str) -> Result<()> {
+    let (id, actor) = (identity_id.to_string(), actor.clone());
+    app.db
+        .write(move |tx| {
+            let i = identities::get(tx, &id)?
+                .filter(|i| actor.is_admin || i.user_id.as_deref() == Some(actor.id.as_str()))
+                .ok_or_else(|| Error::not_found("login data not found"))?;
+            remove_in(tx, &actor, &i)
+        })
+        .await
+}
+
+fn remove_in(tx: &Connection, actor: &Actor, i: &Identity) -> Result<()> {
+    if let Some(uid) = &i.user_id
+        && i.state == identities::VALID
+        && identities::count_valid(tx, uid)? <= 1
+    {
+        return Err(Error::conflict("this is the user's last login method"));
+    }
+    let admins_before = users::count_usable_admins(tx)?;
+    identities::delete(tx, &i.id)?;
+    if admins_before > 0 && users::count_usable_admins(tx)? == 0 {
+        return Err(Error::conflict("this would remove the last admin's last login method"));
+    }
+    if let Some(uid) = &i.user_id {
+        users::bump_sequence(tx, uid)?;
+    }
+    actor.audit(tx, "identity.unlink", Some(&i.id), json!({"user": i.user_id, "instance": i.instance_id}))
+}
+
+/// Detaches an identity from its user and makes it a new standalone user of its own (the Auth0
+/// unlink). Refused for the user's last identity.
+pub fn detach_in(tx: &Connection, actor: &Actor, user_id: &str, i: &Identity) -> Result<User> {
+    if identities::list_for_user(tx, user_id)?.len() <= 1 {
+        return Err(Error::bad_request("the user's last identity cannot be unlinked")
+            .with_code("invalid_body"));
+    }
+    let admins_before = users::count_usable_admins(tx)?;
+    let base = standalone_username(i);
+    let mut username = base.clone();
+    let mut n = 2;
+    while users::by_username(tx, &username)?.is_some() {
+        let suffix = format!("-{n}");
+        let keep: String = base.chars().take(MAX_USERNAME_LEN - suffix.len()).collect();
+        username = format!("{keep}{suffix}");
+        n += 1;
+    }
+    let now = db::now_ms();
+    let p = &i.profile;
+    let user = User {
+        id: new_id(),
+        display_name: p["displayName"].as_str().unwrap_or(&username).to_string(),
+        username,
+        email: p["email"].as_str().map(str::to_string),
+        is_admin: false,
+        is_blocked: false,
+        revoke_tokens_before: None,
+        sequence: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    users::insert(tx, &user)?;
+    identities::set_user(tx, &i.id, &user.id)?;
+    users::bump_sequence(tx, user_id)?;
+    if admins_before > 0 && users::count_usable_admins(tx)? == 0 {
+        return Err(Error::conflict("this would remove the last admin's last login method"));
+    }
+    actor.audit(
+        tx,
+        "identity.detach",
+        Some(&i.id),
+        json!({"from": user_id, "newUser": user.id}),
+    )?;
+    Ok(user)
+}
+
+/// A valid username for a detached identity, from what its provider called the person.
+fn standalone_username(i: &Identity) -> String {
+    let raw = i.profile["username"].as_str().unwrap_or(&i.subject);
+    let clean: String = raw
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+        .take(MAX_USERNAME_LEN - 4)
+        .collect();
+    if check_username(&clean).is_ok() {
+        clean
+    } else {
+        format!("user-{}", &i.id[..8])
+    }
+}
