@@ -92,12 +92,12 @@ pub async fn keys(common: &Common, cmd: KeysCommand) -> Result<()> {
             println!("new {} signing key {kid}", alg.as_str());
         }
         KeysCommand::List => {
-            for (kid, alg, created, retired) in app.keys.describe()? {
-                let state = match retired {
+            for k in app.keys.describe()? {
+                let state = match k.retired_at {
                     None => "signing".to_string(),
                     Some(r) => format!("retired {}", rfc3339(r)),
                 };
-                println!("{kid}  {alg:5}  created {}  {state}", rfc3339(created));
+                println!("{}  {:5}  created {}  {state}", k.kid, k.alg, rfc3339(k.created_at));
             }
         }
     }

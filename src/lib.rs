@@ -133,7 +133,7 @@ fn spawn_housekeeping(app: App) {
             if let Err(e) = tokio::task::spawn_blocking(move || keys.reload()).await {
                 tracing::warn!(error = %e, "key reload failed");
             }
-            if n % 30 == 0 {
+            if n.is_multiple_of(30) {
                 let r = app.db.write(|tx| core::housekeeping(tx)).await;
                 if let Err(e) = r {
                     tracing::warn!(error = %e, "housekeeping failed");

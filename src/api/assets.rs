@@ -23,6 +23,9 @@ pub async fn handle(app: &App, req: Req) -> Response {
     let file = match segs.as_slice() {
         ["auth", "flow", "setup"] => "flow/setup.html".to_string(),
         ["auth", "flow", "login"] => "flow/login.html".to_string(),
+        ["auth", "flow", "register"] => "flow/register.html".to_string(),
+        ["auth", "flow", "link"] => "flow/link.html".to_string(),
+        ["account"] => "account/index.html".to_string(),
         ["assets", rest @ ..] if !rest.is_empty() && !rest.contains(&"..") => rest.join("/"),
         _ => return error_response(&Error::not_found("no such page")),
     };

@@ -169,7 +169,25 @@ async fn route(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u16, 
             .await?;
             Ok((201, super::login_api::user_json(&user)))
         }
-        (["context"] | ["login"] | ["logout"] | ["setup"] | ["setup", "check"], _) => {
+        (["suggestion"], &Method::POST) => {
+            check_csrf(app, req)?;
+            let b = Body::parse(&req.body)?;
+            b.only(&["registerToken"])?;
+            Ok((200, registration::data_suggestion(app, &b.nonempty("registerToken")?).await?))
+        }
+        (["register"], &Method::POST) => {
+            check_csrf(app, req)?;
+            register(app, req, cookies).await
+        }
+        (["link"], &Method::POST) => {
+            check_csrf(app, req)?;
+            link(app, req).await
+        }
+        (
+            ["context"] | ["login"] | ["logout"] | ["setup"] | ["setup", "check"] | ["suggestion"]
+            | ["register"] | ["link"],
+            _,
+        ) => {
             Err(method_not_allowed())
         }
         _ => Err(Error::not_found("no such resource")),
@@ -201,6 +219,150 @@ async fn context(app: &App, req: &Req) -> Result<(u16, Value)> {
     ))
 }
 
+/// Gives the browser a cookie for `session_id` and answers where to go next: back to the
+/// application with a code when the login came from an authorization request.
+async fn enter(
+    app: &App,
+    session_id: &str,
+    request: Option<oauth::AuthRequest>,
+    cookies: &mut Vec<String>,
+) -> Result<(u16, Value)> {
+    let secret = random_token(32);
+    let sid = session_id.to_string();
+    let (redirect, max_age) = app
+        .db
+        .write(move |tx| {
+            db::sessions::set_cookie_digest(tx, &sid, &digest(&secret))?;
+            let s = db::sessions::get(tx, &sid)?
+                .ok_or_else(|| Error::internal("session vanished"))?;
+            let redirect = match &request {
+                Some(r) => oauth::issue_code(tx, &sid, r)?,
+                None => AFTER_LOGIN.to_string(),
+            };
+            Ok((
+                (redirect, format!("{sid}.{secret}")),
+                (s.absolute_expires - db::now_ms()) / 1000,
+            ))
+        })
+        .await?;
+    cookies.push(session_cookie(app, &redirect.1, max_age));
+    Ok((200, json!({"redirect": redirect.0})))
+}
+
+fn flow_request(app: &App, b: &Body) -> Result<Option<oauth::AuthRequest>> {
+    b.opt_str("flow")?
+        .filter(|f| !f.is_empty())
+        .map(|f| oauth::open_request(app, &f))
+        .transpose()
+}
+
+/// The hosted register page: a new account from a waiting identity (`registerToken`), or from
+/// a new username and password on a userpass instance that allows self-registration.
+async fn register(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u16, Value)> {
+    let b = Body::parse(&req.body)?;
+    b.only(&[
+        "flow",
+        "registerToken",
+        "instanceId",
+        "username",
+        "password",
+        "displayName",
+        "email",
+    ])?;
+    let request = flow_request(app, &b)?;
+    let username = b.str("username")?.trim().to_string();
+    let r = registration::Registration {
+        display_name: b
+            .opt_str("displayName")?
+            .filter(|d| !d.trim().is_empty())
+            .unwrap_or_else(|| username.clone()),
+        username: username.clone(),
+        email: b.opt_str("email")?.filter(|e| !e.trim().is_empty()),
+    };
+    crate::core::users::check_username(&r.username)?;
+    crate::core::users::check_display_name(&r.display_name)?;
+    crate::core::users::check_email(&r.email)?;
+    let token = match b.opt_str("registerToken")?.filter(|t| !t.is_empty()) {
+        Some(t) => t,
+        None => {
+            let inst = login::password_instance(app, b.opt_str("instanceId")?.as_deref()).await?;
+            if !inst.is_self_register_active {
+                return Err(Error::forbidden("self-registration is disabled"));
+            }
+            // The username must be free for the account before a password identity is made.
+            let u = username.clone();
+            if app.db.read(move |c| db::users::by_username(c, &u)).await?.is_some() {
+                return Err(Error::conflict("username is already taken"));
+            }
+            let mut o = origin(req);
+            o.client_id = request.as_ref().map(|r| r.client_id.clone());
+            let (token, _) =
+                registration::userpass_register(app, &inst.id, &username, &b.str("password")?, &o)
+                    .await?;
+            token
+        }
+    };
+    let (_, session_id) = registration::self_register(app, &token, r, req.address()).await?;
+    enter(app, &session_id, request, cookies).await
+}
+
+/// The hosted link page: the logged-in user adds another way to log in, by a register token
+/// from a login that found a waiting identity, or by a username and password on a userpass
+/// instance (a new password login, or one that waits for registration).
+async fn link(app: &App, req: &Req) -> Result<(u16, Value)> {
+    let (_, user) = cookie_session(app, req)
+        .await
+        .ok_or_else(|| Error::unauthorized("log in first"))?;
+    let b = Body::parse(&req.body)?;
+    b.only(&["flow", "registerToken", "instanceId", "username", "password"])?;
+    let actor = crate::core::Actor {
+        id: user.id.clone(),
+        is_admin: user.is_admin,
+        address: req.address(),
+    };
+    let token = match b.opt_str("registerToken")?.filter(|t| !t.is_empty()) {
+        Some(t) => t,
+        None => {
+            let inst = login::password_instance(app, b.opt_str("instanceId")?.as_deref()).await?;
+            let username = b.str("username")?.trim().to_string();
+            let password = b.str("password")?;
+            let (iid, subj) = (inst.id.clone(), crate::core::users::userpass_subject(&username));
+            let existing = app
+                .db
+                .read(move |c| db::identities::by_subject(c, &iid, &subj))
+                .await?;
+            let o = origin(req);
+            match existing {
+                None => registration::userpass_register(app, &inst.id, &username, &password, &o).await?.0,
+                Some(i) => match login::password_login(app, &inst, &username, &password, &o).await? {
+                    login::Outcome::Waiting { identity, session } => {
+                        registration::register_token(app, &identity, &session)?.0
+                    }
+                    login::Outcome::LoggedIn { session, .. } => {
+                        // The check created a session that nobody will use.
+                        let sid = session.id;
+                        app.db.write(move |tx| db::sessions::end(tx, &sid, db::now_ms()).map(|_| ())).await?;
+                        return Err(if i.user_id.as_deref() == Some(user.id.as_str()) {
+                            Error::conflict("this login is already yours")
+                        } else {
+                            Error::conflict("this login belongs to another account")
+                        });
+                    }
+                },
+            }
+        }
+    };
+    crate::core::linking::link(app, &actor, &token, &user.id, "self-link").await?;
+    let redirect = match flow_request(app, &b)? {
+        Some(r) => {
+            let sid = cookie_session(app, req).await.map(|(s, _)| s.id).ok_or_else(|| Error::unauthorized("log in first"))?;
+            app.db.write(move |tx| oauth::issue_code(tx, &sid, &r)).await?
+        }
+        None => AFTER_LOGIN.to_string(),
+    };
+    Ok((200, json!({"redirect": redirect})))
+}
+
 async fn login(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u16, Value)> {
     let b = Body::parse(&req.body)?;
     b.only(&["flow", "instanceId", "username", "password"])?;
@@ -211,24 +373,7 @@ async fn login(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u16, 
     o.client_id = request.as_ref().map(|r| r.client_id.clone());
     let outcome = login::password_login(app, &inst, b.str("username")?.trim(), &b.str("password")?, &o).await?;
     match outcome {
-        login::Outcome::LoggedIn { session, .. } => {
-            let secret = random_token(32);
-            let sid = session.id.clone();
-            let max_age = (session.absolute_expires - db::now_ms()) / 1000;
-            let redirect = app
-                .db
-                .write(move |tx| {
-                    db::sessions::set_cookie_digest(tx, &sid, &digest(&secret))?;
-                    let redirect = match &request {
-                        Some(r) => oauth::issue_code(tx, &sid, r)?,
-                        None => AFTER_LOGIN.to_string(),
-                    };
-                    Ok((redirect, format!("{sid}.{secret}")))
-                })
-                .await?;
-            cookies.push(session_cookie(app, &redirect.1, max_age));
-            Ok((200, json!({"redirect": redirect.0})))
-        }
+        login::Outcome::LoggedIn { session, .. } => enter(app, &session.id, request, cookies).await,
         login::Outcome::Waiting { identity, session } => {
             let (token, _) = registration::register_token(app, &identity, &session)?;
             let mut next = format!("/auth/flow/register#registerToken={token}");

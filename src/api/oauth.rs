@@ -105,7 +105,7 @@ fn discovery(app: &App) -> Value {
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": clients::CLIENT_SCOPES,
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "name", "preferred_username", "email", "email_verified"],
-        "prompt_values_supported": ["none", "login", "create"],
+        "prompt_values_supported": ["none", "login", "create", "link"],
         "request_parameter_supported": false,
     })
 }
@@ -352,8 +352,8 @@ async fn authorize(app: &App, req: &Req) -> Response {
         Err(e) => return fail("invalid_target", &e.message),
     };
     let prompt = q("prompt").unwrap_or("");
-    if !matches!(prompt, "" | "none" | "login" | "create" | "consent" | "select_account") {
-        return fail("invalid_request", "prompt must be none, login or create");
+    if !matches!(prompt, "" | "none" | "login" | "create" | "link" | "consent" | "select_account") {
+        return fail("invalid_request", "prompt must be none, login, create or link");
     }
     let request = AuthRequest {
         client_id: client.id.clone(),
@@ -366,7 +366,7 @@ async fn authorize(app: &App, req: &Req) -> Response {
         expires: crate::db::now_ms() + 10 * 60 * 1000,
     };
     // Single sign-on: a browser with a live keyward session is not asked again.
-    if prompt != "login" && prompt != "create" {
+    if !matches!(prompt, "login" | "create" | "link") {
         if let Some((session, _user)) = flow::cookie_session(app, req).await {
             let sid = session.id.clone();
             let r = request.clone();
@@ -380,6 +380,11 @@ async fn authorize(app: &App, req: &Req) -> Response {
         }
     }
     let sealed = oauth::seal_request(app, &request);
-    let page = if prompt == "create" { "register" } else { "login" };
+    // `link` goes to the link page, which asks for a login first when there is no session.
+    let page = match prompt {
+        "create" => "register",
+        "link" => "link",
+        _ => "login",
+    };
     redirect(&format!("/auth/flow/{page}?flow={sealed}"))
 }

@@ -198,12 +198,8 @@ impl Keyring {
         self.set.read().expect("keyring lock").jwks.clone()
     }
 
-    /// Rows of `keys list`: kid, alg, created, retired.
-    pub fn describe(&self) -> Result<Vec<(String, String, i64, Option<i64>)>> {
-        let rows = db::keys::list_live(&*self.db.conn()?, 0)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (r.kid, r.alg, r.created_at, r.retired_at))
-            .collect())
+    /// Every stored key, newest first, for `keys list`.
+    pub fn describe(&self) -> Result<Vec<KeyRow>> {
+        db::keys::list_live(&*self.db.conn()?, 0)
     }
 }

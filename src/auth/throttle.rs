@@ -40,10 +40,11 @@ fn delay(failures: u32) -> Duration {
 }
 
 fn too_many(wait: Duration) -> Error {
-    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+    let unit = if secs == 1 { "second" } else { "seconds" };
     Error::new(
-        Kind::TooManyRequests(secs.max(1)),
-        format!("Too many failed attempts. Try again in {} seconds.", secs.max(1)),
+        Kind::TooManyRequests(secs),
+        format!("Too many failed attempts. Try again in {secs} {unit}."),
     )
     .with_code("slow_down")
 }

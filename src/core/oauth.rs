@@ -208,6 +208,33 @@ fn end_for_replay(tx: &Connection, session_id: &str, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// A stored refresh token.
+struct RefreshRow {
+    session_id: String,
+    client_id: Option<String>,
+    scope: String,
+    expires: i64,
+    used_at: Option<i64>,
+}
+
+fn refresh_row(c: &Connection, token: &str) -> Result<Option<RefreshRow>> {
+    Ok(c.query_row(
+        "SELECT active_login_id, client_id, scope, expires, used_at FROM refresh_tokens
+         WHERE digest = ?1",
+        params![digest(token)],
+        |r| {
+            Ok(RefreshRow {
+                session_id: r.get(0)?,
+                client_id: r.get(1)?,
+                scope: r.get(2)?,
+                expires: r.get(3)?,
+                used_at: r.get(4)?,
+            })
+        },
+    )
+    .optional()?)
+}
+
 /// The live session and its user, for a grant.
 fn live_user(tx: &Connection, session_id: &str) -> Result<(db::sessions::Session, User)> {
     let now = db::now_ms();
@@ -312,15 +339,9 @@ pub async fn refresh(
     let narrowed = scope.map(parse_scope);
     app.db
         .write(move |tx| {
-            let row: Option<(String, Option<String>, String, i64, Option<i64>)> = tx
-                .query_row(
-                    "SELECT active_login_id, client_id, scope, expires, used_at FROM refresh_tokens
-                     WHERE digest = ?1",
-                    params![digest(&token)],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-                )
-                .optional()?;
-            let Some((sid, cid, granted, expires, used)) = row else {
+            let Some(RefreshRow { session_id: sid, client_id: cid, scope: granted, expires, used_at: used }) =
+                refresh_row(tx, &token)?
+            else {
                 return Ok(Err(invalid_grant("the refresh token is not valid")));
             };
             if cid.as_deref() != Some(client_id.as_str()) {
@@ -553,15 +574,9 @@ pub async fn introspect(app: &App, token: &str) -> Result<Value> {
     let found = app
         .db
         .read(move |c| {
-            let row: Option<(String, Option<String>, String, i64, Option<i64>)> = c
-                .query_row(
-                    "SELECT active_login_id, client_id, scope, expires, used_at FROM refresh_tokens
-                     WHERE digest = ?1",
-                    params![digest(&t)],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-                )
-                .optional()?;
-            let Some((sid, cid, scope, expires, used)) = row else {
+            let Some(RefreshRow { session_id: sid, client_id: cid, scope, expires, used_at: used }) =
+                refresh_row(c, &t)?
+            else {
                 return Ok(None);
             };
             let now = db::now_ms();
