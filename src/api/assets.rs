@@ -20,6 +20,10 @@ pub async fn handle(app: &App, req: Req) -> Response {
         return error_response(&super::method_not_allowed());
     }
     let segs = req.rest(0);
+    if segs.is_empty() {
+        // The root has nothing of its own: people who open it want their account.
+        return super::oauth::redirect("/account");
+    }
     let file = match segs.as_slice() {
         ["auth", "flow", "setup"] => "flow/setup.html".to_string(),
         ["auth", "flow", "login"] => "flow/login.html".to_string(),
