@@ -69,18 +69,8 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
         ["strategy-instance", id] if m == Method::PUT => {
             let p = admin(app, req).await?;
             let b = Body::parse(&req.body)?;
-            b.only(&[
-                "name",
-                "type",
-                "instanceConfig",
-                "isLoginActive",
-                "isSelfRegisterActive",
-                "isSyncActive",
-                "doesImplicitRegister",
-                "id",
-                "callbackUrl",
-                "createdAt",
-            ])?;
+            // The read-only fields are accepted so that an instance read with GET can be sent back.
+            b.only(&[INSTANCE_FIELDS, &["id", "callbackUrl", "createdAt"]].concat())?;
             let u = instances::Update {
                 name: b.nullable_str("name")?,
                 type_name: b.opt_str("type")?,
@@ -328,6 +318,17 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
     }
 }
 
+/// The fields a strategy instance is created or changed with.
+const INSTANCE_FIELDS: &[&str] = &[
+    "name",
+    "type",
+    "instanceConfig",
+    "isLoginActive",
+    "isSelfRegisterActive",
+    "isSyncActive",
+    "doesImplicitRegister",
+];
+
 /// `self` in a user path means the caller.
 fn self_or<'a>(p: &'a Principal, id: &'a str) -> &'a str {
     if id == "self" { &p.user.id } else { id }
@@ -350,15 +351,7 @@ async fn create_instance(app: &App, req: &Req, url_type: Option<String>) -> Resu
         return Err(Error::bad_request(format!("type: unknown strategy {t:?}")));
     }
     let b = Body::parse(&req.body)?;
-    b.only(&[
-        "name",
-        "type",
-        "instanceConfig",
-        "isLoginActive",
-        "isSelfRegisterActive",
-        "isSyncActive",
-        "doesImplicitRegister",
-    ])?;
+    b.only(INSTANCE_FIELDS)?;
     let body_type = b.opt_str("type")?;
     let inst = instances::create(
         app,

@@ -1,9 +1,10 @@
 //! Strategy instances: creation with capability checks, updates, and deletion that never locks
 //! the installation out.
 
+use super::users::AdminGuard;
 use super::{Actor, new_id};
 use crate::App;
-use crate::db::{self, identities, instances::InstanceRow, users};
+use crate::db::{self, identities, instances::InstanceRow};
 use crate::error::{Error, Result};
 use crate::strategies::{self, Strategy};
 use serde_json::{Value, json};
@@ -280,14 +281,10 @@ pub async fn delete(app: &App, actor: &Actor, id: &str, cascade: bool) -> Result
                     "the strategy instance is used by {used} identities; delete with ?cascade=true to remove them too"
                 )));
             }
-            let admins_before = users::count_usable_admins(tx)?;
+            let admins = AdminGuard::new(tx)?;
             identities::delete_for_instance(tx, &id)?;
             db::instances::delete(tx, &id)?;
-            if admins_before > 0 && users::count_usable_admins(tx)? == 0 {
-                return Err(Error::conflict(
-                    "this would remove the last admin's last login method",
-                ));
-            }
+            admins.check(tx, "this would remove the last admin's last login method")?;
             actor.audit(
                 tx,
                 "strategy-instance.delete",

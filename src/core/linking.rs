@@ -6,6 +6,7 @@
 
 use super::registration::{INVALID_TOKEN, Pending, check_token};
 use super::users::{check_username, MAX_USERNAME_LEN};
+use super::users::AdminGuard;
 use super::{Actor, new_id};
 use crate::App;
 use crate::db::{self, identities, identities::Identity, users, users::User};
@@ -60,7 +61,7 @@ pub fn merge_in(tx: &Connection, actor: &Actor, primary: &str, secondary: &str) 
         .ok_or_else(|| Error::not_found("user not found").with_code("inexistent_user"))?;
     let s = users::get(tx, secondary)?
         .ok_or_else(|| Error::not_found("identity not found").with_code("inexistent_identity"))?;
-    let admins_before = users::count_usable_admins(tx)?;
+    let admins = AdminGuard::new(tx)?;
     let moved = identities::move_all(tx, &s.id, &p.id)?;
     let mut filled = Vec::new();
     if p.email.is_none() && s.email.is_some() {
@@ -74,9 +75,7 @@ pub fn merge_in(tx: &Connection, actor: &Actor, primary: &str, secondary: &str) 
     // The secondary goes first: its username may only then be free for nothing else.
     users::delete(tx, &s.id)?;
     users::update(tx, &p)?;
-    if admins_before > 0 && users::count_usable_admins(tx)? == 0 {
-        return Err(Error::conflict("this would leave no admin who can log in"));
-    }
+    admins.check(tx, "this would leave no admin who can log in")?;
     actor.audit(
         tx,
         "user.merge",
@@ -105,11 +104,9 @@ fn remove_in(tx: &Connection, actor: &Actor, i: &Identity) -> Result<()> {
     {
         return Err(Error::conflict("this is the user's last login method"));
     }
-    let admins_before = users::count_usable_admins(tx)?;
+    let admins = AdminGuard::new(tx)?;
     identities::delete(tx, &i.id)?;
-    if admins_before > 0 && users::count_usable_admins(tx)? == 0 {
-        return Err(Error::conflict("this would remove the last admin's last login method"));
-    }
+    admins.check(tx, "this would remove the last admin's last login method")?;
     if let Some(uid) = &i.user_id {
         users::bump_sequence(tx, uid)?;
     }
@@ -123,7 +120,7 @@ pub fn detach_in(tx: &Connection, actor: &Actor, user_id: &str, i: &Identity) ->
         return Err(Error::bad_request("the user's last identity cannot be unlinked")
             .with_code("invalid_body"));
     }
-    let admins_before = users::count_usable_admins(tx)?;
+    let admins = AdminGuard::new(tx)?;
     let base = standalone_username(i);
     let mut username = base.clone();
     let mut n = 2;
@@ -150,9 +147,7 @@ pub fn detach_in(tx: &Connection, actor: &Actor, user_id: &str, i: &Identity) ->
     users::insert(tx, &user)?;
     identities::set_user(tx, &i.id, &user.id)?;
     users::bump_sequence(tx, user_id)?;
-    if admins_before > 0 && users::count_usable_admins(tx)? == 0 {
-        return Err(Error::conflict("this would remove the last admin's last login method"));
-    }
+    admins.check(tx, "this would remove the last admin's last login method")?;
     actor.audit(
         tx,
         "identity.detach",

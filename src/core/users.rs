@@ -144,6 +144,24 @@ pub fn create_in(
     Ok(user)
 }
 
+/// Counts the admins who can log in before a change, so that `check` can refuse a change that
+/// would leave none: the installation would be locked out. The caller's transaction then rolls
+/// back.
+pub struct AdminGuard(i64);
+
+impl AdminGuard {
+    pub fn new(tx: &rusqlite::Connection) -> Result<AdminGuard> {
+        Ok(AdminGuard(users::count_usable_admins(tx)?))
+    }
+
+    pub fn check(self, tx: &rusqlite::Connection, refusal: &str) -> Result<()> {
+        if self.0 > 0 && users::count_usable_admins(tx)? == 0 {
+            return Err(Error::conflict(refusal));
+        }
+        Ok(())
+    }
+}
+
 /// The caller may see `id` when it is their own account or they are an admin.
 pub fn may_see(actor: &Actor, id: &str) -> Result<()> {
     if actor.is_admin || actor.id == id {
@@ -231,7 +249,7 @@ pub async fn update(app: &App, actor: &Actor, id: &str, u: Update) -> Result<Use
         .write(move |tx| {
             let mut user =
                 users::get(tx, &id)?.ok_or_else(|| Error::not_found("user not found"))?;
-            let admins_before = users::count_usable_admins(tx)?;
+            let admins = AdminGuard::new(tx)?;
             let mut changed = Vec::new();
             if let Some(v) = u.username {
                 user.username = v;
@@ -254,9 +272,7 @@ pub async fn update(app: &App, actor: &Actor, id: &str, u: Update) -> Result<Use
                 changed.push("isBlocked");
             }
             users::update(tx, &user)?;
-            if admins_before > 0 && users::count_usable_admins(tx)? == 0 {
-                return Err(Error::conflict("this would leave no admin who can log in"));
-            }
+            admins.check(tx, "this would leave no admin who can log in")?;
             actor.audit(
                 tx,
                 "user.update",
@@ -277,11 +293,9 @@ pub async fn delete(app: &App, actor: &Actor, id: &str) -> Result<()> {
     app.db
         .write(move |tx| {
             let user = users::get(tx, &id)?.ok_or_else(|| Error::not_found("user not found"))?;
-            let admins_before = users::count_usable_admins(tx)?;
+            let admins = AdminGuard::new(tx)?;
             users::delete(tx, &id)?;
-            if admins_before > 0 && users::count_usable_admins(tx)? == 0 {
-                return Err(Error::conflict("the last admin cannot be deleted"));
-            }
+            admins.check(tx, "the last admin cannot be deleted")?;
             actor.audit(
                 tx,
                 "user.delete",
