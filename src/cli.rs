@@ -97,7 +97,12 @@ pub async fn keys(common: &Common, cmd: KeysCommand) -> Result<()> {
                     None => "signing".to_string(),
                     Some(r) => format!("retired {}", rfc3339(r)),
                 };
-                println!("{}  {:5}  created {}  {state}", k.kid, k.alg, rfc3339(k.created_at));
+                println!(
+                    "{}  {:5}  created {}  {state}",
+                    k.kid,
+                    k.alg,
+                    rfc3339(k.created_at)
+                );
             }
         }
     }

@@ -32,9 +32,14 @@ fn setup() -> Ctx {
 impl Ctx {
     /// Creates a client; with `secret`, also a secret, returned as the second value.
     fn client(&self, body: Value, secret: bool) -> (String, Option<String>) {
-        let r = self.s.post("/auth/api/login/client", Some(&self.admin), &body);
+        let r = self
+            .s
+            .post("/auth/api/login/client", Some(&self.admin), &body);
         assert_eq!(r.status(), 201, "{:?}", r.text());
-        let id = r.json::<Value>().unwrap()["id"].as_str().unwrap().to_string();
+        let id = r.json::<Value>().unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let secret = secret.then(|| {
             let r = self.s.post(
                 &format!("/auth/api/login/client/{id}/client-secret"),
@@ -42,7 +47,10 @@ impl Ctx {
                 &json!({}),
             );
             assert_eq!(r.status(), 201);
-            r.json::<Value>().unwrap()["secretText"].as_str().unwrap().to_string()
+            r.json::<Value>().unwrap()["secretText"]
+                .as_str()
+                .unwrap()
+                .to_string()
         });
         (id, secret)
     }
@@ -99,15 +107,31 @@ impl Browser {
         }
     }
     fn get(&mut self, s: &Server, url: &str) -> Response {
-        let url = if url.starts_with("http") { url.to_string() } else { s.url(url) };
-        let r = s.http.get(url).header("cookie", self.header()).send().unwrap();
+        let url = if url.starts_with("http") {
+            url.to_string()
+        } else {
+            s.url(url)
+        };
+        let r = s
+            .http
+            .get(url)
+            .header("cookie", self.header())
+            .send()
+            .unwrap();
         self.keep(&r);
         r
     }
     fn post(&mut self, s: &Server, path: &str, body: &Value, csrf: bool) -> Response {
-        let mut rb = s.http.post(s.url(path)).header("cookie", self.header()).json(body);
+        let mut rb = s
+            .http
+            .post(s.url(path))
+            .header("cookie", self.header())
+            .json(body);
         if csrf {
-            rb = rb.header("x-csrf-token", self.cookies.get("kw_csrf").cloned().unwrap_or_default());
+            rb = rb.header(
+                "x-csrf-token",
+                self.cookies.get("kw_csrf").cloned().unwrap_or_default(),
+            );
         }
         let r = rb.send().unwrap();
         self.keep(&r);
@@ -132,15 +156,25 @@ impl Browser {
             .unwrap();
         assert_eq!(ctx["client"]["name"], "spa");
         let (u, p) = login.expect("the login form is shown");
-        let r = self.post(s, "/auth/api/flow/login", &json!({"flow": flow, "username": u, "password": p}), true);
+        let r = self.post(
+            s,
+            "/auth/api/flow/login",
+            &json!({"flow": flow, "username": u, "password": p}),
+            true,
+        );
         assert_eq!(r.status(), 200);
-        r.json::<Value>().unwrap()["redirect"].as_str().unwrap().to_string()
+        r.json::<Value>().unwrap()["redirect"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 }
 
 fn query_param(url: &str, name: &str) -> Option<String> {
     let u = url::Url::parse(url).unwrap();
-    u.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    u.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 fn code_query(client: &str, extra: &str) -> String {
@@ -158,9 +192,15 @@ fn urlencode(s: &str) -> String {
 #[test]
 fn discovery_document() {
     let c = setup();
-    let d: Value = c.s.get("/.well-known/openid-configuration", None).json().unwrap();
+    let d: Value =
+        c.s.get("/.well-known/openid-configuration", None)
+            .json()
+            .unwrap();
     assert_eq!(d["issuer"], c.s.base);
-    assert_eq!(d["token_endpoint"], format!("{}/auth/oauth/token", c.s.base));
+    assert_eq!(
+        d["token_endpoint"],
+        format!("{}/auth/oauth/token", c.s.base)
+    );
     assert_eq!(d["jwks_uri"], format!("{}/.well-known/jwks.json", c.s.base));
     assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
 }
@@ -170,7 +210,11 @@ fn code_flow_refresh_rotation_and_reuse() {
     let c = setup();
     let client = c.public_client();
     let mut b = Browser::default();
-    let back = b.authorize(&c.s, &code_query(&client, ""), Some(("admin", "correct horse battery")));
+    let back = b.authorize(
+        &c.s,
+        &code_query(&client, ""),
+        Some(("admin", "correct horse battery")),
+    );
     assert!(back.starts_with(REDIRECT));
     assert_eq!(query_param(&back, "state").as_deref(), Some("st8"));
     let code = query_param(&back, "code").unwrap();
@@ -178,7 +222,13 @@ fn code_flow_refresh_rotation_and_reuse() {
     // PKCE: a wrong verifier is refused and does not use the code up... but a code is single
     // use, so check the wrong verifier on a second code below.
     let r = c.token(
-        &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("client_id", &client), ("code_verifier", VERIFIER)],
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &client),
+            ("code_verifier", VERIFIER),
+        ],
         None,
     );
     assert_eq!(r.status(), 200);
@@ -190,47 +240,135 @@ fn code_flow_refresh_rotation_and_reuse() {
     let refresh = t["refresh_token"].as_str().unwrap().to_string();
     assert!(t["id_token"].is_string());
     // The access token works on keyward's own API (scope login) and on userinfo.
-    assert_eq!(c.s.get("/auth/api/login/user/self", Some(&access)).status(), 200);
-    let ui: Value = c.s.get("/auth/oauth/userinfo", Some(&access)).json().unwrap();
+    assert_eq!(
+        c.s.get("/auth/api/login/user/self", Some(&access)).status(),
+        200
+    );
+    let ui: Value =
+        c.s.get("/auth/oauth/userinfo", Some(&access))
+            .json()
+            .unwrap();
     assert_eq!(ui["preferred_username"], "admin");
 
     // Code reuse: refused, and what the first use issued is revoked.
     let r = c.token(
-        &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("client_id", &client), ("code_verifier", VERIFIER)],
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &client),
+            ("code_verifier", VERIFIER),
+        ],
         None,
     );
     oauth_error(r, 400, "invalid_grant");
     expect_error(c.s.get("/auth/api/login/user/self", Some(&access)), 401);
-    oauth_error(c.token(&[("grant_type", "refresh_token"), ("refresh_token", &refresh), ("client_id", &client)], None), 400, "invalid_grant");
+    oauth_error(
+        c.token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh),
+                ("client_id", &client),
+            ],
+            None,
+        ),
+        400,
+        "invalid_grant",
+    );
 
     // A fresh login (the session above is over, so the form shows again).
     let mut b = Browser::default();
-    let back = b.authorize(&c.s, &code_query(&client, ""), Some(("admin", "correct horse battery")));
+    let back = b.authorize(
+        &c.s,
+        &code_query(&client, ""),
+        Some(("admin", "correct horse battery")),
+    );
     let code = query_param(&back, "code").unwrap();
     let t: Value = c
-        .token(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("client_id", &client), ("code_verifier", VERIFIER)], None)
+        .token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("client_id", &client),
+                ("code_verifier", VERIFIER),
+            ],
+            None,
+        )
         .json()
         .unwrap();
     let r1 = t["refresh_token"].as_str().unwrap().to_string();
     // Rotation: each use gives a new refresh token.
     let t2: Value = c
-        .token(&[("grant_type", "refresh_token"), ("refresh_token", &r1), ("client_id", &client)], None)
+        .token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &r1),
+                ("client_id", &client),
+            ],
+            None,
+        )
         .json()
         .unwrap();
     let r2 = t2["refresh_token"].as_str().unwrap().to_string();
     assert_ne!(r1, r2);
     let a2 = t2["access_token"].as_str().unwrap().to_string();
-    assert_eq!(c.s.get("/auth/api/login/user/self", Some(&a2)).status(), 200);
+    assert_eq!(
+        c.s.get("/auth/api/login/user/self", Some(&a2)).status(),
+        200
+    );
     // A code is no refresh token, and a refresh token is no code.
-    oauth_error(c.token(&[("grant_type", "refresh_token"), ("refresh_token", &code), ("client_id", &client)], None), 400, "invalid_grant");
     oauth_error(
-        c.token(&[("grant_type", "authorization_code"), ("code", &r2), ("redirect_uri", REDIRECT), ("client_id", &client), ("code_verifier", VERIFIER)], None),
+        c.token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &code),
+                ("client_id", &client),
+            ],
+            None,
+        ),
+        400,
+        "invalid_grant",
+    );
+    oauth_error(
+        c.token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &r2),
+                ("redirect_uri", REDIRECT),
+                ("client_id", &client),
+                ("code_verifier", VERIFIER),
+            ],
+            None,
+        ),
         400,
         "invalid_grant",
     );
     // Reuse of r1 ends the whole session: r2 and the access token die too.
-    oauth_error(c.token(&[("grant_type", "refresh_token"), ("refresh_token", &r1), ("client_id", &client)], None), 400, "invalid_grant");
-    oauth_error(c.token(&[("grant_type", "refresh_token"), ("refresh_token", &r2), ("client_id", &client)], None), 400, "invalid_grant");
+    oauth_error(
+        c.token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &r1),
+                ("client_id", &client),
+            ],
+            None,
+        ),
+        400,
+        "invalid_grant",
+    );
+    oauth_error(
+        c.token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &r2),
+                ("client_id", &client),
+            ],
+            None,
+        ),
+        400,
+        "invalid_grant",
+    );
     expect_error(c.s.get("/auth/api/login/user/self", Some(&a2)), 401);
 }
 
@@ -239,11 +377,24 @@ fn pkce_and_redirect_checks() {
     let c = setup();
     let client = c.public_client();
     let mut b = Browser::default();
-    let back = b.authorize(&c.s, &code_query(&client, ""), Some(("admin", "correct horse battery")));
+    let back = b.authorize(
+        &c.s,
+        &code_query(&client, ""),
+        Some(("admin", "correct horse battery")),
+    );
     let code = query_param(&back, "code").unwrap();
     let wrong = "X".repeat(43);
     oauth_error(
-        c.token(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("client_id", &client), ("code_verifier", &wrong)], None),
+        c.token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("client_id", &client),
+                ("code_verifier", &wrong),
+            ],
+            None,
+        ),
         400,
         "invalid_grant",
     );
@@ -251,34 +402,82 @@ fn pkce_and_redirect_checks() {
     let back = b.authorize(&c.s, &code_query(&client, ""), None);
     let code = query_param(&back, "code").unwrap();
     oauth_error(
-        c.token(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("client_id", &client)], None),
+        c.token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("client_id", &client),
+            ],
+            None,
+        ),
         400,
         "invalid_grant",
     );
     // prompt=login shows the form again.
-    let r = b.get(&c.s, &format!("/auth/oauth/authorize?{}", code_query(&client, "&prompt=login")));
-    assert!(r.headers()["location"].to_str().unwrap().starts_with("/auth/flow/login?flow="));
+    let r = b.get(
+        &c.s,
+        &format!(
+            "/auth/oauth/authorize?{}",
+            code_query(&client, "&prompt=login")
+        ),
+    );
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/auth/flow/login?flow=")
+    );
     // A public client must use PKCE: the error goes back to the (registered) redirect URI.
-    let r = b.get(&c.s, &format!("/auth/oauth/authorize?response_type=code&client_id={client}&redirect_uri={}&state=s", urlencode(REDIRECT)));
+    let r = b.get(
+        &c.s,
+        &format!(
+            "/auth/oauth/authorize?response_type=code&client_id={client}&redirect_uri={}&state=s",
+            urlencode(REDIRECT)
+        ),
+    );
     let loc = r.headers()["location"].to_str().unwrap().to_string();
-    assert_eq!(query_param(&loc, "error").as_deref(), Some("invalid_request"));
+    assert_eq!(
+        query_param(&loc, "error").as_deref(),
+        Some("invalid_request")
+    );
     assert_eq!(query_param(&loc, "state").as_deref(), Some("s"));
     // Unknown client or unregistered redirect URI: an error page at keyward, never a redirect.
     for q in [
-        format!("response_type=code&client_id=nope&redirect_uri={}", urlencode(REDIRECT)),
-        format!("response_type=code&client_id={client}&redirect_uri={}", urlencode("https://evil.example.com/cb")),
+        format!(
+            "response_type=code&client_id=nope&redirect_uri={}",
+            urlencode(REDIRECT)
+        ),
+        format!(
+            "response_type=code&client_id={client}&redirect_uri={}",
+            urlencode("https://evil.example.com/cb")
+        ),
         "response_type=code".to_string(),
     ] {
         let r = b.get(&c.s, &format!("/auth/oauth/authorize?{q}"));
         assert_eq!(r.status(), 400);
         assert!(r.headers().get("location").is_none());
-        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
     }
     // prompt=none without a session comes back with login_required.
     let mut fresh = Browser::default();
-    let r = fresh.get(&c.s, &format!("/auth/oauth/authorize?{}", code_query(&client, "&prompt=none")));
+    let r = fresh.get(
+        &c.s,
+        &format!(
+            "/auth/oauth/authorize?{}",
+            code_query(&client, "&prompt=none")
+        ),
+    );
     let loc = r.headers()["location"].to_str().unwrap().to_string();
-    assert_eq!(query_param(&loc, "error").as_deref(), Some("login_required"));
+    assert_eq!(
+        query_param(&loc, "error").as_deref(),
+        Some("login_required")
+    );
 }
 
 #[test]
@@ -292,28 +491,101 @@ fn client_authentication_and_grants() {
     );
     let secret = secret.unwrap();
     // client_credentials with Basic and with form fields.
-    let r = c.token(&[("grant_type", "client_credentials"), ("scope", "login")], Some((&conf, &secret)));
+    let r = c.token(
+        &[("grant_type", "client_credentials"), ("scope", "login")],
+        Some((&conf, &secret)),
+    );
     assert_eq!(r.status(), 200);
     let t: Value = r.json().unwrap();
     assert!(t.get("refresh_token").is_none());
-    let me: Value = c.s.get("/auth/api/login/user/self", Some(t["access_token"].as_str().unwrap())).json().unwrap();
+    let me: Value =
+        c.s.get(
+            "/auth/api/login/user/self",
+            Some(t["access_token"].as_str().unwrap()),
+        )
+        .json()
+        .unwrap();
     assert_eq!(me["id"], uid);
-    let r = c.token(&[("grant_type", "client_credentials"), ("client_id", &conf), ("client_secret", &secret)], None);
+    let r = c.token(
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &conf),
+            ("client_secret", &secret),
+        ],
+        None,
+    );
     assert_eq!(r.status(), 200);
     // Wrong secret, unknown client, missing secret.
-    oauth_error(c.token(&[("grant_type", "client_credentials")], Some((&conf, "wrong"))), 401, "invalid_client");
-    oauth_error(c.token(&[("grant_type", "client_credentials")], Some(("nope", &secret))), 401, "invalid_client");
-    oauth_error(c.token(&[("grant_type", "client_credentials"), ("client_id", &conf)], None), 401, "invalid_client");
-    oauth_error(c.token(&[("grant_type", "client_credentials")], None), 401, "invalid_client");
+    oauth_error(
+        c.token(
+            &[("grant_type", "client_credentials")],
+            Some((&conf, "wrong")),
+        ),
+        401,
+        "invalid_client",
+    );
+    oauth_error(
+        c.token(
+            &[("grant_type", "client_credentials")],
+            Some(("nope", &secret)),
+        ),
+        401,
+        "invalid_client",
+    );
+    oauth_error(
+        c.token(
+            &[("grant_type", "client_credentials"), ("client_id", &conf)],
+            None,
+        ),
+        401,
+        "invalid_client",
+    );
+    oauth_error(
+        c.token(&[("grant_type", "client_credentials")], None),
+        401,
+        "invalid_client",
+    );
     // A scope the client may not have.
-    oauth_error(c.token(&[("grant_type", "client_credentials"), ("scope", "sync")], Some((&conf, &secret))), 400, "invalid_scope");
+    oauth_error(
+        c.token(
+            &[("grant_type", "client_credentials"), ("scope", "sync")],
+            Some((&conf, &secret)),
+        ),
+        400,
+        "invalid_scope",
+    );
     // Unknown grant type; missing grant type; a parameter twice.
-    oauth_error(c.token(&[("grant_type", "magic")], Some((&conf, &secret))), 400, "unsupported_grant_type");
-    oauth_error(c.token(&[("scope", "login")], Some((&conf, &secret))), 400, "invalid_request");
-    oauth_error(c.token(&[("grant_type", "client_credentials"), ("grant_type", "password")], Some((&conf, &secret))), 400, "invalid_request");
+    oauth_error(
+        c.token(&[("grant_type", "magic")], Some((&conf, &secret))),
+        400,
+        "unsupported_grant_type",
+    );
+    oauth_error(
+        c.token(&[("scope", "login")], Some((&conf, &secret))),
+        400,
+        "invalid_request",
+    );
+    oauth_error(
+        c.token(
+            &[
+                ("grant_type", "client_credentials"),
+                ("grant_type", "password"),
+            ],
+            Some((&conf, &secret)),
+        ),
+        400,
+        "invalid_request",
+    );
     // The password grant is refused unless the client allows it.
     oauth_error(
-        c.token(&[("grant_type", "password"), ("username", "robot"), ("password", "password-of-user")], Some((&conf, &secret))),
+        c.token(
+            &[
+                ("grant_type", "password"),
+                ("username", "robot"),
+                ("password", "password-of-user"),
+            ],
+            Some((&conf, &secret)),
+        ),
         400,
         "unauthorized_client",
     );
@@ -323,18 +595,65 @@ fn client_authentication_and_grants() {
     );
     let pw_secret = pw_secret.unwrap();
     let r = c.token(
-        &[("grant_type", "password"), ("username", "robot"), ("password", "password-of-user"), ("scope", "login openid")],
+        &[
+            ("grant_type", "password"),
+            ("username", "robot"),
+            ("password", "password-of-user"),
+            ("scope", "login openid"),
+        ],
         Some((&pw, &pw_secret)),
     );
     assert_eq!(r.status(), 200);
     let t: Value = r.json().unwrap();
     assert!(t["refresh_token"].is_string() && t["id_token"].is_string());
     // The instance by name, a wrong password, an unknown user, and an instance that is not there.
-    let r = c.token(&[("grant_type", "password"), ("username", "robot"), ("password", "password-of-user"), ("instance", "local")], Some((&pw, &pw_secret)));
+    let r = c.token(
+        &[
+            ("grant_type", "password"),
+            ("username", "robot"),
+            ("password", "password-of-user"),
+            ("instance", "local"),
+        ],
+        Some((&pw, &pw_secret)),
+    );
     assert_eq!(r.status(), 200);
-    oauth_error(c.token(&[("grant_type", "password"), ("username", "robot"), ("password", "nope nope")], Some((&pw, &pw_secret))), 400, "invalid_grant");
-    oauth_error(c.token(&[("grant_type", "password"), ("username", "ghost"), ("password", "nope nope")], Some((&pw, &pw_secret))), 400, "invalid_grant");
-    oauth_error(c.token(&[("grant_type", "password"), ("username", "robot"), ("password", "x"), ("instance", "nope")], Some((&pw, &pw_secret))), 400, "invalid_request");
+    oauth_error(
+        c.token(
+            &[
+                ("grant_type", "password"),
+                ("username", "robot"),
+                ("password", "nope nope"),
+            ],
+            Some((&pw, &pw_secret)),
+        ),
+        400,
+        "invalid_grant",
+    );
+    oauth_error(
+        c.token(
+            &[
+                ("grant_type", "password"),
+                ("username", "ghost"),
+                ("password", "nope nope"),
+            ],
+            Some((&pw, &pw_secret)),
+        ),
+        400,
+        "invalid_grant",
+    );
+    oauth_error(
+        c.token(
+            &[
+                ("grant_type", "password"),
+                ("username", "robot"),
+                ("password", "x"),
+                ("instance", "nope"),
+            ],
+            Some((&pw, &pw_secret)),
+        ),
+        400,
+        "invalid_request",
+    );
 
     // Revoke and introspect.
     let access = t["access_token"].as_str().unwrap().to_string();
@@ -356,21 +675,51 @@ fn client_authentication_and_grants() {
     assert_eq!(intro("garbage")["active"], false);
     // Introspection needs a confidential client.
     let public = c.public_client();
-    let r = c.s.http.post(c.s.url("/auth/oauth/introspect")).form(&[("token", access.as_str()), ("client_id", public.as_str())]).send().unwrap();
+    let r =
+        c.s.http
+            .post(c.s.url("/auth/oauth/introspect"))
+            .form(&[("token", access.as_str()), ("client_id", public.as_str())])
+            .send()
+            .unwrap();
     oauth_error(r, 401, "invalid_client");
     // Revoking the access token: refused by keyward from then on, inactive to introspection.
-    let r = c.s.http.post(c.s.url("/auth/oauth/revoke")).basic_auth(&pw, Some(&pw_secret)).form(&[("token", access.as_str())]).send().unwrap();
+    let r =
+        c.s.http
+            .post(c.s.url("/auth/oauth/revoke"))
+            .basic_auth(&pw, Some(&pw_secret))
+            .form(&[("token", access.as_str())])
+            .send()
+            .unwrap();
     assert_eq!(r.status(), 200);
     expect_error(c.s.get("/auth/api/login/user/self", Some(&access)), 401);
     assert_eq!(intro(&access)["active"], false);
     assert_eq!(intro(&refresh)["active"], true);
     // Revoking the refresh token ends the session.
-    let r = c.s.http.post(c.s.url("/auth/oauth/revoke")).basic_auth(&pw, Some(&pw_secret)).form(&[("token", refresh.as_str())]).send().unwrap();
+    let r =
+        c.s.http
+            .post(c.s.url("/auth/oauth/revoke"))
+            .basic_auth(&pw, Some(&pw_secret))
+            .form(&[("token", refresh.as_str())])
+            .send()
+            .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(intro(&refresh)["active"], false);
-    oauth_error(c.token(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)], Some((&pw, &pw_secret))), 400, "invalid_grant");
+    oauth_error(
+        c.token(
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+            Some((&pw, &pw_secret)),
+        ),
+        400,
+        "invalid_grant",
+    );
     // An unknown token is not an error to revoke.
-    let r = c.s.http.post(c.s.url("/auth/oauth/revoke")).basic_auth(&pw, Some(&pw_secret)).form(&[("token", "nothing")]).send().unwrap();
+    let r =
+        c.s.http
+            .post(c.s.url("/auth/oauth/revoke"))
+            .basic_auth(&pw, Some(&pw_secret))
+            .form(&[("token", "nothing")])
+            .send()
+            .unwrap();
     assert_eq!(r.status(), 200);
 }
 
@@ -379,18 +728,31 @@ fn sessions_can_be_listed_and_ended() {
     let c = setup();
     let (_, pw_secret) = (0, 0);
     let _ = pw_secret;
-    let (pw, secret) = c.client(json!({"name": "legacy", "validScopes": ["login"], "allowPasswordGrant": true}), true);
+    let (pw, secret) = c.client(
+        json!({"name": "legacy", "validScopes": ["login"], "allowPasswordGrant": true}),
+        true,
+    );
     let secret = secret.unwrap();
     let (bob_id, _) = c.s.user(&c.admin, "bob");
     let login = || -> Value {
-        c.token(&[("grant_type", "password"), ("username", "bob"), ("password", "password-of-user")], Some((&pw, &secret)))
-            .json()
-            .unwrap()
+        c.token(
+            &[
+                ("grant_type", "password"),
+                ("username", "bob"),
+                ("password", "password-of-user"),
+            ],
+            Some((&pw, &secret)),
+        )
+        .json()
+        .unwrap()
     };
     let t1 = login();
     let a1 = t1["access_token"].as_str().unwrap().to_string();
     let a2 = login()["access_token"].as_str().unwrap().to_string();
-    let list: Value = c.s.get("/auth/api/login/user/self/active-login", Some(&a1)).json().unwrap();
+    let list: Value =
+        c.s.get("/auth/api/login/user/self/active-login", Some(&a1))
+            .json()
+            .unwrap();
     let list = list.as_array().unwrap();
     assert!(list.len() >= 3, "{list:?}"); // two logins and the CLI token of `user()`
     let current = list.iter().find(|s| s["current"] == true).unwrap();
@@ -403,30 +765,118 @@ fn sessions_can_be_listed_and_ended() {
         .as_str()
         .unwrap()
         .to_string();
-    let r = c.s.delete(&format!("/auth/api/login/active-login/{other}"), Some(&a1));
+    let r =
+        c.s.delete(&format!("/auth/api/login/active-login/{other}"), Some(&a1));
     assert_eq!(r.status(), 200);
     expect_error(c.s.get("/auth/api/login/user/self", Some(&a2)), 401);
-    assert_eq!(c.s.get("/auth/api/login/user/self", Some(&a1)).status(), 200);
-    expect_error(c.s.delete(&format!("/auth/api/login/active-login/{other}"), Some(&a1)), 404);
+    assert_eq!(
+        c.s.get("/auth/api/login/user/self", Some(&a1)).status(),
+        200
+    );
+    expect_error(
+        c.s.delete(&format!("/auth/api/login/active-login/{other}"), Some(&a1)),
+        404,
+    );
     // Another user cannot see or end bob's sessions; the admin can.
     let (_, carl) = c.s.user(&c.admin, "carl");
-    expect_error(c.s.get(&format!("/auth/api/login/user/{bob_id}/active-login"), Some(&carl)), 403);
+    expect_error(
+        c.s.get(
+            &format!("/auth/api/login/user/{bob_id}/active-login"),
+            Some(&carl),
+        ),
+        403,
+    );
     let cur = current["id"].as_str().unwrap();
-    expect_error(c.s.delete(&format!("/auth/api/login/active-login/{cur}"), Some(&carl)), 404);
-    assert_eq!(c.s.get(&format!("/auth/api/login/user/{bob_id}/active-login"), Some(&c.admin)).status(), 200);
+    expect_error(
+        c.s.delete(&format!("/auth/api/login/active-login/{cur}"), Some(&carl)),
+        404,
+    );
+    assert_eq!(
+        c.s.get(
+            &format!("/auth/api/login/user/{bob_id}/active-login"),
+            Some(&c.admin)
+        )
+        .status(),
+        200
+    );
 
     // Password change: the owner needs the old password; an admin may reset.
-    let data: Value = c.s.get("/auth/api/login/user/self/login-data", Some(&a1)).json().unwrap();
+    let data: Value =
+        c.s.get("/auth/api/login/user/self/login-data", Some(&a1))
+            .json()
+            .unwrap();
     let lid = data[0]["id"].as_str().unwrap().to_string();
     let path = format!("/auth/api/login/login-data/{lid}/password");
-    expect_error(c.s.put(&path, Some(&a1), &json!({"newPassword": "brand new password"})), 400);
-    expect_error(c.s.put(&path, Some(&a1), &json!({"oldPassword": "wrong!", "newPassword": "brand new password"})), 403);
-    expect_error(c.s.put(&path, Some(&a1), &json!({"oldPassword": "password-of-user", "newPassword": "short"})), 400);
-    expect_error(c.s.put(&path, Some(&carl), &json!({"oldPassword": "password-of-user", "newPassword": "brand new password"})), 404);
-    assert_eq!(c.s.put(&path, Some(&a1), &json!({"oldPassword": "password-of-user", "newPassword": "brand new password"})).status(), 200);
-    oauth_error(c.token(&[("grant_type", "password"), ("username", "bob"), ("password", "password-of-user")], Some((&pw, &secret))), 400, "invalid_grant");
-    assert_eq!(c.s.put(&path, Some(&c.admin), &json!({"newPassword": "admin chose this"})).status(), 200);
-    let r = c.token(&[("grant_type", "password"), ("username", "bob"), ("password", "admin chose this")], Some((&pw, &secret)));
+    expect_error(
+        c.s.put(
+            &path,
+            Some(&a1),
+            &json!({"newPassword": "brand new password"}),
+        ),
+        400,
+    );
+    expect_error(
+        c.s.put(
+            &path,
+            Some(&a1),
+            &json!({"oldPassword": "wrong!", "newPassword": "brand new password"}),
+        ),
+        403,
+    );
+    expect_error(
+        c.s.put(
+            &path,
+            Some(&a1),
+            &json!({"oldPassword": "password-of-user", "newPassword": "short"}),
+        ),
+        400,
+    );
+    expect_error(
+        c.s.put(
+            &path,
+            Some(&carl),
+            &json!({"oldPassword": "password-of-user", "newPassword": "brand new password"}),
+        ),
+        404,
+    );
+    assert_eq!(
+        c.s.put(
+            &path,
+            Some(&a1),
+            &json!({"oldPassword": "password-of-user", "newPassword": "brand new password"})
+        )
+        .status(),
+        200
+    );
+    oauth_error(
+        c.token(
+            &[
+                ("grant_type", "password"),
+                ("username", "bob"),
+                ("password", "password-of-user"),
+            ],
+            Some((&pw, &secret)),
+        ),
+        400,
+        "invalid_grant",
+    );
+    assert_eq!(
+        c.s.put(
+            &path,
+            Some(&c.admin),
+            &json!({"newPassword": "admin chose this"})
+        )
+        .status(),
+        200
+    );
+    let r = c.token(
+        &[
+            ("grant_type", "password"),
+            ("username", "bob"),
+            ("password", "admin chose this"),
+        ],
+        Some((&pw, &secret)),
+    );
     assert_eq!(r.status(), 200);
 }
 
@@ -436,33 +886,60 @@ fn hosted_login_page_and_csrf() {
     let mut b = Browser::default();
     let r = b.get(&c.s, "/auth/flow/login");
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert!(
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
     assert!(b.cookies.contains_key("kw_csrf"));
     // Without the CSRF header, or from another origin: 403.
     let creds = json!({"username": "admin", "password": "correct horse battery"});
     expect_error(b.post(&c.s, "/auth/api/flow/login", &creds, false), 403);
-    let r = c
-        .s
-        .http
-        .post(c.s.url("/auth/api/flow/login"))
-        .header("cookie", b.header())
-        .header("x-csrf-token", b.cookies["kw_csrf"].clone())
-        .header("origin", "https://evil.example.com")
-        .json(&creds)
-        .send()
-        .unwrap();
+    let r =
+        c.s.http
+            .post(c.s.url("/auth/api/flow/login"))
+            .header("cookie", b.header())
+            .header("x-csrf-token", b.cookies["kw_csrf"].clone())
+            .header("origin", "https://evil.example.com")
+            .json(&creds)
+            .send()
+            .unwrap();
     expect_error(r, 403);
     // Wrong password: a clear 401; blocked user: 403; a good login sets an HttpOnly cookie.
-    let msg = expect_error(b.post(&c.s, "/auth/api/flow/login", &json!({"username": "admin", "password": "nope nope"}), true), 401);
+    let msg = expect_error(
+        b.post(
+            &c.s,
+            "/auth/api/flow/login",
+            &json!({"username": "admin", "password": "nope nope"}),
+            true,
+        ),
+        401,
+    );
     assert_eq!(msg, "Wrong username or password.");
     let (bob, _) = c.s.user(&c.admin, "bob");
-    c.s.put(&format!("/auth/api/login/user/{bob}"), Some(&c.admin), &json!({"isBlocked": true}));
-    let msg = expect_error(b.post(&c.s, "/auth/api/flow/login", &json!({"username": "bob", "password": "password-of-user"}), true), 403);
+    c.s.put(
+        &format!("/auth/api/login/user/{bob}"),
+        Some(&c.admin),
+        &json!({"isBlocked": true}),
+    );
+    let msg = expect_error(
+        b.post(
+            &c.s,
+            "/auth/api/flow/login",
+            &json!({"username": "bob", "password": "password-of-user"}),
+            true,
+        ),
+        403,
+    );
     assert!(msg.contains("blocked"));
     let r = b.post(&c.s, "/auth/api/flow/login", &creds, true);
     assert_eq!(r.status(), 200);
     let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
     assert_eq!(r.json::<Value>().unwrap()["redirect"], "/account");
     let ctx: Value = b.get(&c.s, "/auth/api/flow/context").json().unwrap();
     assert_eq!(ctx["user"]["username"], "admin");
@@ -470,7 +947,11 @@ fn hosted_login_page_and_csrf() {
     // An expired or forged flow is a 400.
     expect_error(b.get(&c.s, "/auth/api/flow/context?flow=forged"), 400);
     // Logout ends the session.
-    assert_eq!(b.post(&c.s, "/auth/api/flow/logout", &json!({}), true).status(), 200);
+    assert_eq!(
+        b.post(&c.s, "/auth/api/flow/logout", &json!({}), true)
+            .status(),
+        200
+    );
     let ctx: Value = b.get(&c.s, "/auth/api/flow/context").json().unwrap();
     assert_eq!(ctx["user"], Value::Null);
 }
@@ -481,12 +962,22 @@ fn throttling_refuses_before_hashing_and_resets() {
     let s = Server::start_with(&["--argon2-memory", "19456", "--argon2-iterations", "2"]);
     let admin = s.admin("admin");
     let c = Ctx { s, admin };
-    let (pw, secret) = c.client(json!({"name": "legacy", "validScopes": ["login"], "allowPasswordGrant": true}), true);
+    let (pw, secret) = c.client(
+        json!({"name": "legacy", "validScopes": ["login"], "allowPasswordGrant": true}),
+        true,
+    );
     let secret = secret.unwrap();
     c.s.user(&c.admin, "bob");
     let attempt = |user: &str, password: &str| {
         let t = std::time::Instant::now();
-        let r = c.token(&[("grant_type", "password"), ("username", user), ("password", password)], Some((&pw, &secret)));
+        let r = c.token(
+            &[
+                ("grant_type", "password"),
+                ("username", user),
+                ("password", password),
+            ],
+            Some((&pw, &secret)),
+        );
         (r, t.elapsed())
     };
     // Unknown usernames cost what a wrong password costs (medians of a few tries, within 20%).
@@ -508,10 +999,17 @@ fn throttling_refuses_before_hashing_and_resets() {
     oauth_error(r, 400, "invalid_grant");
     let (r, took) = attempt("bob", "password-of-user");
     assert_eq!(r.status(), 429);
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=2).contains(&retry));
     assert_eq!(r.json::<Value>().unwrap()["error"], "slow_down");
-    assert!(took < w / 2, "a refused attempt took {took:?}, a hash {w:?}");
+    assert!(
+        took < w / 2,
+        "a refused attempt took {took:?}, a hash {w:?}"
+    );
     // After the delay the right password works, and resets the streak.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let (r, _) = attempt("bob", "password-of-user");
@@ -526,10 +1024,20 @@ fn per_address_throttling_across_usernames() {
     let mut b = Browser::default();
     b.get(&c.s, "/auth/flow/login");
     for i in 0..30 {
-        let r = b.post(&c.s, "/auth/api/flow/login", &json!({"username": format!("nobody{i}"), "password": "wrong password"}), true);
+        let r = b.post(
+            &c.s,
+            "/auth/api/flow/login",
+            &json!({"username": format!("nobody{i}"), "password": "wrong password"}),
+            true,
+        );
         assert_eq!(r.status(), 401, "attempt {i}");
     }
-    let r = b.post(&c.s, "/auth/api/flow/login", &json!({"username": "admin", "password": "correct horse battery"}), true);
+    let r = b.post(
+        &c.s,
+        "/auth/api/flow/login",
+        &json!({"username": "admin", "password": "correct horse battery"}),
+        true,
+    );
     assert_eq!(r.status(), 429);
     assert!(r.headers().contains_key("retry-after"));
     let msg = expect_error(r, 429);

@@ -233,10 +233,7 @@ fn userpass_register_answers_and_errors() {
         400,
     );
     // A short password does not take the name.
-    assert_eq!(
-        c.register(&c.local, "bobby", REG_PASSWORD).status(),
-        201
-    );
+    assert_eq!(c.register(&c.local, "bobby", REG_PASSWORD).status(), 201);
 
     // 400: not a userpass instance.
     let r = c.s.post(
@@ -292,16 +289,18 @@ fn data_suggestion_statuses() {
     );
     assert_eq!(r.status(), 201);
     let taken = c.reg_token("Dora");
-    let v: Value = c
-        .s
-        .post(path, None, &json!({"register_token": taken}))
-        .json()
-        .unwrap();
+    let v: Value =
+        c.s.post(path, None, &json!({"register_token": taken}))
+            .json()
+            .unwrap();
     assert_eq!(v["status"], "USERNAME_TAKEN", "{v}");
     assert_eq!(v["username"], "Dora");
 
     // 401: not a register token (garbage, an access token).
-    expect_error(c.s.post(path, None, &json!({"register_token": "x.y.z"})), 401);
+    expect_error(
+        c.s.post(path, None, &json!({"register_token": "x.y.z"})),
+        401,
+    );
     expect_error(
         c.s.post(path, None, &json!({"register_token": c.admin})),
         401,
@@ -319,11 +318,10 @@ fn data_suggestion_statuses() {
         ),
         "self-link",
     );
-    let v: Value = c
-        .s
-        .post(path, None, &json!({"register_token": t}))
-        .json()
-        .unwrap();
+    let v: Value =
+        c.s.post(path, None, &json!({"register_token": t}))
+            .json()
+            .unwrap();
     assert_eq!(v["status"], "ALREADY_REGISTERED", "{v}");
 }
 
@@ -336,7 +334,11 @@ fn self_register_creates_a_user_with_the_identity() {
 
     // 400: missing fields (and nothing is used up).
     expect_error(
-        c.s.post(path, None, &json!({"username": "newcomer", "displayName": "N"})),
+        c.s.post(
+            path,
+            None,
+            &json!({"username": "newcomer", "displayName": "N"}),
+        ),
         400,
     );
     expect_error(
@@ -348,11 +350,19 @@ fn self_register_creates_a_user_with_the_identity() {
         400,
     );
     expect_error(
-        c.s.post(path, None, &json!({"register_token": t, "displayName": "N"})),
+        c.s.post(
+            path,
+            None,
+            &json!({"register_token": t, "displayName": "N"}),
+        ),
         400,
     );
     expect_error(
-        c.s.post(path, None, &json!({"register_token": t, "username": "newcomer"})),
+        c.s.post(
+            path,
+            None,
+            &json!({"register_token": t, "username": "newcomer"}),
+        ),
         400,
     );
     // 401: an invalid token.
@@ -403,9 +413,8 @@ fn self_register_creates_a_user_with_the_identity() {
     assert_eq!(data[0]["strategyInstance"]["name"], "local");
     assert_eq!(data[0]["description"], "newcomer");
     // The session of the registering login now belongs to the user.
-    let sessions: Value = c
-        .s
-        .get(
+    let sessions: Value =
+        c.s.get(
             &format!("/auth/api/login/user/{uid}/active-login"),
             Some(&c.admin),
         )
@@ -456,36 +465,59 @@ fn self_link_adds_the_password_to_the_caller() {
     let t = c.reg_token("bob-alt");
     // A token without the login scope (made first: it is a session of its own).
     let openid = c.s.token("bob", "openid");
-    let sessions_before = c
-        .s
-        .get("/auth/api/login/user/self/active-login", Some(&bob))
-        .json::<Value>()
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .len();
+    let sessions_before =
+        c.s.get("/auth/api/login/user/self/active-login", Some(&bob))
+            .json::<Value>()
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len();
 
     // 401 without a Bearer token (or with one that is not an access token).
     expect_error(c.s.post(path, None, &json!({"register_token": t})), 401);
-    expect_error(c.s.post(path, Some("garbage"), &json!({"register_token": t})), 401);
+    expect_error(
+        c.s.post(path, Some("garbage"), &json!({"register_token": t})),
+        401,
+    );
     expect_error(c.s.post(path, Some(&t), &json!({"register_token": t})), 401);
     // 400: missing, empty or blank register_token.
     expect_error(c.s.post(path, Some(&bob), &json!({})), 400);
-    expect_error(c.s.post(path, Some(&bob), &json!({"register_token": ""})), 400);
-    expect_error(c.s.post(path, Some(&bob), &json!({"register_token": "  "})), 400);
-    expect_error(c.s.post(path, Some(&bob), &json!({"register_token": null})), 400);
+    expect_error(
+        c.s.post(path, Some(&bob), &json!({"register_token": ""})),
+        400,
+    );
+    expect_error(
+        c.s.post(path, Some(&bob), &json!({"register_token": "  "})),
+        400,
+    );
+    expect_error(
+        c.s.post(path, Some(&bob), &json!({"register_token": null})),
+        400,
+    );
     // 401: a register token that is not one.
-    expect_error(c.s.post(path, Some(&bob), &json!({"register_token": "x.y.z"})), 401);
-    expect_error(c.s.post(path, Some(&bob), &json!({"register_token": bob})), 401);
+    expect_error(
+        c.s.post(path, Some(&bob), &json!({"register_token": "x.y.z"})),
+        401,
+    );
+    expect_error(
+        c.s.post(path, Some(&bob), &json!({"register_token": bob})),
+        401,
+    );
     // A token without the login scope.
-    expect_error(c.s.post(path, Some(&openid), &json!({"register_token": t})), 403);
+    expect_error(
+        c.s.post(path, Some(&openid), &json!({"register_token": t})),
+        403,
+    );
 
     default_return(
         c.s.post(path, Some(&bob), &json!({"register_token": t})),
         "self-link",
     );
     // Used: 401 the second time, for anyone.
-    expect_error(c.s.post(path, Some(&bob), &json!({"register_token": t})), 401);
+    expect_error(
+        c.s.post(path, Some(&bob), &json!({"register_token": t})),
+        401,
+    );
     expect_error(
         c.s.post(path, Some(&c.admin), &json!({"register_token": t})),
         401,
@@ -500,11 +532,10 @@ fn self_link_adds_the_password_to_the_caller() {
     assert_eq!(linked["state"], "VALID");
     assert!(linked["expires"].is_null());
     // The registering login's session joined bob, with a fresh inactivity expiry (30 days).
-    let sessions: Value = c
-        .s
-        .get("/auth/api/login/user/self/active-login", Some(&bob))
-        .json()
-        .unwrap();
+    let sessions: Value =
+        c.s.get("/auth/api/login/user/self/active-login", Some(&bob))
+            .json()
+            .unwrap();
     let sessions = sessions.as_array().unwrap();
     assert_eq!(sessions.len(), sessions_before + 1);
     for s in sessions {
@@ -527,7 +558,11 @@ fn admin_link_links_to_any_user() {
 
     // 401 without a login, 403 for a non-admin; the token is not used up by either.
     expect_error(
-        c.s.post(path, None, &json!({"register_token": t, "userIdToLink": bob_id})),
+        c.s.post(
+            path,
+            None,
+            &json!({"register_token": t, "userIdToLink": bob_id}),
+        ),
         401,
     );
     expect_error(
@@ -593,13 +628,18 @@ fn admin_link_links_to_any_user() {
     );
     let data = c.login_data(&bob_id);
     assert!(
-        data.iter()
-            .any(|d| d["description"] == "for-bob" && d["state"] == "VALID" && d["expires"].is_null()),
+        data.iter().any(|d| d["description"] == "for-bob"
+            && d["state"] == "VALID"
+            && d["expires"].is_null()),
         "{data:?}"
     );
     assert_eq!(c.login_user_id(&client, "for-bob", REG_PASSWORD), bob_id);
     // The admin did not get it.
-    assert_eq!(c.login_data(&claims(&c.admin)["sub"].as_str().unwrap().to_string()).len(), 1);
+    assert_eq!(
+        c.login_data(&claims(&c.admin)["sub"].as_str().unwrap().to_string())
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -623,9 +663,8 @@ fn password_grant_to_a_waiting_identity_answers_with_a_register_token() {
     let r = c.password_grant(&client, "pending", "not the password");
     assert_eq!(r.status(), 400);
     // It works for registration, once.
-    let v: Value = c
-        .s
-        .post(
+    let v: Value =
+        c.s.post(
             "/auth/api/login/registration/data-suggestion",
             None,
             &json!({"register_token": reg}),
@@ -756,7 +795,12 @@ fn racing_self_links_claim_the_identity_once() {
         &c.s.base,
         &register_path(&c.local),
         (0..N)
-            .map(|_| (None, json!({"username": "popular", "password": REG_PASSWORD})))
+            .map(|_| {
+                (
+                    None,
+                    json!({"username": "popular", "password": REG_PASSWORD}),
+                )
+            })
             .collect(),
     );
     assert_eq!(
@@ -807,9 +851,15 @@ fn unlink_login_data() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().unwrap()["result"], "success");
     assert_eq!(c.login_data(&bob_id).len(), 1);
-    assert_eq!(c.password_grant(&client, "bob-alt", REG_PASSWORD).status(), 400);
+    assert_eq!(
+        c.password_grant(&client, "bob-alt", REG_PASSWORD).status(),
+        400
+    );
     // Bob's token still works (its session did not come from that identity).
-    assert_eq!(c.s.get("/auth/api/login/user/self", Some(&bob)).status(), 200);
+    assert_eq!(
+        c.s.get("/auth/api/login/user/self", Some(&bob)).status(),
+        200
+    );
     // The last VALID login method: 409, for the owner and for an admin.
     expect_error(c.s.delete(&path(&main), Some(&bob)), 409);
     expect_error(c.s.delete(&path(&main), Some(&c.admin)), 409);
@@ -828,7 +878,10 @@ fn unlink_login_data() {
     expect_error(c.s.delete(&path(&alt), Some(&c.admin)), 404);
     // The admin's own last login method.
     let admin_id = claims(&c.admin)["sub"].as_str().unwrap().to_string();
-    let own = c.login_data(&admin_id)[0]["id"].as_str().unwrap().to_string();
+    let own = c.login_data(&admin_id)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     expect_error(c.s.delete(&path(&own), Some(&c.admin)), 409);
 }
 
@@ -840,11 +893,13 @@ fn register_tokens_expire_with_the_registration_window() {
     let issued = Instant::now();
     let t = c.reg_token("late");
     let cl = claims(&t);
-    assert_eq!(cl["exp"].as_i64().unwrap() - cl["iat"].as_i64().unwrap(), 10);
+    assert_eq!(
+        cl["exp"].as_i64().unwrap() - cl["iat"].as_i64().unwrap(),
+        10
+    );
     let fresh = c.reg_token("punctual");
-    let v: Value = c
-        .s
-        .post(
+    let v: Value =
+        c.s.post(
             "/auth/api/login/registration/data-suggestion",
             None,
             &json!({"register_token": t}),
@@ -888,5 +943,9 @@ fn register_tokens_expire_with_the_registration_window() {
     );
     // An abandoned registration does not keep the name.
     assert_eq!(c.register(&c.local, "late", REG_PASSWORD).status(), 201);
-    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -50,7 +50,11 @@ pub fn cookie<'a>(req: &'a Req, name: &str) -> Option<&'a str> {
 }
 
 fn secure_attr(app: &App) -> &'static str {
-    if app.public_url.starts_with("https://") { "; Secure" } else { "" }
+    if app.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    }
 }
 
 pub fn session_cookie(app: &App, value: &str, max_age: i64) -> String {
@@ -118,7 +122,9 @@ fn origin(req: &Req) -> Origin {
     Origin {
         client_id: None,
         address: req.address(),
-        user_agent: req.header("user-agent").map(|s| s.chars().take(200).collect()),
+        user_agent: req
+            .header("user-agent")
+            .map(|s| s.chars().take(200).collect()),
     }
 }
 
@@ -173,7 +179,10 @@ async fn route(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u16, 
             check_csrf(app, req)?;
             let b = Body::parse(&req.body)?;
             b.only(&["registerToken"])?;
-            Ok((200, registration::data_suggestion(app, &b.nonempty("registerToken")?).await?))
+            Ok((
+                200,
+                registration::data_suggestion(app, &b.nonempty("registerToken")?).await?,
+            ))
         }
         (["register"], &Method::POST) => {
             check_csrf(app, req)?;
@@ -184,12 +193,16 @@ async fn route(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u16, 
             link(app, req).await
         }
         (
-            ["context"] | ["login"] | ["logout"] | ["setup"] | ["setup", "check"] | ["suggestion"]
-            | ["register"] | ["link"],
+            ["context"]
+            | ["login"]
+            | ["logout"]
+            | ["setup"]
+            | ["setup", "check"]
+            | ["suggestion"]
+            | ["register"]
+            | ["link"],
             _,
-        ) => {
-            Err(method_not_allowed())
-        }
+        ) => Err(method_not_allowed()),
         _ => Err(Error::not_found("no such resource")),
     }
 }
@@ -233,8 +246,8 @@ async fn enter(
         .db
         .write(move |tx| {
             db::sessions::set_cookie_digest(tx, &sid, &digest(&secret))?;
-            let s = db::sessions::get(tx, &sid)?
-                .ok_or_else(|| Error::internal("session vanished"))?;
+            let s =
+                db::sessions::get(tx, &sid)?.ok_or_else(|| Error::internal("session vanished"))?;
             let redirect = match &request {
                 Some(r) => oauth::issue_code(tx, &sid, r)?,
                 None => AFTER_LOGIN.to_string(),
@@ -291,7 +304,12 @@ async fn register(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u1
             }
             // The username must be free for the account before a password identity is made.
             let u = username.clone();
-            if app.db.read(move |c| db::users::by_username(c, &u)).await?.is_some() {
+            if app
+                .db
+                .read(move |c| db::users::by_username(c, &u))
+                .await?
+                .is_some()
+            {
                 return Err(Error::conflict("username is already taken"));
             }
             let mut o = origin(req);
@@ -314,7 +332,13 @@ async fn link(app: &App, req: &Req) -> Result<(u16, Value)> {
         .await
         .ok_or_else(|| Error::unauthorized("log in first"))?;
     let b = Body::parse(&req.body)?;
-    b.only(&["flow", "registerToken", "instanceId", "username", "password"])?;
+    b.only(&[
+        "flow",
+        "registerToken",
+        "instanceId",
+        "username",
+        "password",
+    ])?;
     let actor = crate::core::Actor {
         id: user.id.clone(),
         is_admin: user.is_admin,
@@ -326,22 +350,32 @@ async fn link(app: &App, req: &Req) -> Result<(u16, Value)> {
             let inst = login::password_instance(app, b.opt_str("instanceId")?.as_deref()).await?;
             let username = b.str("username")?.trim().to_string();
             let password = b.str("password")?;
-            let (iid, subj) = (inst.id.clone(), crate::core::users::userpass_subject(&username));
+            let (iid, subj) = (
+                inst.id.clone(),
+                crate::core::users::userpass_subject(&username),
+            );
             let existing = app
                 .db
                 .read(move |c| db::identities::by_subject(c, &iid, &subj))
                 .await?;
             let o = origin(req);
             match existing {
-                None => registration::userpass_register(app, &inst.id, &username, &password, &o).await?.0,
-                Some(i) => match login::password_login(app, &inst, &username, &password, &o).await? {
+                None => {
+                    registration::userpass_register(app, &inst.id, &username, &password, &o)
+                        .await?
+                        .0
+                }
+                Some(i) => match login::password_login(app, &inst, &username, &password, &o).await?
+                {
                     login::Outcome::Waiting { identity, session } => {
                         registration::register_token(app, &identity, &session)?.0
                     }
                     login::Outcome::LoggedIn { session, .. } => {
                         // The check created a session that nobody will use.
                         let sid = session.id;
-                        app.db.write(move |tx| db::sessions::end(tx, &sid, db::now_ms()).map(|_| ())).await?;
+                        app.db
+                            .write(move |tx| db::sessions::end(tx, &sid, db::now_ms()).map(|_| ()))
+                            .await?;
                         return Err(if i.user_id.as_deref() == Some(user.id.as_str()) {
                             Error::conflict("this login is already yours")
                         } else {
@@ -355,8 +389,13 @@ async fn link(app: &App, req: &Req) -> Result<(u16, Value)> {
     crate::core::linking::link(app, &actor, &token, &user.id, "self-link").await?;
     let redirect = match flow_request(app, &b)? {
         Some(r) => {
-            let sid = cookie_session(app, req).await.map(|(s, _)| s.id).ok_or_else(|| Error::unauthorized("log in first"))?;
-            app.db.write(move |tx| oauth::issue_code(tx, &sid, &r)).await?
+            let sid = cookie_session(app, req)
+                .await
+                .map(|(s, _)| s.id)
+                .ok_or_else(|| Error::unauthorized("log in first"))?;
+            app.db
+                .write(move |tx| oauth::issue_code(tx, &sid, &r))
+                .await?
         }
         None => AFTER_LOGIN.to_string(),
     };
@@ -367,11 +406,21 @@ async fn login(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u16, 
     let b = Body::parse(&req.body)?;
     b.only(&["flow", "instanceId", "username", "password"])?;
     let flow = b.opt_str("flow")?.filter(|f| !f.is_empty());
-    let request = flow.as_deref().map(|f| oauth::open_request(app, f)).transpose()?;
+    let request = flow
+        .as_deref()
+        .map(|f| oauth::open_request(app, f))
+        .transpose()?;
     let inst = login::password_instance(app, b.opt_str("instanceId")?.as_deref()).await?;
     let mut o = origin(req);
     o.client_id = request.as_ref().map(|r| r.client_id.clone());
-    let outcome = login::password_login(app, &inst, b.str("username")?.trim(), &b.str("password")?, &o).await?;
+    let outcome = login::password_login(
+        app,
+        &inst,
+        b.str("username")?.trim(),
+        &b.str("password")?,
+        &o,
+    )
+    .await?;
     match outcome {
         login::Outcome::LoggedIn { session, .. } => enter(app, &session.id, request, cookies).await,
         login::Outcome::Waiting { identity, session } => {

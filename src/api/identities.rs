@@ -100,14 +100,22 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
             let actor = p.actor(req.address());
             if by_token {
                 allow(&p, id, "update:current_user_identities", "update:users")?;
-                let token = b.nonempty("link_with").map_err(|e| e.with_code("invalid_body"))?;
+                let token = b
+                    .nonempty("link_with")
+                    .map_err(|e| e.with_code("invalid_body"))?;
                 link_with(app, &actor, id, &token).await?;
             } else {
                 p.require_privileged_scope("update:users")
                     .map_err(|e| e.with_code("insufficient_scope"))?;
-                let provider = b.nonempty("provider").map_err(|e| e.with_code("invalid_body"))?;
-                let subject = b.nonempty("user_id").map_err(|e| e.with_code("invalid_body"))?;
-                let connection = b.opt_str("connection_id").map_err(|e| e.with_code("invalid_body"))?;
+                let provider = b
+                    .nonempty("provider")
+                    .map_err(|e| e.with_code("invalid_body"))?;
+                let subject = b
+                    .nonempty("user_id")
+                    .map_err(|e| e.with_code("invalid_body"))?;
+                let connection = b
+                    .opt_str("connection_id")
+                    .map_err(|e| e.with_code("invalid_body"))?;
                 link_by_provider(app, &actor, id, &provider, &subject, connection).await?;
             }
             let (_, list) = user_with_identities(app, id).await?;
@@ -119,10 +127,13 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
             let (_, list) = user_with_identities(app, id).await?;
             let found = list
                 .iter()
-                .find(|(i, inst)| inst.type_name == *provider && i.subject == normalize(provider, subject))
+                .find(|(i, inst)| {
+                    inst.type_name == *provider && i.subject == normalize(provider, subject)
+                })
                 .map(|(i, _)| i.clone())
                 .ok_or_else(|| {
-                    Error::not_found("the user has no such identity").with_code("inexistent_identity")
+                    Error::not_found("the user has no such identity")
+                        .with_code("inexistent_identity")
                 })?;
             let (actor, uid) = (p.actor(req.address()), id.to_string());
             app.db
@@ -150,8 +161,9 @@ fn normalize(provider: &str, subject: &str) -> String {
 /// `link_with`: a register token (an identity waiting for registration) or an access or ID
 /// token that keyward issued to another user, which is then merged into the primary.
 async fn link_with(app: &App, actor: &Actor, primary: &str, token: &str) -> Result<()> {
-    let header = jsonwebtoken::decode_header(token)
-        .map_err(|_| Error::unauthorized("link_with is not a token keyward issued").with_code("invalid_token"))?;
+    let header = jsonwebtoken::decode_header(token).map_err(|_| {
+        Error::unauthorized("link_with is not a token keyward issued").with_code("invalid_token")
+    })?;
     if header.typ.as_deref() == Some(Kind::Register.typ()) {
         let pending = check_token(app, token).await?;
         let (app2, actor, primary) = (app.clone(), actor.clone(), primary.to_string());
@@ -171,17 +183,27 @@ async fn link_with(app: &App, actor: &Actor, primary: &str, token: &str) -> Resu
             })
             .await;
     }
-    let kind = if header.typ.as_deref() == Some(Kind::Access.typ()) { Kind::Access } else { Kind::Id };
-    let claims: Value = jwt::verify(&app.keys, kind, token, &app.public_url, None)
-        .map_err(|_| Error::unauthorized("link_with is not a valid token keyward issued").with_code("invalid_token"))?;
+    let kind = if header.typ.as_deref() == Some(Kind::Access.typ()) {
+        Kind::Access
+    } else {
+        Kind::Id
+    };
+    let claims: Value =
+        jwt::verify(&app.keys, kind, token, &app.public_url, None).map_err(|_| {
+            Error::unauthorized("link_with is not a valid token keyward issued")
+                .with_code("invalid_token")
+        })?;
     let secondary = claims["sub"].as_str().unwrap_or_default().to_string();
     if kind == Kind::Access {
         // An access token must still be live: not revoked, its session not ended.
-        let c: Claims = serde_json::from_value(claims.clone())
-            .map_err(|_| Error::unauthorized("link_with is not a valid token").with_code("invalid_token"))?;
+        let c: Claims = serde_json::from_value(claims.clone()).map_err(|_| {
+            Error::unauthorized("link_with is not a valid token").with_code("invalid_token")
+        })?;
         crate::auth::principal::check_live(app, c)
             .await
-            .map_err(|_| Error::unauthorized("link_with is no longer valid").with_code("invalid_token"))?;
+            .map_err(|_| {
+                Error::unauthorized("link_with is no longer valid").with_code("invalid_token")
+            })?;
     }
     let (actor, primary) = (actor.clone(), primary.to_string());
     app.db
@@ -206,20 +228,19 @@ async fn link_by_provider(
 ) -> Result<()> {
     let candidates: Vec<Instance> = instances::list(app, Some(provider.to_string())).await?;
     let inst = match connection {
-        Some(c) => candidates
-            .into_iter()
-            .find(|i| i.id == c)
-            .ok_or_else(|| Error::not_found("no such connection for this provider").with_code("inexistent_identity"))?,
+        Some(c) => candidates.into_iter().find(|i| i.id == c).ok_or_else(|| {
+            Error::not_found("no such connection for this provider")
+                .with_code("inexistent_identity")
+        })?,
         None if candidates.len() > 1 => {
             return Err(Error::bad_request(
                 "several connections have this provider: connection_id is required",
             )
             .with_code("invalid_body"));
         }
-        None => candidates
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::not_found("no connection has this provider").with_code("inexistent_identity"))?,
+        None => candidates.into_iter().next().ok_or_else(|| {
+            Error::not_found("no connection has this provider").with_code("inexistent_identity")
+        })?,
     };
     let subject = normalize(provider, subject);
     let (actor, primary) = (actor.clone(), primary.to_string());
@@ -228,18 +249,28 @@ async fn link_by_provider(
             if db::users::get(tx, &primary)?.is_none() {
                 return Err(Error::not_found("user not found").with_code("inexistent_user"));
             }
-            let i = identities::by_subject(tx, &inst.id, &subject)?
-                .ok_or_else(|| Error::not_found("identity not found").with_code("inexistent_identity"))?;
+            let i = identities::by_subject(tx, &inst.id, &subject)?.ok_or_else(|| {
+                Error::not_found("identity not found").with_code("inexistent_identity")
+            })?;
             match i.user_id.as_deref() {
-                Some(u) if u == primary => Err(Error::conflict("the identity is already linked to this user")
-                    .with_code("identity_conflict")),
+                Some(u) if u == primary => Err(Error::conflict(
+                    "the identity is already linked to this user",
+                )
+                .with_code("identity_conflict")),
                 Some(u) => linking::merge_in(tx, &actor, &primary, u),
                 None => {
                     if !identities::claim_waiting(tx, &i.id, &primary, db::now_ms())? {
-                        return Err(Error::not_found("identity not found").with_code("inexistent_identity"));
+                        return Err(
+                            Error::not_found("identity not found").with_code("inexistent_identity")
+                        );
                     }
                     db::users::bump_sequence(tx, &primary)?;
-                    actor.audit(tx, "identity.link", Some(&i.id), json!({"user": primary, "by": "provider"}))
+                    actor.audit(
+                        tx,
+                        "identity.link",
+                        Some(&i.id),
+                        json!({"user": primary, "by": "provider"}),
+                    )
                 }
             }
         })

@@ -210,7 +210,9 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
             let origin = crate::core::sessions::Origin {
                 client_id: None,
                 address: req.address(),
-                user_agent: req.header("user-agent").map(|s| s.chars().take(200).collect()),
+                user_agent: req
+                    .header("user-agent")
+                    .map(|s| s.chars().take(200).collect()),
             };
             let (token, _) = registration::userpass_register(
                 app,
@@ -244,7 +246,14 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
             let b = Body::parse(&req.body)?;
             b.only(&["register_token"])?;
             let token = b.nonempty("register_token")?;
-            linking::link(app, &p.actor(req.address()), &token, &p.user.id, "self-link").await?;
+            linking::link(
+                app,
+                &p.actor(req.address()),
+                &token,
+                &p.user.id,
+                "self-link",
+            )
+            .await?;
             ok(default_return("self-link"))
         }
         ["registration", "admin-link"] if m == Method::POST => {
@@ -312,7 +321,10 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
         | ["login-data", _, "password"]
         | ["login-data", _]
         | ["strategy-instance", _, "userpass", "register"]
-        | ["registration", "data-suggestion" | "self-register" | "self-link" | "admin-link"]
+        | [
+            "registration",
+            "data-suggestion" | "self-register" | "self-link" | "admin-link",
+        ]
         | ["audit"] => Err(method_not_allowed()),
         _ => Err(Error::not_found("no such resource")),
     }

@@ -26,16 +26,20 @@ pub fn oauth_error(e: &Error) -> Response {
         _ => "invalid_request",
     });
     let status = match (code, e.kind) {
-        (_, Kind::NotFound | Kind::MethodNotAllowed | Kind::TooManyRequests(_) | Kind::Internal) => {
-            e.status()
-        }
+        (
+            _,
+            Kind::NotFound | Kind::MethodNotAllowed | Kind::TooManyRequests(_) | Kind::Internal,
+        ) => e.status(),
         ("invalid_client", _) => 401,
         ("invalid_token", _) => 401,
         ("insufficient_scope", _) => 403,
         _ => 400,
     };
     let mut r = super::with_retry_after(
-        send_json(status, &json!({"error": code, "error_description": e.message})),
+        send_json(
+            status,
+            &json!({"error": code, "error_description": e.message}),
+        ),
         e,
     );
     if status == 401 {
@@ -44,8 +48,10 @@ pub fn oauth_error(e: &Error) -> Response {
         } else {
             "Basic realm=\"keyward\""
         };
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
     }
     r
 }
@@ -73,9 +79,11 @@ pub async fn handle(app: &App, req: Req) -> Response {
         ["auth", "oauth", "revoke"] if m == Method::POST => revoke(app, &req).await,
         ["auth", "oauth", "introspect"] if m == Method::POST => introspect(app, &req).await,
         [".well-known", "jwks.json" | "openid-configuration"]
-        | ["auth", "oauth", "authorize" | "token" | "userinfo" | "revoke" | "introspect"] => {
-            Err(super::method_not_allowed())
-        }
+        | [
+            "auth",
+            "oauth",
+            "authorize" | "token" | "userinfo" | "revoke" | "introspect",
+        ] => Err(super::method_not_allowed()),
         _ => Err(Error::not_found("no such resource")),
     };
     match r {
@@ -112,8 +120,9 @@ fn discovery(app: &App) -> Value {
 
 /// Form parameters; a parameter given twice is refused, as RFC 6749 requires.
 fn form(req: &Req) -> Result<HashMap<String, String>> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&req.body)
-        .map_err(|_| Error::bad_request("the body must be a form (application/x-www-form-urlencoded)"))?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&req.body).map_err(|_| {
+        Error::bad_request("the body must be a form (application/x-www-form-urlencoded)")
+    })?;
     let mut out = HashMap::new();
     for (k, v) in pairs {
         if out.insert(k.clone(), v).is_some() {
@@ -127,17 +136,22 @@ fn form(req: &Req) -> Result<HashMap<String, String>> {
 async fn client_auth(app: &App, req: &Req, f: &HashMap<String, String>) -> Result<Client> {
     let basic = req
         .header("authorization")
-        .and_then(|h| h.strip_prefix("Basic ").or_else(|| h.strip_prefix("basic ")))
+        .and_then(|h| {
+            h.strip_prefix("Basic ")
+                .or_else(|| h.strip_prefix("basic "))
+        })
         .map(|b| {
             use base64::Engine;
             let raw = base64::engine::general_purpose::STANDARD
                 .decode(b.trim())
                 .ok()
                 .and_then(|v| String::from_utf8(v).ok())
-                .ok_or_else(|| Error::unauthorized("malformed Basic credentials").with_code("invalid_client"))?;
-            let (id, secret) = raw
-                .split_once(':')
-                .ok_or_else(|| Error::unauthorized("malformed Basic credentials").with_code("invalid_client"))?;
+                .ok_or_else(|| {
+                    Error::unauthorized("malformed Basic credentials").with_code("invalid_client")
+                })?;
+            let (id, secret) = raw.split_once(':').ok_or_else(|| {
+                Error::unauthorized("malformed Basic credentials").with_code("invalid_client")
+            })?;
             let dec = |s: &str| {
                 percent_encoding::percent_decode_str(&s.replace('+', " "))
                     .decode_utf8_lossy()
@@ -149,15 +163,16 @@ async fn client_auth(app: &App, req: &Req, f: &HashMap<String, String>) -> Resul
     let (id, secret) = match basic {
         Some((id, secret)) => {
             if f.get("client_id").is_some_and(|c| *c != id) {
-                return Err(Error::bad_request("client_id differs from the Basic credentials"));
+                return Err(Error::bad_request(
+                    "client_id differs from the Basic credentials",
+                ));
             }
             (id, Some(secret))
         }
         None => {
-            let id = f
-                .get("client_id")
-                .cloned()
-                .ok_or_else(|| Error::unauthorized("client authentication is required").with_code("invalid_client"))?;
+            let id = f.get("client_id").cloned().ok_or_else(|| {
+                Error::unauthorized("client authentication is required").with_code("invalid_client")
+            })?;
             (id, f.get("client_secret").cloned())
         }
     };
@@ -168,7 +183,9 @@ fn origin(req: &Req) -> Origin {
     Origin {
         client_id: None,
         address: req.address(),
-        user_agent: req.header("user-agent").map(|s| s.chars().take(200).collect()),
+        user_agent: req
+            .header("user-agent")
+            .map(|s| s.chars().take(200).collect()),
     }
 }
 
@@ -180,18 +197,28 @@ async fn token(app: &App, req: &Req) -> Result<Response> {
     let grant = need("grant_type")?;
     let body = match grant {
         "authorization_code" => {
-            oauth::exchange_code(app, &client, need("code")?, get("redirect_uri"), get("code_verifier"))
-                .await?
+            oauth::exchange_code(
+                app,
+                &client,
+                need("code")?,
+                get("redirect_uri"),
+                get("code_verifier"),
+            )
+            .await?
         }
-        "refresh_token" => oauth::refresh(app, &client, need("refresh_token")?, get("scope")).await?,
+        "refresh_token" => {
+            oauth::refresh(app, &client, need("refresh_token")?, get("scope")).await?
+        }
         "client_credentials" => {
             let resource = oauth::check_resource(get("resource"))?;
             oauth::client_credentials(app, &client, get("scope"), resource).await?
         }
         "password" => {
             if !client.allow_password_grant {
-                return Err(Error::bad_request("this client may not use the password grant")
-                    .with_code("unauthorized_client"));
+                return Err(
+                    Error::bad_request("this client may not use the password grant")
+                        .with_code("unauthorized_client"),
+                );
             }
             let scope = oauth::granted_scope(&client, get("scope"))?;
             let resource = oauth::check_resource(get("resource"))?;
@@ -213,8 +240,10 @@ async fn token(app: &App, req: &Req) -> Result<Response> {
             oauth::login_response(app, &client, outcome, &scope, resource).await?
         }
         other => {
-            return Err(Error::bad_request(format!("grant_type {other} is not supported"))
-                .with_code("unsupported_grant_type"));
+            return Err(
+                Error::bad_request(format!("grant_type {other} is not supported"))
+                    .with_code("unsupported_grant_type"),
+            );
         }
     };
     let mut r = send_json(200, &body);
@@ -224,13 +253,16 @@ async fn token(app: &App, req: &Req) -> Result<Response> {
 }
 
 async fn userinfo(app: &App, req: &Req) -> Result<Response> {
-    let token = bearer(req.header("authorization"))
-        .ok_or_else(|| Error::unauthorized("an access token is required").with_code("invalid_token"))?;
+    let token = bearer(req.header("authorization")).ok_or_else(|| {
+        Error::unauthorized("an access token is required").with_code("invalid_token")
+    })?;
     let p = authenticate(app, token)
         .await
         .map_err(|e| Error::unauthorized(e.message).with_code("invalid_token"))?;
     if !p.claims.has_scope("openid") {
-        return Err(Error::forbidden("the token lacks the scope openid").with_code("insufficient_scope"));
+        return Err(
+            Error::forbidden("the token lacks the scope openid").with_code("insufficient_scope")
+        );
     }
     let scope = oauth::parse_scope(&p.claims.scope);
     let mut out = json!({"sub": p.user.id});
@@ -253,7 +285,10 @@ async fn introspect(app: &App, req: &Req) -> Result<Response> {
     let f = form(req)?;
     let client = client_auth(app, req, &f).await?;
     if !client.requires_secret {
-        return Err(Error::unauthorized("introspection needs a confidential client").with_code("invalid_client"));
+        return Err(
+            Error::unauthorized("introspection needs a confidential client")
+                .with_code("invalid_client"),
+        );
     }
     let token = f
         .get("token")
@@ -295,7 +330,12 @@ pub fn redirect(location: &str) -> Response {
 }
 
 /// Sends an error back to the client's (already verified) redirect URI.
-fn redirect_error(redirect_uri: &str, state: Option<&str>, code: &str, description: &str) -> Response {
+fn redirect_error(
+    redirect_uri: &str,
+    state: Option<&str>,
+    code: &str,
+    description: &str,
+) -> Response {
     match url::Url::parse(redirect_uri) {
         Ok(mut u) => {
             u.query_pairs_mut()
@@ -318,18 +358,29 @@ async fn authorize(app: &App, req: &Req) -> Response {
     };
     let client = match clients::get(app, client_id).await {
         Ok(c) if c.is_valid => c,
-        _ => return error_page("The application that sent you here is not known to this login service."),
+        _ => {
+            return error_page(
+                "The application that sent you here is not known to this login service.",
+            );
+        }
     };
     let redirect_uri = match q("redirect_uri") {
         Some(r) if client.redirect_urls.iter().any(|u| u == r) => r.to_string(),
-        Some(_) => return error_page("The application asked to return to an address it has not registered."),
+        Some(_) => {
+            return error_page(
+                "The application asked to return to an address it has not registered.",
+            );
+        }
         None if client.redirect_urls.len() == 1 => client.redirect_urls[0].clone(),
         None => return error_page("The request names no redirect_uri."),
     };
     let state = q("state");
     let fail = |code: &str, d: &str| redirect_error(&redirect_uri, state, code, d);
     if q("response_type") != Some("code") {
-        return fail("unsupported_response_type", "only response_type=code is supported");
+        return fail(
+            "unsupported_response_type",
+            "only response_type=code is supported",
+        );
     }
     let scope = match oauth::granted_scope(&client, q("scope")) {
         Ok(s) => s,
@@ -340,20 +391,32 @@ async fn authorize(app: &App, req: &Req) -> Response {
         (Some(_), Some("S256")) => {}
         (Some(_), _) => return fail("invalid_request", "code_challenge_method must be S256"),
         (None, _) if !client.requires_secret => {
-            return fail("invalid_request", "a public client must use PKCE (code_challenge with S256)");
+            return fail(
+                "invalid_request",
+                "a public client must use PKCE (code_challenge with S256)",
+            );
         }
         (None, _) => {}
     }
     if challenge.is_some_and(|c| c.len() != 43) {
-        return fail("invalid_request", "code_challenge must be a base64url SHA-256 digest");
+        return fail(
+            "invalid_request",
+            "code_challenge must be a base64url SHA-256 digest",
+        );
     }
     let resource = match oauth::check_resource(q("resource")) {
         Ok(r) => r,
         Err(e) => return fail("invalid_target", &e.message),
     };
     let prompt = q("prompt").unwrap_or("");
-    if !matches!(prompt, "" | "none" | "login" | "create" | "link" | "consent" | "select_account") {
-        return fail("invalid_request", "prompt must be none, login, create or link");
+    if !matches!(
+        prompt,
+        "" | "none" | "login" | "create" | "link" | "consent" | "select_account"
+    ) {
+        return fail(
+            "invalid_request",
+            "prompt must be none, login, create or link",
+        );
     }
     let request = AuthRequest {
         client_id: client.id.clone(),
@@ -370,7 +433,11 @@ async fn authorize(app: &App, req: &Req) -> Response {
         if let Some((session, _user)) = flow::cookie_session(app, req).await {
             let sid = session.id.clone();
             let r = request.clone();
-            match app.db.write(move |tx| oauth::issue_code(tx, &sid, &r)).await {
+            match app
+                .db
+                .write(move |tx| oauth::issue_code(tx, &sid, &r))
+                .await
+            {
                 Ok(url) => return redirect(&url),
                 Err(e) => return error_page(&e.message),
             }

@@ -46,7 +46,9 @@ impl Principal {
         if self.user.is_admin || self.is_client_credentials() {
             Ok(())
         } else {
-            Err(Error::forbidden(format!("{scope} is for admins and client credentials")))
+            Err(Error::forbidden(format!(
+                "{scope} is for admins and client credentials"
+            )))
         }
     }
 

@@ -5,8 +5,8 @@
 //! when requests race.
 
 use super::registration::{INVALID_TOKEN, Pending, check_token};
-use super::users::{check_username, MAX_USERNAME_LEN};
 use super::users::AdminGuard;
+use super::users::{MAX_USERNAME_LEN, check_username};
 use super::{Actor, new_id};
 use crate::App;
 use crate::db::{self, identities, identities::Identity, users, users::User};
@@ -31,9 +31,20 @@ pub fn attach_in(app: &App, tx: &Connection, p: &Pending, user_id: &str) -> Resu
 }
 
 /// `self-link` and `admin-link`: the identity behind a register token joins `user_id`.
-pub async fn link(app: &App, actor: &Actor, token: &str, user_id: &str, operation: &str) -> Result<()> {
+pub async fn link(
+    app: &App,
+    actor: &Actor,
+    token: &str,
+    user_id: &str,
+    operation: &str,
+) -> Result<()> {
     let pending = check_token(app, token).await?;
-    let (app2, actor, user_id, op) = (app.clone(), actor.clone(), user_id.to_string(), operation.to_string());
+    let (app2, actor, user_id, op) = (
+        app.clone(),
+        actor.clone(),
+        user_id.to_string(),
+        operation.to_string(),
+    );
     app.db
         .write(move |tx| {
             if users::get(tx, &user_id)?.is_none() {
@@ -54,8 +65,10 @@ pub async fn link(app: &App, actor: &Actor, token: &str, user_id: &str, operatio
 /// primary's empty fields (nothing of the primary is overwritten), the secondary is removed.
 pub fn merge_in(tx: &Connection, actor: &Actor, primary: &str, secondary: &str) -> Result<()> {
     if primary == secondary {
-        return Err(Error::bad_request("Main identity and the new one are the same.")
-            .with_code("invalid_body"));
+        return Err(
+            Error::bad_request("Main identity and the new one are the same.")
+                .with_code("invalid_body"),
+        );
     }
     let mut p = users::get(tx, primary)?
         .ok_or_else(|| Error::not_found("user not found").with_code("inexistent_user"))?;
@@ -110,15 +123,22 @@ fn remove_in(tx: &Connection, actor: &Actor, i: &Identity) -> Result<()> {
     if let Some(uid) = &i.user_id {
         users::bump_sequence(tx, uid)?;
     }
-    actor.audit(tx, "identity.unlink", Some(&i.id), json!({"user": i.user_id, "instance": i.instance_id}))
+    actor.audit(
+        tx,
+        "identity.unlink",
+        Some(&i.id),
+        json!({"user": i.user_id, "instance": i.instance_id}),
+    )
 }
 
 /// Detaches an identity from its user and makes it a new standalone user of its own (the Auth0
 /// unlink). Refused for the user's last identity.
 pub fn detach_in(tx: &Connection, actor: &Actor, user_id: &str, i: &Identity) -> Result<User> {
     if identities::list_for_user(tx, user_id)?.len() <= 1 {
-        return Err(Error::bad_request("the user's last identity cannot be unlinked")
-            .with_code("invalid_body"));
+        return Err(
+            Error::bad_request("the user's last identity cannot be unlinked")
+                .with_code("invalid_body"),
+        );
     }
     let admins = AdminGuard::new(tx)?;
     let base = standalone_username(i);

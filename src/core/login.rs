@@ -14,7 +14,10 @@ pub enum Outcome {
     /// A user logged in: a new session.
     LoggedIn { user: User, session: Session },
     /// The identity belongs to nobody yet: it waits for registration (self-register or link).
-    Waiting { identity: Identity, session: Session },
+    Waiting {
+        identity: Identity,
+        session: Session,
+    },
 }
 
 pub const WRONG: &str = "Wrong username or password.";
@@ -39,7 +42,9 @@ pub async fn password_instance(app: &App, key: Option<&str>) -> Result<Instance>
         ));
     }
     if !inst.is_login_active {
-        return Err(Error::forbidden("login is disabled on this strategy instance"));
+        return Err(Error::forbidden(
+            "login is disabled on this strategy instance",
+        ));
     }
     Ok(inst)
 }
@@ -104,8 +109,9 @@ pub async fn finish(app: &App, identity: Identity, origin: &Origin) -> Result<Ou
                     let user = db::users::get(tx, &uid)?
                         .ok_or_else(|| Error::internal("identity of a deleted user"))?;
                     if user.is_blocked {
-                        return Err(Error::forbidden("This account is blocked.")
-                            .with_code("access_denied"));
+                        return Err(
+                            Error::forbidden("This account is blocked.").with_code("access_denied")
+                        );
                     }
                     let session =
                         sessions::start(&app2, tx, Some(&uid), Some(&identity.id), &origin)?;
@@ -149,7 +155,9 @@ pub async fn change_password(
         .await?
         .ok_or_else(|| Error::internal("identity without instance"))?;
     if inst.type_name != "userpass" {
-        return Err(Error::bad_request("only password login data has a password"));
+        return Err(Error::bad_request(
+            "only password login data has a password",
+        ));
     }
     if owner {
         let old = old.ok_or_else(|| Error::bad_request("oldPassword must be given"))?;

@@ -42,8 +42,10 @@ pub fn granted_scope(client: &Client, requested: Option<&str>) -> Result<Vec<Str
         return Ok(client.valid_scopes.clone());
     }
     if let Some(bad) = req.iter().find(|s| !client.valid_scopes.contains(s)) {
-        return Err(Error::bad_request(format!("the client may not ask for the scope {bad}"))
-            .with_code("invalid_scope"));
+        return Err(
+            Error::bad_request(format!("the client may not ask for the scope {bad}"))
+                .with_code("invalid_scope"),
+        );
     }
     Ok(req)
 }
@@ -57,7 +59,8 @@ pub fn check_resource(resource: Option<&str>) -> Result<Option<String>> {
             if ok {
                 Ok(Some(r.to_string()))
             } else {
-                Err(Error::bad_request("resource must be an absolute URL").with_code("invalid_target"))
+                Err(Error::bad_request("resource must be an absolute URL")
+                    .with_code("invalid_target"))
             }
         }
     }
@@ -267,13 +270,33 @@ pub async fn exchange_code(
     // The inner Result lets a replay end the session (committed) and still answer an error.
     app.db
         .write(move |tx| {
-            type Row = (String, String, String, String, Option<String>, Option<String>, i64, Option<i64>);
+            type Row = (
+                String,
+                String,
+                String,
+                String,
+                Option<String>,
+                Option<String>,
+                i64,
+                Option<i64>,
+            );
             let row: Option<Row> = tx
                 .query_row(
                     "SELECT client_id, active_login_id, redirect_uri, scope, nonce, code_challenge,
                      expires, used_at FROM authorization_codes WHERE digest = ?1",
                     params![digest(&code)],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)),
+                    |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
+                        ))
+                    },
                 )
                 .optional()?;
             let Some((cid, sid, ruri, payload, nonce, challenge, expires, used)) = row else {
@@ -284,18 +307,26 @@ pub async fn exchange_code(
             }
             if used.is_some() {
                 end_for_replay(tx, &sid, "authorization code")?;
-                return Ok(Err(invalid_grant("the code was already used; its tokens are revoked")));
+                return Ok(Err(invalid_grant(
+                    "the code was already used; its tokens are revoked",
+                )));
             }
             if expires <= db::now_ms() {
                 return Ok(Err(invalid_grant("the code has expired")));
             }
             if redirect_uri.as_deref() != Some(ruri.as_str()) {
-                return Ok(Err(invalid_grant("redirect_uri does not match the authorization request")));
+                return Ok(Err(invalid_grant(
+                    "redirect_uri does not match the authorization request",
+                )));
             }
             if let Some(ch) = &challenge {
                 match &verifier {
                     Some(v) if pkce_ok(v, ch) => {}
-                    Some(_) => return Ok(Err(invalid_grant("code_verifier does not match the code_challenge"))),
+                    Some(_) => {
+                        return Ok(Err(invalid_grant(
+                            "code_verifier does not match the code_challenge",
+                        )));
+                    }
                     None => return Ok(Err(invalid_grant("code_verifier is required"))),
                 }
             }
@@ -308,7 +339,8 @@ pub async fn exchange_code(
                 Err(e) => return Ok(Err(e)),
             };
             let payload: Value = serde_json::from_str(&payload).unwrap_or_default();
-            let scope: Vec<String> = serde_json::from_value(payload["scope"].clone()).unwrap_or_default();
+            let scope: Vec<String> =
+                serde_json::from_value(payload["scope"].clone()).unwrap_or_default();
             let resource = payload["resource"].as_str();
             Ok(issue(
                 &app2,
@@ -339,17 +371,26 @@ pub async fn refresh(
     let narrowed = scope.map(parse_scope);
     app.db
         .write(move |tx| {
-            let Some(RefreshRow { session_id: sid, client_id: cid, scope: granted, expires, used_at: used }) =
-                refresh_row(tx, &token)?
+            let Some(RefreshRow {
+                session_id: sid,
+                client_id: cid,
+                scope: granted,
+                expires,
+                used_at: used,
+            }) = refresh_row(tx, &token)?
             else {
                 return Ok(Err(invalid_grant("the refresh token is not valid")));
             };
             if cid.as_deref() != Some(client_id.as_str()) {
-                return Ok(Err(invalid_grant("the refresh token was issued to another client")));
+                return Ok(Err(invalid_grant(
+                    "the refresh token was issued to another client",
+                )));
             }
             if used.is_some() {
                 end_for_replay(tx, &sid, "refresh token")?;
-                return Ok(Err(invalid_grant("the refresh token was already used; its login is ended")));
+                return Ok(Err(invalid_grant(
+                    "the refresh token was already used; its login is ended",
+                )));
             }
             let now = db::now_ms();
             if expires <= now {
@@ -363,8 +404,10 @@ pub async fn refresh(
             let scope = match &narrowed {
                 Some(n) if !n.is_empty() => {
                     if let Some(bad) = n.iter().find(|s| !granted.contains(s)) {
-                        return Ok(Err(Error::bad_request(format!("the scope {bad} was not granted"))
-                            .with_code("invalid_scope")));
+                        return Ok(Err(Error::bad_request(format!(
+                            "the scope {bad} was not granted"
+                        ))
+                        .with_code("invalid_scope")));
                     }
                     n.clone()
                 }
@@ -374,7 +417,12 @@ pub async fn refresh(
                 "UPDATE refresh_tokens SET used_at = ?2 WHERE digest = ?1",
                 params![digest(&token), now],
             )?;
-            db::sessions::touch(tx, &sid, now, now + app2.settings.session_inactivity as i64 * 1000)?;
+            db::sessions::touch(
+                tx,
+                &sid,
+                now,
+                now + app2.settings.session_inactivity as i64 * 1000,
+            )?;
             Ok(issue(
                 &app2,
                 tx,
@@ -402,8 +450,10 @@ pub async fn client_credentials(
     resource: Option<String>,
 ) -> Result<Value> {
     if !client.requires_secret {
-        return Err(Error::bad_request("a public client cannot use client_credentials")
-            .with_code("unauthorized_client"));
+        return Err(
+            Error::bad_request("a public client cannot use client_credentials")
+                .with_code("unauthorized_client"),
+        );
     }
     let uid = client.client_credential_flow_user.clone().ok_or_else(|| {
         Error::bad_request("the client has no clientCredentialFlowUser")
@@ -550,32 +600,40 @@ pub async fn revoke(app: &App, client: &Client, token: &str) -> Result<()> {
 
 /// RFC 7662: what a token is, or `{"active": false}` for anything not currently good.
 pub async fn introspect(app: &App, token: &str) -> Result<Value> {
-    if let Ok(claims) = jwt::verify::<Claims>(&app.keys, Kind::Access, token, &app.public_url, None) {
-        return Ok(match crate::auth::principal::check_live(app, claims).await {
-            Ok(p) => json!({
-                "active": true,
-                "token_type": "Bearer",
-                "scope": p.claims.scope,
-                "client_id": p.claims.client_id,
-                "username": p.user.username,
-                "sub": p.claims.sub,
-                "aud": p.claims.aud,
-                "iss": p.claims.iss,
-                "exp": p.claims.exp,
-                "iat": p.claims.iat,
-                "nbf": p.claims.nbf,
-                "jti": p.claims.jti,
-                "sid": p.claims.sid,
-            }),
-            Err(_) => json!({"active": false}),
-        });
+    if let Ok(claims) = jwt::verify::<Claims>(&app.keys, Kind::Access, token, &app.public_url, None)
+    {
+        return Ok(
+            match crate::auth::principal::check_live(app, claims).await {
+                Ok(p) => json!({
+                    "active": true,
+                    "token_type": "Bearer",
+                    "scope": p.claims.scope,
+                    "client_id": p.claims.client_id,
+                    "username": p.user.username,
+                    "sub": p.claims.sub,
+                    "aud": p.claims.aud,
+                    "iss": p.claims.iss,
+                    "exp": p.claims.exp,
+                    "iat": p.claims.iat,
+                    "nbf": p.claims.nbf,
+                    "jti": p.claims.jti,
+                    "sid": p.claims.sid,
+                }),
+                Err(_) => json!({"active": false}),
+            },
+        );
     }
     let t = token.to_string();
     let found = app
         .db
         .read(move |c| {
-            let Some(RefreshRow { session_id: sid, client_id: cid, scope, expires, used_at: used }) =
-                refresh_row(c, &t)?
+            let Some(RefreshRow {
+                session_id: sid,
+                client_id: cid,
+                scope,
+                expires,
+                used_at: used,
+            }) = refresh_row(c, &t)?
             else {
                 return Ok(None);
             };
@@ -614,9 +672,16 @@ pub fn seal_request(app: &App, req: &AuthRequest) -> String {
 }
 
 pub fn open_request(app: &App, sealed: &str) -> Result<AuthRequest> {
-    let bad = || Error::bad_request("this login link is invalid or has expired; start again from the application");
+    let bad = || {
+        Error::bad_request(
+            "this login link is invalid or has expired; start again from the application",
+        )
+    };
     let bytes = crate::auth::secret::b64_decode(sealed).ok_or_else(bad)?;
-    let plain = app.master.open("authorize-request", &bytes).map_err(|_| bad())?;
+    let plain = app
+        .master
+        .open("authorize-request", &bytes)
+        .map_err(|_| bad())?;
     let req: AuthRequest = serde_json::from_slice(&plain).map_err(|_| bad())?;
     if req.expires <= db::now_ms() {
         return Err(bad());

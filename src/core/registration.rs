@@ -44,13 +44,20 @@ pub struct Pending {
     pub instance: Instance,
 }
 
-pub const INVALID_TOKEN: &str = "the register token is invalid or expired, or its login is no longer waiting for registration";
+pub const INVALID_TOKEN: &str =
+    "the register token is invalid or expired, or its login is no longer waiting for registration";
 
 /// Checks a register token; every way it can fail is the same 401.
 pub async fn check_token(app: &App, token: &str) -> Result<Pending> {
     let invalid = || Error::unauthorized(INVALID_TOKEN).with_code("invalid_token");
-    let claims: Claims = jwt::verify(&app.keys, Kind::Register, token, &app.public_url, Some(&app.public_url))
-        .map_err(|_| invalid())?;
+    let claims: Claims = jwt::verify(
+        &app.keys,
+        Kind::Register,
+        token,
+        &app.public_url,
+        Some(&app.public_url),
+    )
+    .map_err(|_| invalid())?;
     if !claims.has_scope("login-register") {
         return Err(invalid());
     }
@@ -84,10 +91,14 @@ pub async fn userpass_register(
 ) -> Result<(String, Identity)> {
     let inst = instances::get(app, instance_id).await?;
     if inst.type_name != "userpass" {
-        return Err(Error::bad_request("the strategy instance is not a userpass instance"));
+        return Err(Error::bad_request(
+            "the strategy instance is not a userpass instance",
+        ));
     }
     if !inst.is_login_active {
-        return Err(Error::forbidden("login is disabled on this strategy instance"));
+        return Err(Error::forbidden(
+            "login is disabled on this strategy instance",
+        ));
     }
     check_username(username)?;
     check_new_password(password)?;
@@ -100,7 +111,8 @@ pub async fn userpass_register(
             let subject = userpass_subject(&username);
             if let Some(old) = identities::by_subject(tx, &inst.id, &subject)? {
                 // A registration abandoned past its window does not keep the name.
-                let stale = old.state == identities::WAITING && old.expires.is_some_and(|e| e <= now);
+                let stale =
+                    old.state == identities::WAITING && old.expires.is_some_and(|e| e <= now);
                 if !stale {
                     return Err(Error::conflict("the instance already has this username"));
                 }
@@ -130,8 +142,14 @@ pub async fn userpass_register(
 /// What the provider told us about the person, checked against existing usernames.
 pub async fn data_suggestion(app: &App, token: &str) -> Result<Value> {
     let invalid = || Error::unauthorized(INVALID_TOKEN).with_code("invalid_token");
-    let claims: Claims = jwt::verify(&app.keys, Kind::Register, token, &app.public_url, Some(&app.public_url))
-        .map_err(|_| invalid())?;
+    let claims: Claims = jwt::verify(
+        &app.keys,
+        Kind::Register,
+        token,
+        &app.public_url,
+        Some(&app.public_url),
+    )
+    .map_err(|_| invalid())?;
     let id = claims.sub.clone();
     let (identity, taken) = app
         .db
@@ -181,7 +199,9 @@ pub async fn self_register(
 ) -> Result<(User, String)> {
     let pending = check_token(app, token).await?;
     if !pending.instance.is_self_register_active {
-        return Err(Error::forbidden("self-registration is disabled on this strategy instance"));
+        return Err(Error::forbidden(
+            "self-registration is disabled on this strategy instance",
+        ));
     }
     check_username(&r.username)?;
     users::check_display_name(&r.display_name)?;

@@ -96,7 +96,12 @@ pub async fn end(app: &App, actor: &super::Actor, id: &str) -> Result<()> {
                 return Err(crate::error::Error::not_found("active login not found"));
             }
             db::sessions::end(tx, &id, db::now_ms())?;
-            actor.audit(tx, "session.end", Some(&id), serde_json::json!({"user": s.user_id}))
+            actor.audit(
+                tx,
+                "session.end",
+                Some(&id),
+                serde_json::json!({"user": s.user_id}),
+            )
         })
         .await
 }

@@ -113,18 +113,22 @@ pub fn set_cookie_digest(c: &Connection, id: &str, digest: &[u8]) -> Result<()> 
 }
 
 pub fn cookie_digest(c: &Connection, id: &str) -> Result<Option<Vec<u8>>> {
-    Ok(c
-        .query_row(
-            "SELECT cookie_digest FROM active_logins WHERE id = ?1",
-            params![id],
-            |r| r.get(0),
-        )
-        .optional()?
-        .flatten())
+    Ok(c.query_row(
+        "SELECT cookie_digest FROM active_logins WHERE id = ?1",
+        params![id],
+        |r| r.get(0),
+    )
+    .optional()?
+    .flatten())
 }
 
 /// The live session that client-credentials tokens of `client_id` for `user_id` share.
-pub fn client_session(c: &Connection, client_id: &str, user_id: &str, now: i64) -> Result<Option<String>> {
+pub fn client_session(
+    c: &Connection,
+    client_id: &str,
+    user_id: &str,
+    now: i64,
+) -> Result<Option<String>> {
     let mut st = c.prepare_cached(
         "SELECT id FROM active_logins WHERE client_id = ?1 AND user_id = ?2 AND identity_id IS NULL
          AND ended_at IS NULL AND expires > ?3 AND absolute_expires > ?3

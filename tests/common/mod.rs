@@ -193,6 +193,13 @@ impl Server {
         self.send("DELETE", path, token, None)
     }
 
+    /// Stops the server and hands over its directory, to start another server on the same data.
+    pub fn stop_keep_dir(mut self) -> tempfile::TempDir {
+        unsafe_kill(self.child.id(), "TERM");
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
+    }
+
     /// Sends SIGTERM and waits for the process to exit.
     pub fn stop(mut self) -> std::process::ExitStatus {
         unsafe_kill(self.child.id(), "TERM");

@@ -1,0 +1,339 @@
+// The hosted register page: /auth/flow/register?flow=<flow>[#registerToken=<token>].
+// With a register token (a login found an identity that waits for registration) the account
+// is made from that identity; without one, from a new username and password. The flow id ties
+// the page to an authorization request; without it the new account lands on /account.
+(function () {
+  'use strict';
+  const $ = (id) => document.getElementById(id);
+  const show = (el, on) => el.classList.toggle('hidden', on === false);
+  const hide = (el) => el.classList.add('hidden');
+  const flow = new URLSearchParams(location.search).get('flow');
+  const flowQuery = flow ? '?flow=' + encodeURIComponent(flow) : '';
+  const STORE = 'kw_register_token';
+
+  /** The double-submit CSRF token: the page's `kw_csrf` cookie, echoed in a header. */
+  function csrfToken() {
+    for (const part of document.cookie.split(';')) {
+      const i = part.indexOf('=');
+      if (i > 0 && part.slice(0, i).trim() === 'kw_csrf') {
+        const v = part.slice(i + 1).trim();
+        try {
+          return decodeURIComponent(v);
+        } catch (_) {
+          return v;
+        }
+      }
+    }
+    return '';
+  }
+
+  /** fetch() with JSON in and out; never throws: a network failure is status 0. */
+  async function call(method, path, body) {
+    const init = { method, credentials: 'same-origin', headers: { accept: 'application/json' } };
+    if (body !== undefined) {
+      init.headers['content-type'] = 'application/json';
+      init.headers['x-csrf-token'] = csrfToken();
+      init.body = JSON.stringify(body);
+    }
+    let r;
+    try {
+      r = await fetch(path, init);
+    } catch (_) {
+      return { status: 0, data: {} };
+    }
+    const data = await r.json().catch(() => ({}));
+    return { status: r.status, data: data && typeof data === 'object' ? data : {} };
+  }
+
+  /** A server message made into a sentence: "displayName must…" → "Display name must…". */
+  function sentence(text) {
+    let s = String(text || '').trim().replace(/^displayName\b/, 'display name');
+    if (!s) return s;
+    s = s.charAt(0).toUpperCase() + s.slice(1);
+    return /[.!?]$/.test(s) ? s : s + '.';
+  }
+
+  function message(r, fallback) {
+    if (r.status === 0) return 'keyward cannot be reached. Check your connection and try again.';
+    if (typeof r.data.message === 'string' && r.data.message) return sentence(r.data.message);
+    return fallback + ' (' + r.status + ')';
+  }
+
+  // ---- The register token: from the fragment, kept for this tab so a reload keeps it. ----
+
+  function tokenExpiry(token) {
+    try {
+      const b = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      const exp = JSON.parse(atob(b + '==='.slice((b.length + 3) % 4))).exp;
+      if (typeof exp === 'number') return exp * 1000;
+    } catch (_) {
+      // not a JWT we can read: the server decides
+    }
+    return Date.now() + 10 * 60 * 1000;
+  }
+
+  function takeToken() {
+    const fromHash = new URLSearchParams(location.hash.slice(1)).get('registerToken');
+    if (fromHash) {
+      try {
+        sessionStorage.setItem(STORE, JSON.stringify({ token: fromHash, flow: flow || null, exp: tokenExpiry(fromHash) }));
+      } catch (_) {
+        // storage may be off; the token still works for this page view
+      }
+      // Out of the address bar (and the history): the token is a credential.
+      history.replaceState(null, '', location.pathname + location.search);
+      return fromHash;
+    }
+    try {
+      const kept = JSON.parse(sessionStorage.getItem(STORE) || 'null');
+      if (kept && kept.token && kept.flow === (flow || null) && kept.exp > Date.now()) return kept.token;
+    } catch (_) {
+      // nothing usable kept
+    }
+    forgetToken();
+    return null;
+  }
+
+  function forgetToken() {
+    try {
+      sessionStorage.removeItem(STORE);
+    } catch (_) {
+      // ignore
+    }
+  }
+
+  const registerToken = takeToken();
+
+  // ---- Field errors ----
+
+  const FIELDS = ['username', 'displayName', 'email', 'password', 'password2'];
+
+  function fieldError(field, text) {
+    const el = $(field + '-error');
+    el.textContent = text;
+    show(el);
+    $(field).setAttribute('aria-invalid', 'true');
+  }
+
+  function clearErrors() {
+    for (const f of FIELDS) {
+      hide($(f + '-error'));
+      $(f).removeAttribute('aria-invalid');
+    }
+    hide($('error'));
+  }
+
+  function showError(text) {
+    const err = $('error');
+    err.textContent = text;
+    show(err);
+  }
+
+  /** The field a 400 message is about ("password must be…"), or null. */
+  function fieldOf(msg) {
+    const m = /^\s*(username|displayName|email|password)\b/i.exec(String(msg || ''));
+    if (!m) return null;
+    const f = m[1].toLowerCase();
+    return f === 'displayname' ? 'displayName' : f;
+  }
+
+  function takenMessage(username) {
+    return 'The username “' + username + '” is already taken. Choose another one.';
+  }
+
+  let instanceId = null;
+
+  function loginLink() {
+    return '/auth/flow/login' + flowQuery;
+  }
+
+  function showExpired() {
+    forgetToken();
+    hide($('register'));
+    hide($('token-intro'));
+    hide($('signed-in'));
+    show($('expired'));
+  }
+
+  /** Userpass instances that allow self-registration, in the server's order. */
+  async function selfRegisterInstances(ctxInstances) {
+    const userpass = ctxInstances.filter((i) => i && i.type === 'userpass');
+    const r = await call('GET', '/auth/api/login/strategy-instance');
+    if (r.status !== 200 || !Array.isArray(r.data)) return userpass;
+    const open = new Set(
+      r.data.filter((i) => i && i.type === 'userpass' && i.isSelfRegisterActive && i.isLoginActive !== false).map((i) => i.id),
+    );
+    return userpass.filter((i) => open.has(i.id));
+  }
+
+  async function start() {
+    $('signin-link').href = loginLink();
+    $('restart-link').href = loginLink();
+    $('already-link').href = loginLink();
+
+    const r = await call('GET', '/auth/api/flow/context' + flowQuery);
+    if (r.status === 400) {
+      hide($('loading'));
+      const detail = typeof r.data.message === 'string' ? r.data.message : '';
+      $('invalid-detail').textContent = detail;
+      show($('invalid-detail'), !!detail);
+      show($('invalid'));
+      return;
+    }
+    if (r.status !== 200) {
+      hide($('loading'));
+      $('load-error').textContent = message(r, 'The page could not be loaded');
+      show($('load-error'));
+      return;
+    }
+    const ctx = r.data;
+    const instances = Array.isArray(ctx.instances) ? ctx.instances : [];
+
+    if (ctx.client && ctx.client.name) {
+      $('client-name').textContent = ctx.client.name;
+      show($('client-line'));
+      document.title = 'Create an account for ' + ctx.client.name + ' – keyward';
+    }
+
+    if (registerToken) {
+      await startWithToken(ctx);
+    } else {
+      await startPlain(ctx, instances);
+    }
+  }
+
+  async function startWithToken(ctx) {
+    const s = await call('POST', '/auth/api/flow/suggestion', { registerToken });
+    hide($('loading'));
+    if (s.status === 401) {
+      showExpired();
+      return;
+    }
+    if (s.status === 200 && s.data.status === 'ALREADY_REGISTERED') {
+      forgetToken();
+      show($('already'));
+      return;
+    }
+    hide($('password-rows'));
+    show($('token-intro'));
+    if (ctx.user) {
+      $('signed-in-name').textContent = ctx.user.displayName || ctx.user.username || '';
+      $('link-instead').href = '/auth/flow/link' + flowQuery + '#registerToken=' + encodeURIComponent(registerToken);
+      show($('link-instead-line'));
+      show($('signed-in'));
+    }
+    show($('register'));
+    if (s.status === 200) {
+      const d = s.data;
+      if (typeof d.username === 'string') $('username').value = d.username;
+      if (typeof d.displayName === 'string') $('displayName').value = d.displayName;
+      if (typeof d.email === 'string') $('email').value = d.email;
+      if (d.status === 'USERNAME_TAKEN' && d.username) fieldError('username', takenMessage(d.username));
+    } else if (s.status !== 0) {
+      // No suggestion; the form still works, and the register call reports any real problem.
+    } else {
+      showError(message(s, ''));
+    }
+    $('username').focus();
+  }
+
+  async function startPlain(ctx, instances) {
+    const open = await selfRegisterInstances(instances);
+    hide($('loading'));
+    if (ctx.user) {
+      $('signed-in-name').textContent = ctx.user.displayName || ctx.user.username || '';
+      $('link-instead').textContent = 'Add a password login to that account instead';
+      $('link-instead').href = '/auth/flow/link' + flowQuery;
+      show($('link-instead-line'));
+      show($('signed-in'));
+    }
+    if (open.length === 0) {
+      show($('disabled'));
+      return;
+    }
+    instanceId = open[0].id;
+    if (open.length > 1) {
+      const select = $('instance');
+      for (const i of open) {
+        const o = document.createElement('option');
+        o.value = i.id;
+        o.textContent = i.name || i.id;
+        select.appendChild(o);
+      }
+      select.addEventListener('change', () => { instanceId = select.value; });
+      show($('instance-row'));
+    }
+    show($('plain-intro'));
+    show($('register'));
+    $('username').focus();
+  }
+
+  for (const f of FIELDS) {
+    $(f).addEventListener('input', () => {
+      hide($(f + '-error'));
+      $(f).removeAttribute('aria-invalid');
+    });
+  }
+
+  $('register').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearErrors();
+    const username = $('username').value.trim();
+    const displayName = $('displayName').value.trim();
+    const email = $('email').value.trim();
+    const password = $('password').value;
+    let first = null;
+    const bad = (field, text) => {
+      fieldError(field, text);
+      if (!first) first = field;
+    };
+    if (!username) bad('username', 'Enter a username.');
+    if (!registerToken) {
+      if (password.length < 8) bad('password', 'The password must be at least 8 characters long.');
+      else if (password !== $('password2').value) bad('password2', 'The two passwords differ.');
+    }
+    if (first) {
+      $(first).focus();
+      return;
+    }
+
+    const body = { flow: flow || null, username, displayName: displayName || null, email: email || null };
+    if (registerToken) {
+      body.registerToken = registerToken;
+    } else {
+      body.instanceId = instanceId;
+      body.password = password;
+    }
+    const button = $('submit');
+    button.disabled = true;
+    button.textContent = 'Creating account…';
+    const r = await call('POST', '/auth/api/flow/register', body);
+    if (r.status === 200 && typeof r.data.redirect === 'string' && r.data.redirect) {
+      // Signed in as the new user: on to the application, or to the account page.
+      forgetToken();
+      location.assign(r.data.redirect);
+      return;
+    }
+    button.disabled = false;
+    button.textContent = 'Create account';
+    if (r.status === 200) {
+      showError('Unexpected answer from keyward. Try again.');
+    } else if (r.status === 409) {
+      fieldError('username', takenMessage(username));
+      $('username').focus();
+      $('username').select();
+    } else if (r.status === 401 && registerToken) {
+      showExpired();
+    } else if (r.status === 400 && fieldOf(r.data.message)) {
+      const f = fieldOf(r.data.message);
+      fieldError(f, sentence(r.data.message));
+      $(f).focus();
+    } else if (r.status === 403) {
+      showError(message(r, 'Creating an account is not allowed here'));
+    } else {
+      showError(message(r, 'The account could not be created'));
+    }
+  });
+
+  start();
+})();
