@@ -150,3 +150,7 @@ CREATE TABLE authorization_codes (
 -- A browser session is an active login too: its cookie carries a secret whose digest is here.
 ALTER TABLE active_logins ADD COLUMN cookie_digest BLOB;
 CREATE INDEX active_logins_client ON active_logins(client_id, user_id) WHERE identity_id IS NULL;
+
+-- When an identity joined its user, so a user's identities list in the order they were linked
+-- (a merged account's identities follow the primary's own).
+ALTER TABLE identities ADD COLUMN linked_at INTEGER;

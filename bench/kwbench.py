@@ -295,8 +295,10 @@ def report(d):
         met = r[3] if r[2] != "-" else ""
         print(f"{r[0]:<{w0}}  {r[1]:<{w1}}  {r[2]:<{w2}}  {met}")
     print()
-    print("details: phase, requests, 2xx/s, latency p50/p99/max (ms), server CPU per request (ms),")
-    print("         server CPU and whole-machine busy during the phase (% of all cores), problems")
+    print("details: phase, requests, 2xx/s, latency p50/p99/max (ms), server CPU per request (ms);")
+    print("         CPU during the phase in % of all cores: server, load generator, other processes;")
+    print("         server RSS after the phase (MiB); problems")
+    disturbed = []
     for name, r in [("seq_password", seq_pw), ("seq_refresh", seq_rt), ("flood", flood),
                     ("flood_mixed", flood2), ("flood_healthz", hz_flood), ("flood_self", self_flood),
                     ("healthz", hz), ("self", me), ("client_credentials", cc), ("refresh", rt)]:
@@ -305,20 +307,27 @@ def report(d):
             continue
         l = r["latency_us"]
         c = load(d, name + ".cpu")
-        cpu_txt = ""
+        m = load(d, name + ".rss")
+        cpu_txt = f"{'(with flood_mixed)':>30}"
         if c and c["all_s"] > 0:
             per = c["server_s"] / max(1, r["requests"]) * 1000
             per_txt = "      -" if name == "flood_mixed" else f"{per:>7.3f}"
-            cpu_txt = (f"{per_txt}  {100 * c['server_s'] / c['all_s']:>4.0f}% "
-                       f"{100 * c['busy_s'] / c['all_s']:>4.0f}%")
-        elif name.startswith("flood_"):
-            cpu_txt = "  (see flood_mixed)"
+            other = c["busy_s"] - c["server_s"] - c.get("loadgen_s", 0)
+            pct = lambda x: 100 * x / c["all_s"]
+            cpu_txt = (f"{per_txt}  {pct(c['server_s']):>4.0f}% {pct(c.get('loadgen_s', 0)):>4.0f}% "
+                       f"{pct(other):>4.0f}%")
+            if pct(other) > 5:
+                disturbed.append(f"{name} ({pct(other):.0f} %)")
+        rss_txt = f"{m['VmRSS'] / 1024:>7.1f}" if m else "       "
         print(f"  {name:<19} {r['requests']:>8}  {ok_rate(r):>9.1f}/s  "
               f"{l['p50'] / 1000:>7.2f} {l['p99'] / 1000:>7.2f} {l['max'] / 1000:>8.2f}  "
-              f"{cpu_txt}  {problems(r)}")
+              f"{cpu_txt}  {rss_txt}  {problems(r)}")
     print("  (flood_mixed's CPU figures cover the three loads that ran together)")
     print(f"  CPUs busy before the first phase: {meta.get('busy_before', '?')} %; load average "
           f"before/after: {meta.get('load_before', '?')} / {meta.get('load_after', '?')}")
+    if disturbed:
+        print(f"  WARNING: other processes used more than 5 % of the CPUs during: {', '.join(disturbed)}")
+    print(f"  server and load generators ran at nice {meta.get('nice', 0)}")
     print(f"  limit if the whole 1-client login latency counted as hash time: {limit_raw:.1f}/s "
           f"(ratio {logins / limit_raw * 100:.1f} %)")
     summary = {
@@ -327,6 +336,7 @@ def report(d):
         "logins_per_s_during_mixed": ok_rate(flood2),
         "healthz_per_s": hz_rate, "self_per_s": me_rate, "self_to_healthz": me_rate / hz_rate,
         "client_credentials_per_s": cc_rate, "refresh_per_s": rt_rate,
+        "disturbed": disturbed,
         "rss_start_kib": rss0["VmRSS"], "rss_end_kib": rss1["VmRSS"], "rss_peak_kib": rss1["VmHWM"],
     }
     with open(os.path.join(d, "summary.json"), "w") as f:

@@ -100,6 +100,8 @@
         show($('instance-row'));
       }
       show($('login'));
+      $('register-link').href = '/auth/flow/register' + (flow ? '?flow=' + encodeURIComponent(flow) : '');
+      show($('register-line'));
       $('username').focus();
     } else {
       show($('no-password'));

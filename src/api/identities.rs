@@ -6,7 +6,7 @@
 use super::body::Body;
 use super::{Req, send_json};
 use crate::App;
-use crate::auth::jwt::{self, Claims, Kind};
+use crate::auth::jwt::{self, Kind};
 use crate::auth::principal::{Principal, authenticate, bearer};
 use crate::core::instances::{self, Instance};
 use crate::core::linking;
@@ -193,18 +193,22 @@ async fn link_with(app: &App, actor: &Actor, primary: &str, token: &str) -> Resu
             Error::unauthorized("link_with is not a valid token keyward issued")
                 .with_code("invalid_token")
         })?;
+    // Access and ID tokens alike must still speak for their user: not blocked, not logged out
+    // everywhere, their session live, and (access tokens) not revoked.
     let secondary = claims["sub"].as_str().unwrap_or_default().to_string();
-    if kind == Kind::Access {
-        // An access token must still be live: not revoked, its session not ended.
-        let c: Claims = serde_json::from_value(claims.clone()).map_err(|_| {
-            Error::unauthorized("link_with is not a valid token").with_code("invalid_token")
-        })?;
-        crate::auth::principal::check_live(app, c)
-            .await
-            .map_err(|_| {
-                Error::unauthorized("link_with is no longer valid").with_code("invalid_token")
-            })?;
-    }
+    crate::auth::principal::live_subject(
+        app,
+        &secondary,
+        claims["sid"].as_str().unwrap_or_default(),
+        claims["iat"].as_i64().unwrap_or(0),
+        if kind == Kind::Access {
+            Some(claims["jti"].as_str().unwrap_or_default())
+        } else {
+            None
+        },
+    )
+    .await
+    .map_err(|_| Error::unauthorized("link_with is no longer valid").with_code("invalid_token"))?;
     let (actor, primary) = (actor.clone(), primary.to_string());
     app.db
         .write(move |tx| {

@@ -87,22 +87,43 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Principal> {
 
 /// The database half of `authenticate`, also used by introspection.
 pub async fn check_live(app: &App, claims: Claims) -> Result<Principal> {
+    let (user, session) =
+        live_subject(app, &claims.sub, &claims.sid, claims.iat, Some(&claims.jti)).await?;
+    Ok(Principal {
+        claims,
+        user,
+        session,
+    })
+}
+
+/// Whether a token keyward issued still speaks for its user: the user exists and is not
+/// blocked, the token is not older than the user's `revokeTokensBefore`, its session (`sid`) is
+/// live and the user's, and (for tokens with a `jti`) it was not revoked.
+pub async fn live_subject(
+    app: &App,
+    sub: &str,
+    sid: &str,
+    iat: i64,
+    jti: Option<&str>,
+) -> Result<(User, crate::db::sessions::Session)> {
     let refused = || Error::unauthorized("invalid or expired token");
-    let (user, session, revoked) = {
-        let c = claims.clone();
-        app.db
-            .read(move |conn| {
-                let user = db::users::get(conn, &c.sub)?;
-                let session = db::sessions::get(conn, &c.sid)?;
-                let revoked: bool = conn.query_row(
+    let (sub, sid, jti) = (sub.to_string(), sid.to_string(), jti.map(str::to_string));
+    let (user, session, revoked) = app
+        .db
+        .read(move |conn| {
+            let user = db::users::get(conn, &sub)?;
+            let session = db::sessions::get(conn, &sid)?;
+            let revoked: bool = match jti {
+                Some(j) => conn.query_row(
                     "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?1)",
-                    [&c.jti],
+                    [&j],
                     |r| r.get(0),
-                )?;
-                Ok((user, session, revoked))
-            })
-            .await?
-    };
+                )?,
+                None => false,
+            };
+            Ok((user, session, revoked))
+        })
+        .await?;
     let user = user.ok_or_else(refused)?;
     if user.is_blocked || revoked {
         return Err(refused());
@@ -110,16 +131,12 @@ pub async fn check_live(app: &App, claims: Claims) -> Result<Principal> {
     // revokeTokensBefore is in milliseconds, iat in seconds: a token from the same second is
     // still refused through its ended session.
     if let Some(before) = user.revoke_tokens_before
-        && claims.iat < before / 1000
+        && iat < before / 1000
     {
         return Err(refused());
     }
     let session = session
         .filter(|s| s.is_live(db::now_ms()) && s.user_id.as_deref() == Some(user.id.as_str()))
         .ok_or_else(refused)?;
-    Ok(Principal {
-        claims,
-        user,
-        session,
-    })
+    Ok((user, session))
 }

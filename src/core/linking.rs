@@ -166,6 +166,8 @@ pub fn detach_in(tx: &Connection, actor: &Actor, user_id: &str, i: &Identity) ->
     };
     users::insert(tx, &user)?;
     identities::set_user(tx, &i.id, &user.id)?;
+    // Logins made through the identity spoke for the old user: they end with the move.
+    db::sessions::end_for_identity(tx, &i.id, now)?;
     users::bump_sequence(tx, user_id)?;
     admins.check(tx, "this would remove the last admin's last login method")?;
     actor.audit(

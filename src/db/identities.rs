@@ -56,7 +56,8 @@ pub fn by_subject(c: &Connection, instance_id: &str, subject: &str) -> Result<Op
 
 pub fn list_for_user(c: &Connection, user_id: &str) -> Result<Vec<Identity>> {
     let mut st = c.prepare_cached(&format!(
-        "SELECT {COLS} FROM identities WHERE user_id = ?1 ORDER BY created_at, id"
+        "SELECT {COLS} FROM identities WHERE user_id = ?1
+         ORDER BY coalesce(linked_at, created_at), created_at, id"
     ))?;
     let rows = st.query_map(params![user_id], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -108,7 +109,7 @@ pub fn delete_for_instance(c: &Connection, instance_id: &str) -> Result<usize> {
 /// whether it did: of several racing requests, exactly one sees true.
 pub fn claim_waiting(c: &Connection, id: &str, user_id: &str, now: i64) -> Result<bool> {
     Ok(c.execute(
-        "UPDATE identities SET user_id = ?2, state = 'VALID', expires = NULL
+        "UPDATE identities SET user_id = ?2, state = 'VALID', expires = NULL, linked_at = ?3
          WHERE id = ?1 AND state = 'WAITING_FOR_REGISTER' AND user_id IS NULL AND expires > ?3",
         params![id, user_id, now],
     )? == 1)
@@ -116,15 +117,15 @@ pub fn claim_waiting(c: &Connection, id: &str, user_id: &str, now: i64) -> Resul
 
 pub fn move_all(c: &Connection, from_user: &str, to_user: &str) -> Result<usize> {
     Ok(c.execute(
-        "UPDATE identities SET user_id = ?2 WHERE user_id = ?1",
-        params![from_user, to_user],
+        "UPDATE identities SET user_id = ?2, linked_at = ?3 WHERE user_id = ?1",
+        params![from_user, to_user, super::now_ms()],
     )?)
 }
 
 pub fn set_user(c: &Connection, id: &str, user_id: &str) -> Result<()> {
     c.execute(
-        "UPDATE identities SET user_id = ?2 WHERE id = ?1",
-        params![id, user_id],
+        "UPDATE identities SET user_id = ?2, linked_at = ?3 WHERE id = ?1",
+        params![id, user_id, super::now_ms()],
     )?;
     Ok(())
 }

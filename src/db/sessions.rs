@@ -149,3 +149,11 @@ pub fn assign_user(c: &Connection, id: &str, user_id: &str, expires: i64) -> Res
     )?;
     Ok(())
 }
+
+/// Ends every session that logged in through `identity_id` (the identity changed owners).
+pub fn end_for_identity(c: &Connection, identity_id: &str, now: i64) -> Result<usize> {
+    Ok(c.execute(
+        "UPDATE active_logins SET ended_at = ?2 WHERE identity_id = ?1 AND ended_at IS NULL",
+        params![identity_id, now],
+    )?)
+}

@@ -223,3 +223,87 @@ export async function setupLink(server) {
   if (!m) throw new Error(`no link in ${line}`);
   return m[1];
 }
+
+/** Collects a page's script errors and console errors (a CSP violation shows up there). */
+export function watchErrors(page) {
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  return errors;
+}
+
+/**
+ * A page of a fresh browser context (closed when the test ends), with its errors collected:
+ * `{context, page, errors}`.
+ */
+export async function pageFor(browser, t, options = {}) {
+  const context = await browser.newContext(options);
+  t.after(() => context.close().catch(() => {}));
+  const page = await context.newPage();
+  return { context, page, errors: watchErrors(page) };
+}
+
+/** Fills and submits the hosted login form. */
+export async function fillLogin(page, username, password) {
+  await page.locator('#login').waitFor({ state: 'visible' });
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+/** How many pixels the page scrolls sideways (0 when it fits the window). */
+export function sidewaysOverflow(page) {
+  return page.evaluate(() => Math.max(0, document.documentElement.scrollWidth - window.innerWidth));
+}
+
+/**
+ * A relying party's redirect endpoint: a small HTTP server on a loopback port (path `/cb`)
+ * that records every request and answers with a small page; stopped when the test ends.
+ * `uri` is its address; `next()` resolves with the next URL it got.
+ */
+export async function redirectCatcher(t) {
+  const { createServer } = await import('node:http');
+  const caught = [];
+  const waiting = [];
+  const server = createServer((req, res) => {
+    const url = `http://127.0.0.1:${server.address().port}${req.url}`;
+    if (new URL(url).pathname !== '/cb') {
+      res.writeHead(404).end();
+      return;
+    }
+    const w = waiting.shift();
+    if (w) w(url);
+    else caught.push(url);
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end('<!doctype html><title>cb</title><p>back at the app</p>');
+  });
+  await new Promise((res, rej) => {
+    server.once('error', rej);
+    server.listen(0, '127.0.0.1', res);
+  });
+  t.after(() => new Promise((res) => { server.closeAllConnections(); server.close(res); }));
+  return {
+    uri: `http://127.0.0.1:${server.address().port}/cb`,
+    next(timeoutMs = 15_000) {
+      if (caught.length) return Promise.resolve(caught.shift());
+      return new Promise((res, rej) => {
+        const timer = setTimeout(() => rej(new Error(`no request to the redirect URI within ${timeoutMs} ms`)), timeoutMs);
+        waiting.push((u) => {
+          clearTimeout(timer);
+          res(u);
+        });
+      });
+    },
+  };
+}
+
+/** The id of the default password instance (`local`), from the public instance list. */
+export async function localInstanceId(server) {
+  const r = await api(server, 'GET', '/auth/api/login/strategy-instance');
+  if (r.status !== 200) throw new Error(`GET /strategy-instance: ${r.status} ${r.text}`);
+  const local = r.body.find((i) => i.type === 'userpass' && i.name === 'local') || r.body.find((i) => i.type === 'userpass');
+  if (!local) throw new Error('no userpass instance');
+  return local.id;
+}

@@ -1,0 +1,283 @@
+// The hosted link page: /auth/flow/link?flow=<flow>[#registerToken=<token>]. A signed-in user
+// adds another way to sign in: the waiting login behind a register token, or a new username
+// and password on a password instance.
+(function () {
+  'use strict';
+  const $ = (id) => document.getElementById(id);
+  const show = (el, on) => el.classList.toggle('hidden', on === false);
+  const hide = (el) => el.classList.add('hidden');
+  const flow = new URLSearchParams(location.search).get('flow');
+  const flowQuery = flow ? '?flow=' + encodeURIComponent(flow) : '';
+  const loginUrl = '/auth/flow/login' + flowQuery;
+  const STORE = 'kw_link_token';
+
+  /** The double-submit CSRF token: the page's `kw_csrf` cookie, echoed in a header. */
+  function csrfToken() {
+    for (const part of document.cookie.split(';')) {
+      const i = part.indexOf('=');
+      if (i > 0 && part.slice(0, i).trim() === 'kw_csrf') {
+        const v = part.slice(i + 1).trim();
+        try {
+          return decodeURIComponent(v);
+        } catch (_) {
+          return v;
+        }
+      }
+    }
+    return '';
+  }
+
+  /** fetch() with JSON in and out; never throws: a network failure is status 0. */
+  async function call(method, path, body) {
+    const init = { method, credentials: 'same-origin', headers: { accept: 'application/json' } };
+    if (body !== undefined) {
+      init.headers['content-type'] = 'application/json';
+      init.headers['x-csrf-token'] = csrfToken();
+      init.body = JSON.stringify(body);
+    }
+    let r;
+    try {
+      r = await fetch(path, init);
+    } catch (_) {
+      return { status: 0, data: {}, headers: new Headers() };
+    }
+    const data = await r.json().catch(() => ({}));
+    return { status: r.status, data: data && typeof data === 'object' ? data : {}, headers: r.headers };
+  }
+
+  function sentence(text) {
+    let s = String(text || '').trim();
+    if (!s) return s;
+    s = s.charAt(0).toUpperCase() + s.slice(1);
+    return /[.!?]$/.test(s) ? s : s + '.';
+  }
+
+  function message(r, fallback) {
+    if (r.status === 0) return 'keyward cannot be reached. Check your connection and try again.';
+    if (typeof r.data.message === 'string' && r.data.message) return sentence(r.data.message);
+    return fallback + ' (' + r.status + ')';
+  }
+
+  // ---- The register token: from the fragment, kept for this tab so a reload keeps it. ----
+
+  function tokenExpiry(token) {
+    try {
+      const b = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      const exp = JSON.parse(atob(b + '==='.slice((b.length + 3) % 4))).exp;
+      if (typeof exp === 'number') return exp * 1000;
+    } catch (_) {
+      // the server decides
+    }
+    return Date.now() + 10 * 60 * 1000;
+  }
+
+  function forgetToken() {
+    try {
+      sessionStorage.removeItem(STORE);
+    } catch (_) {
+      // ignore
+    }
+  }
+
+  function takeToken() {
+    const fromHash = new URLSearchParams(location.hash.slice(1)).get('registerToken');
+    if (fromHash) {
+      try {
+        sessionStorage.setItem(STORE, JSON.stringify({ token: fromHash, flow: flow || null, exp: tokenExpiry(fromHash) }));
+      } catch (_) {
+        // the token still works for this page view
+      }
+      history.replaceState(null, '', location.pathname + location.search);
+      return fromHash;
+    }
+    try {
+      const kept = JSON.parse(sessionStorage.getItem(STORE) || 'null');
+      if (kept && kept.token && kept.flow === (flow || null) && kept.exp > Date.now()) return kept.token;
+    } catch (_) {
+      // nothing usable kept
+    }
+    forgetToken();
+    return null;
+  }
+
+  const registerToken = takeToken();
+  let instanceId = null;
+
+  /** Whether anyone is signed in (a 401 may mean the session has ended meanwhile). */
+  async function signedIn() {
+    const r = await call('GET', '/auth/api/flow/context' + flowQuery);
+    return !(r.status === 200 && !r.data.user);
+  }
+
+  function fieldError(field, text) {
+    const el = $(field + '-error');
+    el.textContent = text;
+    show(el);
+    $(field).setAttribute('aria-invalid', 'true');
+  }
+
+  function clearErrors() {
+    for (const f of ['username', 'password']) {
+      hide($(f + '-error'));
+      $(f).removeAttribute('aria-invalid');
+    }
+    hide($('error'));
+  }
+
+  function showError(el, text) {
+    el.textContent = text;
+    show(el);
+  }
+
+  async function start() {
+    $('signin').href = loginUrl;
+    $('restart-link').href = loginUrl;
+    const r = await call('GET', '/auth/api/flow/context' + flowQuery);
+    hide($('loading'));
+    if (r.status === 400) {
+      const detail = typeof r.data.message === 'string' ? r.data.message : '';
+      $('invalid-detail').textContent = detail;
+      show($('invalid-detail'), !!detail);
+      show($('invalid'));
+      return;
+    }
+    if (r.status !== 200) {
+      showError($('load-error'), message(r, 'The page could not be loaded'));
+      return;
+    }
+    const ctx = r.data;
+    if (ctx.client && ctx.client.name) {
+      $('client-name').textContent = ctx.client.name;
+      show($('client-line'));
+    }
+    show($('back-line'), !flow && !!ctx.user);
+    if (!ctx.user) {
+      show($('signed-out'));
+      return;
+    }
+    const name = ctx.user.displayName || ctx.user.username || '';
+    $('signed-in-name').textContent = name;
+    show($('signed-in'));
+
+    if (registerToken) {
+      $('token-user').textContent = name;
+      show($('token-box'));
+      $('link-token').focus();
+      return;
+    }
+
+    const userpass = (Array.isArray(ctx.instances) ? ctx.instances : []).filter((i) => i && i.type === 'userpass');
+    if (userpass.length === 0) {
+      show($('no-password'));
+      return;
+    }
+    instanceId = userpass[0].id;
+    if (userpass.length > 1) {
+      const select = $('instance');
+      for (const i of userpass) {
+        const o = document.createElement('option');
+        o.value = i.id;
+        o.textContent = i.name || i.id;
+        select.appendChild(o);
+      }
+      select.addEventListener('change', () => { instanceId = select.value; });
+      show($('instance-row'));
+    }
+    show($('link'));
+    $('username').focus();
+  }
+
+  $('link-token').addEventListener('click', async () => {
+    const err = $('token-error');
+    hide(err);
+    const button = $('link-token');
+    button.disabled = true;
+    button.textContent = 'Linking…';
+    const r = await call('POST', '/auth/api/flow/link', { flow: flow || null, registerToken });
+    if (r.status === 200 && typeof r.data.redirect === 'string' && r.data.redirect) {
+      forgetToken();
+      location.assign(r.data.redirect);
+      return;
+    }
+    button.disabled = false;
+    button.textContent = 'Link this login to your account';
+    if (r.status === 401) {
+      if (!(await signedIn())) {
+        location.assign(loginUrl);
+        return;
+      }
+      forgetToken();
+      hide($('token-box'));
+      show($('expired'));
+    } else {
+      showError(err, message(r, 'The login could not be linked'));
+    }
+  });
+
+  for (const f of ['username', 'password']) {
+    $(f).addEventListener('input', () => {
+      hide($(f + '-error'));
+      $(f).removeAttribute('aria-invalid');
+    });
+  }
+
+  /** What a 409 means, in the words of this page. */
+  function conflictText(msg, username) {
+    const m = String(msg || '').toLowerCase();
+    if (m.includes('already yours')) return 'The username “' + username + '” is already one of your ways to sign in.';
+    if (m.includes('another account')) return 'The username “' + username + '” belongs to another account.';
+    if (m.includes('already has this username')) return 'The username “' + username + '” is already taken. Choose another one.';
+    return sentence(msg) || 'The username “' + username + '” cannot be used.';
+  }
+
+  $('link').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearErrors();
+    const username = $('username').value.trim();
+    const password = $('password').value;
+    if (!username) {
+      fieldError('username', 'Enter a username.');
+      $('username').focus();
+      return;
+    }
+    if (password.length < 8) {
+      fieldError('password', 'The password must be at least 8 characters long.');
+      $('password').focus();
+      return;
+    }
+    const button = $('submit');
+    button.disabled = true;
+    button.textContent = 'Adding…';
+    const r = await call('POST', '/auth/api/flow/link', { flow: flow || null, instanceId, username, password });
+    if (r.status === 200 && typeof r.data.redirect === 'string' && r.data.redirect) {
+      location.assign(r.data.redirect);
+      return;
+    }
+    button.disabled = false;
+    button.textContent = 'Add password login';
+    if (r.status === 409) {
+      fieldError('username', conflictText(r.data.message, username));
+      $('username').focus();
+    } else if (r.status === 401) {
+      if (!(await signedIn())) {
+        location.assign(loginUrl);
+        return;
+      }
+      // A login with this username exists and the password is not its password.
+      fieldError('username', 'The username “' + username + '” is already taken, and the password does not match it. Choose another username.');
+      $('password').value = '';
+      $('username').focus();
+    } else if (r.status === 429) {
+      const wait = r.headers.get('retry-after');
+      showError($('error'), message(r, 'Too many attempts' + (wait ? '; try again in ' + wait + ' s' : '')));
+    } else if (r.status === 400 && /^\s*(username|password)\b/i.test(r.data.message || '')) {
+      const f = /^\s*username/i.test(r.data.message) ? 'username' : 'password';
+      fieldError(f, sentence(r.data.message));
+      $(f).focus();
+    } else {
+      showError($('error'), message(r, 'The login could not be added'));
+    }
+  });
+
+  start();
+})();

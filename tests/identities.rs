@@ -1,0 +1,893 @@
+//! The Auth0-style identities API (`/api/v2`): reading a user with its identities, linking by
+//! a token (a register token or another user's token, which merges that user) and by provider
+//! and user id (`update:users`: an admin or client credentials), every error with its
+//! `errorCode`, and unlinking an identity into a standalone user.
+
+mod common;
+
+use base64::Engine;
+use common::Server;
+use reqwest::blocking::Response;
+use serde_json::{Value, json};
+
+const REG_PASSWORD: &str = "registered password";
+const OWN: &str = "login read:current_user update:current_user_identities";
+const ALL: &str = "login update:users read:users";
+
+struct Ctx {
+    s: Server,
+    admin: String,
+    local: String,
+    client: (String, String),
+}
+
+fn setup() -> Ctx {
+    let s = Server::start();
+    let admin = s.admin("admin");
+    let list: Value = s
+        .get("/auth/api/login/strategy-instance", None)
+        .json()
+        .unwrap();
+    let local = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "local")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut c = Ctx {
+        s,
+        admin,
+        local,
+        client: (String::new(), String::new()),
+    };
+    c.client = c.client_with(json!({"name": "legacy", "requiresSecret": true,
+                                     "validScopes": ["login"], "allowPasswordGrant": true}));
+    c
+}
+
+fn sub(token: &str) -> String {
+    let part = token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap();
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    v["sub"].as_str().unwrap().to_string()
+}
+
+const UNKNOWN: &str = "7f0c6a52-4f5e-4d9b-9a51-0d1e2f3a4b5c";
+
+/// Asserts the Auth0 error shape and status; returns the body.
+fn auth0_error(r: Response, status: u16) -> Value {
+    assert_eq!(r.status().as_u16(), status, "unexpected status");
+    let v: Value = r.json().expect("JSON error body");
+    assert_eq!(v["statusCode"], status, "{v}");
+    assert!(v["error"].is_string(), "{v}");
+    assert!(v["message"].is_string(), "{v}");
+    assert!(
+        v["errorCode"].as_str().is_some_and(|c| !c.is_empty()),
+        "{v}"
+    );
+    v
+}
+
+fn users(id: &str) -> String {
+    format!("/api/v2/users/{id}")
+}
+
+fn identities(id: &str) -> String {
+    format!("/api/v2/users/{id}/identities")
+}
+
+impl Ctx {
+    /// Creates a client (and a secret); returns (id, secret).
+    fn client_with(&self, body: Value) -> (String, String) {
+        let r = self
+            .s
+            .post("/auth/api/login/client", Some(&self.admin), &body);
+        assert_eq!(r.status(), 201, "{:?}", r.text());
+        let id = r.json::<Value>().unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = self.s.post(
+            &format!("/auth/api/login/client/{id}/client-secret"),
+            Some(&self.admin),
+            &json!({}),
+        );
+        assert_eq!(r.status(), 201);
+        let secret = r.json::<Value>().unwrap()["secretText"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        (id, secret)
+    }
+
+    fn user_with(&self, username: &str, display: &str, email: Option<&str>) -> String {
+        let mut body = json!({"username": username, "displayName": display,
+                              "password": "password-of-user"});
+        if let Some(e) = email {
+            body["email"] = json!(e);
+        }
+        let r = self
+            .s
+            .post("/auth/api/login/user", Some(&self.admin), &body);
+        assert_eq!(r.status(), 201, "{:?}", r.text());
+        r.json::<Value>().unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    fn reg_token(&self, username: &str) -> String {
+        let r = self.s.post(
+            &format!(
+                "/auth/api/login/strategy-instance/{}/userpass/register",
+                self.local
+            ),
+            None,
+            &json!({"username": username, "password": REG_PASSWORD}),
+        );
+        assert_eq!(r.status(), 201, "{:?}", r.text());
+        r.json::<Value>().unwrap()["register_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Logs in with the password grant; returns the id of the user it logged in.
+    fn login_user_id(&self, user: &str, password: &str) -> String {
+        let r = self
+            .s
+            .http
+            .post(self.s.url("/auth/oauth/token"))
+            .basic_auth(&self.client.0, Some(&self.client.1))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", user),
+                ("password", password),
+                ("scope", "login"),
+            ])
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{:?}", r.text());
+        let t: Value = r.json().unwrap();
+        assert_eq!(t["scope"], "login", "{t}");
+        let me = self
+            .s
+            .get("/auth/api/login/user/self", t["access_token"].as_str());
+        assert_eq!(me.status(), 200);
+        me.json::<Value>().unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    fn get_user(&self, id: &str) -> Value {
+        let t = self.s.token("admin", "read:users");
+        let r = self.s.get(&users(id), Some(&t));
+        assert_eq!(r.status(), 200, "{:?}", r.text());
+        r.json().unwrap()
+    }
+
+    fn login_user(&self, id: &str) -> Response {
+        self.s
+            .get(&format!("/auth/api/login/user/{id}"), Some(&self.admin))
+    }
+}
+
+fn subjects(list: &Value) -> Vec<&str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["user_id"].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn get_user_with_identities_and_permissions() {
+    let c = setup();
+    let bob = c.user_with("bob", "Bob B", Some("bob@example.com"));
+    let carol = c.user_with("carol", "Carol", None);
+
+    // Self with read:current_user.
+    let own = c.s.token("bob", "read:current_user");
+    let r = c.s.get(&users(&bob), Some(&own));
+    assert_eq!(r.status(), 200);
+    let u: Value = r.json().unwrap();
+    assert_eq!(u["user_id"], bob);
+    assert_eq!(u["username"], "bob");
+    assert_eq!(u["name"], "Bob B");
+    assert_eq!(u["email"], "bob@example.com");
+    assert!(u["created_at"].as_str().unwrap().ends_with('Z'));
+    let ids = u["identities"].as_array().unwrap();
+    assert_eq!(ids.len(), 1, "{u}");
+    assert_eq!(ids[0]["provider"], "userpass");
+    assert_eq!(ids[0]["connection"], "local");
+    assert_eq!(ids[0]["user_id"], "bob");
+    assert_eq!(ids[0]["isSocial"], false);
+
+    // An admin with read:users reads anyone; unknown: 404.
+    let all = c.s.token("admin", "read:users");
+    let r = c.s.get(&users(&carol), Some(&all));
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().unwrap()["username"], "carol");
+    auth0_error(c.s.get(&users(UNKNOWN), Some(&all)), 404);
+
+    // 401: no token, a bad token.
+    auth0_error(c.s.get(&users(&bob), None), 401);
+    auth0_error(c.s.get(&users(&bob), Some("garbage")), 401);
+    // 403: another user without read:users; read:users held by a non-admin CLI token;
+    // own user without read:current_user.
+    auth0_error(c.s.get(&users(&carol), Some(&own)), 403);
+    let fake_all = c.s.token("bob", "read:users read:current_user");
+    auth0_error(c.s.get(&users(&carol), Some(&fake_all)), 403);
+    assert_eq!(c.s.get(&users(&bob), Some(&fake_all)).status(), 200);
+    let login_only = c.s.token("bob", "login");
+    auth0_error(c.s.get(&users(&bob), Some(&login_only)), 403);
+    // An admin without read:users is refused for others as well.
+    let admin_own = c.s.token("admin", "read:current_user");
+    auth0_error(c.s.get(&users(&bob), Some(&admin_own)), 403);
+}
+
+#[test]
+fn link_with_a_register_token() {
+    let c = setup();
+    let bob = c.user_with("bob", "Bob", None);
+    let own = c.s.token("bob", OWN);
+    let t = c.reg_token("bob-alt");
+    let r =
+        c.s.post(&identities(&bob), Some(&own), &json!({"link_with": t}));
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    let list: Value = r.json().unwrap();
+    assert_eq!(subjects(&list), ["bob", "bob-alt"], "{list}");
+    assert_eq!(list[0]["provider"], "userpass");
+    assert_eq!(list[0]["connection"], "local");
+    assert_eq!(list[1]["provider"], "userpass");
+    assert_eq!(list[1]["connection"], "local");
+    assert_eq!(list[1]["profileData"]["username"], "bob-alt");
+    // The same array is what GET shows.
+    assert_eq!(c.get_user(&bob)["identities"], list);
+    // The linked password logs in as bob.
+    assert_eq!(c.login_user_id("bob-alt", REG_PASSWORD), bob);
+    // The token is used up.
+    auth0_error(
+        c.s.post(&identities(&bob), Some(&own), &json!({"link_with": t})),
+        401,
+    );
+    // An admin (update:users) may link a register token to another user; unknown user: 404,
+    // which does not use the token up.
+    let carol = c.user_with("carol", "Carol", None);
+    let admin = c.s.token("admin", ALL);
+    let t = c.reg_token("carol-alt");
+    auth0_error(
+        c.s.post(&identities(UNKNOWN), Some(&admin), &json!({"link_with": t})),
+        404,
+    );
+    let r =
+        c.s.post(&identities(&carol), Some(&admin), &json!({"link_with": t}));
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    assert_eq!(subjects(&r.json().unwrap()), ["carol", "carol-alt"]);
+}
+
+#[test]
+fn link_with_another_users_token_merges_it() {
+    let c = setup();
+    let admin_id = sub(&c.admin);
+    let bob = c.user_with("bob", "Bob", None);
+    let carol = c.user_with("carol", "Carol C", Some("carol@example.com"));
+    // Carol has a second identity too: every one of them moves.
+    let carol_login = c.s.token("carol", "login");
+    let t = c.reg_token("carol-alt");
+    let r = c.s.post(
+        "/auth/api/login/registration/self-link",
+        Some(&carol_login),
+        &json!({"register_token": t}),
+    );
+    assert_eq!(r.status(), 200);
+
+    let own = c.s.token("bob", OWN);
+    let r = c.s.post(
+        &identities(&bob),
+        Some(&own),
+        &json!({"link_with": carol_login}),
+    );
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    let list: Value = r.json().unwrap();
+    assert_eq!(list[0]["user_id"], "bob", "{list}");
+    let mut got = subjects(&list);
+    got.sort();
+    assert_eq!(got, ["bob", "carol", "carol-alt"]);
+
+    // Carol is gone; her passwords log in as bob.
+    assert_eq!(c.login_user(&carol).status(), 404);
+    assert_eq!(c.login_user_id("carol", "password-of-user"), bob);
+    assert_eq!(c.login_user_id("carol-alt", REG_PASSWORD), bob);
+    assert_eq!(c.login_user_id("bob", "password-of-user"), bob);
+    // Bob's empty email is filled from carol's; his display name stays.
+    let u: Value = c.login_user(&bob).json().unwrap();
+    assert_eq!(u["email"], "carol@example.com", "{u}");
+    assert_eq!(u["displayName"], "Bob");
+    assert_eq!(u["username"], "bob");
+    // Carol's token is dead.
+    assert_eq!(
+        c.s.get("/auth/api/login/user/self", Some(&carol_login))
+            .status(),
+        401
+    );
+    // The audit log says so.
+    let events: Value =
+        c.s.get("/auth/api/login/audit", Some(&c.admin))
+            .json()
+            .unwrap();
+    let merge = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "user.merge")
+        .unwrap_or_else(|| panic!("no user.merge event: {events}"));
+    assert_eq!(merge["target"], bob);
+    assert_eq!(merge["details"]["secondary"], carol);
+    assert_ne!(merge["actor"], admin_id);
+
+    // A primary with an email keeps it.
+    let dave = c.user_with("dave", "Dave", Some("dave@example.com"));
+    let _erin = c.user_with("erin", "Erin E", Some("erin@example.com"));
+    let dave_own = c.s.token("dave", OWN);
+    let erin_login = c.s.token("erin", "login");
+    let r = c.s.post(
+        &identities(&dave),
+        Some(&dave_own),
+        &json!({"link_with": erin_login}),
+    );
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    let u: Value = c.login_user(&dave).json().unwrap();
+    assert_eq!(u["email"], "dave@example.com");
+    assert_eq!(u["displayName"], "Dave");
+    // A token of a user who is gone cannot be linked any more.
+    auth0_error(
+        c.s.post(
+            &identities(&bob),
+            Some(&own),
+            &json!({"link_with": erin_login}),
+        ),
+        401,
+    );
+    auth0_error(
+        c.s.get(&users(&carol), Some(&c.s.token("admin", "read:users"))),
+        404,
+    );
+
+    // An ID token of another user proves control as well.
+    let frank = c.user_with("frank", "Frank", None);
+    let oidc = c.client_with(json!({"name": "oidc", "requiresSecret": true,
+                                    "validScopes": ["login", "openid"], "allowPasswordGrant": true}));
+    let r =
+        c.s.http
+            .post(c.s.url("/auth/oauth/token"))
+            .basic_auth(&oidc.0, Some(&oidc.1))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", "frank"),
+                ("password", "password-of-user"),
+                ("scope", "openid login"),
+            ])
+            .send()
+            .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let id_token = r.json::<Value>().unwrap()["id_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = c.s.post(
+        &identities(&dave),
+        Some(&dave_own),
+        &json!({"link_with": id_token}),
+    );
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    assert_eq!(subjects(&r.json().unwrap()), ["dave", "erin", "frank"]);
+    assert_eq!(c.login_user(&frank).status(), 404);
+
+    // Merging the only admin into a non-admin would leave no admin: 409, nothing changes.
+    let v = auth0_error(
+        c.s.post(
+            &identities(&bob),
+            Some(&own),
+            &json!({"link_with": c.admin}),
+        ),
+        409,
+    );
+    assert!(!v["message"].as_str().unwrap().is_empty());
+    assert_eq!(c.login_user(&admin_id).status(), 200);
+    assert_eq!(c.login_user_id("admin", "correct horse battery"), admin_id);
+}
+
+/// Auth0 keeps the primary account's identity first; merging an older account must not put
+/// the secondary's identity in front of it.
+#[test]
+fn merging_an_older_account_keeps_the_primary_identity_first() {
+    let c = setup();
+    let older = c.user_with("older", "Older", None);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let newer = c.user_with("newer", "Newer", None);
+    let own = c.s.token("newer", OWN);
+    let older_login = c.s.token("older", "login");
+    let r = c.s.post(
+        &identities(&newer),
+        Some(&own),
+        &json!({"link_with": older_login}),
+    );
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    let list: Value = r.json().unwrap();
+    assert_eq!(c.login_user(&older).status(), 404);
+    assert_eq!(subjects(&list), ["newer", "older"], "{list}");
+    assert!(list[0].get("profileData").is_none(), "{list}");
+    assert_eq!(list[1]["profileData"]["username"], "older", "{list}");
+}
+
+#[test]
+fn link_by_provider_and_user_id() {
+    let c = setup();
+    let bob = c.user_with("bob", "Bob", None);
+    let carol = c.user_with("carol", "Carol", Some("carol@example.com"));
+    let admin = c.s.token("admin", ALL);
+
+    // Not allowed without update:users held by an admin or client credentials.
+    let own = c.s.token("bob", OWN);
+    auth0_error(
+        c.s.post(
+            &identities(&bob),
+            Some(&own),
+            &json!({"provider": "userpass", "user_id": "carol"}),
+        ),
+        403,
+    );
+    let fake =
+        c.s.token("bob", "login update:users update:current_user_identities");
+    auth0_error(
+        c.s.post(
+            &identities(&bob),
+            Some(&fake),
+            &json!({"provider": "userpass", "user_id": "carol"}),
+        ),
+        403,
+    );
+
+    // 409: already this user's; 404: unknown identity, provider or user.
+    let v = auth0_error(
+        c.s.post(
+            &identities(&bob),
+            Some(&admin),
+            &json!({"provider": "userpass", "user_id": "bob"}),
+        ),
+        409,
+    );
+    assert!(v["message"].as_str().unwrap().contains("already"), "{v}");
+    auth0_error(
+        c.s.post(
+            &identities(&bob),
+            Some(&admin),
+            &json!({"provider": "userpass", "user_id": "ghost"}),
+        ),
+        404,
+    );
+    auth0_error(
+        c.s.post(
+            &identities(&bob),
+            Some(&admin),
+            &json!({"provider": "github", "user_id": "12345"}),
+        ),
+        404,
+    );
+    auth0_error(
+        c.s.post(
+            &identities(UNKNOWN),
+            Some(&admin),
+            &json!({"provider": "userpass", "user_id": "carol"}),
+        ),
+        404,
+    );
+    // 400: provider or user_id missing.
+    auth0_error(
+        c.s.post(
+            &identities(&bob),
+            Some(&admin),
+            &json!({"provider": "userpass"}),
+        ),
+        400,
+    );
+    auth0_error(
+        c.s.post(
+            &identities(&bob),
+            Some(&admin),
+            &json!({"user_id": "carol"}),
+        ),
+        400,
+    );
+
+    // An admin links carol's password identity (in another case): carol is merged into bob.
+    let r = c.s.post(
+        &identities(&bob),
+        Some(&admin),
+        &json!({"provider": "userpass", "user_id": "Carol"}),
+    );
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    assert_eq!(subjects(&r.json().unwrap()), ["bob", "carol"]);
+    assert_eq!(c.login_user(&carol).status(), 404);
+    assert_eq!(c.login_user_id("carol", "password-of-user"), bob);
+    assert_eq!(
+        c.login_user(&bob).json::<Value>().unwrap()["email"],
+        "carol@example.com"
+    );
+
+    // A client credentials token with update:users does the same (its user is no admin).
+    let robot = c.user_with("robot", "Robot", None);
+    let cc = c.client_with(json!({"name": "backend", "requiresSecret": true,
+                                  "validScopes": ["update:users", "read:users"],
+                                  "clientCredentialFlowUser": robot}));
+    let r =
+        c.s.http
+            .post(c.s.url("/auth/oauth/token"))
+            .basic_auth(&cc.0, Some(&cc.1))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", "update:users read:users"),
+            ])
+            .send()
+            .unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let cc_token = r.json::<Value>().unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dave = c.user_with("dave", "Dave", None);
+    let r = c.s.post(
+        &identities(&bob),
+        Some(&cc_token),
+        &json!({"provider": "userpass", "user_id": "dave"}),
+    );
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    assert_eq!(subjects(&r.json().unwrap()), ["bob", "carol", "dave"]);
+    assert_eq!(c.login_user(&dave).status(), 404);
+    assert_eq!(c.s.get(&users(&bob), Some(&cc_token)).status(), 200);
+
+    // With a second userpass instance the provider is ambiguous: connection_id is required.
+    let r = c.s.post(
+        "/auth/api/login/strategy-instance",
+        Some(&c.admin),
+        &json!({"name": "second", "type": "userpass"}),
+    );
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    let second = r.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let erin = c.user_with("erin", "Erin", None);
+    let v = auth0_error(
+        c.s.post(
+            &identities(&bob),
+            Some(&admin),
+            &json!({"provider": "userpass", "user_id": "erin"}),
+        ),
+        400,
+    );
+    assert!(
+        v["message"].as_str().unwrap().contains("connection_id"),
+        "{v}"
+    );
+    // The wrong connection does not have erin; an unknown one is 404 too.
+    auth0_error(
+        c.s.post(
+            &identities(&bob),
+            Some(&admin),
+            &json!({"provider": "userpass", "user_id": "erin", "connection_id": second}),
+        ),
+        404,
+    );
+    auth0_error(
+        c.s.post(
+            &identities(&bob),
+            Some(&admin),
+            &json!({"provider": "userpass", "user_id": "erin", "connection_id": UNKNOWN}),
+        ),
+        404,
+    );
+    let r = c.s.post(
+        &identities(&bob),
+        Some(&admin),
+        &json!({"provider": "userpass", "user_id": "erin", "connection_id": c.local}),
+    );
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    assert_eq!(c.login_user(&erin).status(), 404);
+    assert_eq!(c.login_user_id("erin", "password-of-user"), bob);
+
+    // A password identity that still waits for registration joins the primary directly.
+    c.reg_token("waiting");
+    let r = c.s.post(
+        &identities(&bob),
+        Some(&admin),
+        &json!({"provider": "userpass", "user_id": "waiting", "connection_id": c.local}),
+    );
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    assert!(subjects(&r.json().unwrap()).contains(&"waiting"));
+    assert_eq!(c.login_user_id("waiting", REG_PASSWORD), bob);
+}
+
+#[test]
+fn link_errors_have_auth0_shapes() {
+    let c = setup();
+    let bob = c.user_with("bob", "Bob", None);
+    let carol = c.user_with("carol", "Carol", None);
+    let own = c.s.token("bob", OWN);
+    let carol_login = c.s.token("carol", "login");
+    let t = c.reg_token("bob-alt");
+    let path = identities(&bob);
+
+    // 400: link_with with provider, user_id or connection_id; unknown fields; bad bodies.
+    for extra in [
+        json!({"provider": "userpass"}),
+        json!({"user_id": "carol"}),
+        json!({"connection_id": c.local}),
+    ] {
+        let mut body = extra.clone();
+        body["link_with"] = json!(t);
+        let v = auth0_error(c.s.post(&path, Some(&own), &body), 400);
+        assert_eq!(v["errorCode"], "invalid_body", "{v}");
+    }
+    let v = auth0_error(
+        c.s.post(&path, Some(&own), &json!({"link_with": t, "foo": 1})),
+        400,
+    );
+    assert!(v["message"].as_str().unwrap().contains("foo"), "{v}");
+    let r =
+        c.s.http
+            .post(c.s.url(&path))
+            .bearer_auth(&own)
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .unwrap();
+    auth0_error(r, 400);
+    auth0_error(c.s.post(&path, Some(&own), &json!([1, 2])), 400);
+    auth0_error(c.s.post(&path, Some(&own), &json!({"link_with": ""})), 400);
+    auth0_error(c.s.post(&path, Some(&own), &json!({"link_with": 5})), 400);
+    auth0_error(c.s.post(&path, Some(&own), &json!({})), 403);
+    // 400: primary and secondary the same (bob's own token).
+    let v = auth0_error(c.s.post(&path, Some(&own), &json!({"link_with": own})), 400);
+    assert_eq!(
+        v["message"], "Main identity and the new one are the same.",
+        "{v}"
+    );
+    // 401: no token, a bad token, a link_with keyward did not issue.
+    let v = auth0_error(c.s.post(&path, None, &json!({"link_with": t})), 401);
+    assert_eq!(v["error"], "Unauthorized");
+    auth0_error(
+        c.s.post(&path, Some("garbage"), &json!({"link_with": t})),
+        401,
+    );
+    auth0_error(
+        c.s.post(&path, Some(&own), &json!({"link_with": "not.a.token"})),
+        401,
+    );
+    // 403: the scope is missing; not the caller's user and no update:users.
+    let login_only = c.s.token("bob", "login read:current_user");
+    auth0_error(
+        c.s.post(&path, Some(&login_only), &json!({"link_with": t})),
+        403,
+    );
+    let v = auth0_error(
+        c.s.post(&identities(&carol), Some(&own), &json!({"link_with": t})),
+        403,
+    );
+    assert_eq!(v["errorCode"], "insufficient_scope", "{v}");
+    auth0_error(
+        c.s.post(
+            &identities(&carol),
+            Some(&own),
+            &json!({"link_with": carol_login}),
+        ),
+        403,
+    );
+    // None of these changed anything: bob has one identity, carol still exists, and the
+    // register token still works.
+    assert_eq!(c.login_user(&carol).status(), 200);
+    let r = c.s.post(&path, Some(&own), &json!({"link_with": t}));
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    assert_eq!(subjects(&r.json().unwrap()), ["bob", "bob-alt"]);
+    // Other methods on the path.
+    let r = c.s.get(&path, Some(&own));
+    assert_eq!(r.status(), 405);
+    auth0_error(c.s.get("/api/v2/nothing", Some(&own)), 404);
+}
+
+#[test]
+fn unlink_makes_a_standalone_user() {
+    let c = setup();
+    let bob = c.user_with("bob", "Bob", None);
+    let carol = c.user_with("carol", "Carol", None);
+    let own = c.s.token("bob", OWN);
+    let t = c.reg_token("bob-alt");
+    let r =
+        c.s.post(&identities(&bob), Some(&own), &json!({"link_with": t}));
+    assert_eq!(r.status(), 201);
+    assert_eq!(c.login_user_id("bob-alt", REG_PASSWORD), bob);
+
+    let path =
+        |user: &str, subject: &str| format!("/api/v2/users/{user}/identities/userpass/{subject}");
+    // 401, 403 (another user's, or no scope), 404 (unknown identity, another user's identity).
+    auth0_error(c.s.delete(&path(&bob, "bob-alt"), None), 401);
+    let carol_own = c.s.token("carol", OWN);
+    auth0_error(c.s.delete(&path(&bob, "bob-alt"), Some(&carol_own)), 403);
+    let login_only = c.s.token("bob", "login");
+    auth0_error(c.s.delete(&path(&bob, "bob-alt"), Some(&login_only)), 403);
+    let v = auth0_error(c.s.delete(&path(&bob, "ghost"), Some(&own)), 404);
+    assert_eq!(v["errorCode"], "inexistent_identity", "{v}");
+    auth0_error(c.s.delete(&path(&bob, "carol"), Some(&own)), 404);
+    auth0_error(
+        c.s.delete(
+            &format!("/api/v2/users/{bob}/identities/github/bob-alt"),
+            Some(&own),
+        ),
+        404,
+    );
+
+    let r = c.s.delete(&path(&bob, "bob-alt"), Some(&own));
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let list: Value = r.json().unwrap();
+    assert_eq!(subjects(&list), ["bob"], "{list}");
+    // The removed identity is a user of its own now.
+    let alone = c.login_user_id("bob-alt", REG_PASSWORD);
+    assert_ne!(alone, bob);
+    assert_ne!(alone, carol);
+    let u = c.get_user(&alone);
+    assert_eq!(subjects(&u["identities"]), ["bob-alt"], "{u}");
+    assert_eq!(c.login_user_id("bob", "password-of-user"), bob);
+    // Already gone from bob: 404.
+    auth0_error(c.s.delete(&path(&bob, "bob-alt"), Some(&own)), 404);
+    // 400: the last identity.
+    let v = auth0_error(c.s.delete(&path(&bob, "bob"), Some(&own)), 400);
+    assert_eq!(v["errorCode"], "invalid_body", "{v}");
+    assert_eq!(c.login_user_id("bob", "password-of-user"), bob);
+
+    // An admin with update:users unlinks from another user (the identity named in any case).
+    let admin = c.s.token("admin", ALL);
+    let t = c.reg_token("carol-alt");
+    let carol_login = c.s.token("carol", "login");
+    let r = c.s.post(
+        "/auth/api/login/registration/self-link",
+        Some(&carol_login),
+        &json!({"register_token": t}),
+    );
+    assert_eq!(r.status(), 200);
+    let r = c.s.delete(&path(&carol, "Carol-Alt"), Some(&admin));
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    assert_eq!(subjects(&r.json().unwrap()), ["carol"]);
+    let alone2 = c.login_user_id("carol-alt", REG_PASSWORD);
+    assert_ne!(alone2, carol);
+    auth0_error(c.s.delete(&path(UNKNOWN, "carol"), Some(&admin)), 404);
+}
+
+/// After an identity is unlinked into a user of its own, a login made earlier with that
+/// identity must no longer act for the user it left (as with `DELETE /login-data`, where the
+/// identity's sessions end with it): neither its access token nor its refresh token.
+#[test]
+fn logins_of_an_unlinked_identity_no_longer_act_for_the_old_user() {
+    let c = setup();
+    let bob = c.user_with("bob", "Bob", None);
+    let own = c.s.token("bob", OWN);
+    let t = c.reg_token("bob-alt");
+    let r =
+        c.s.post(&identities(&bob), Some(&own), &json!({"link_with": t}));
+    assert_eq!(r.status(), 201);
+    // Someone logs in with bob-alt (and so acts as bob).
+    let r =
+        c.s.http
+            .post(c.s.url("/auth/oauth/token"))
+            .basic_auth(&c.client.0, Some(&c.client.1))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", "bob-alt"),
+                ("password", REG_PASSWORD),
+                ("scope", "login"),
+            ])
+            .send()
+            .unwrap();
+    assert_eq!(r.status(), 200);
+    let tok: Value = r.json().unwrap();
+    let access = tok["access_token"].as_str().unwrap().to_string();
+    let refresh = tok["refresh_token"].as_str().unwrap().to_string();
+    let me: Value =
+        c.s.get("/auth/api/login/user/self", Some(&access))
+            .json()
+            .unwrap();
+    assert_eq!(me["id"], bob);
+
+    // Bob unlinks bob-alt.
+    let r = c.s.delete(
+        &format!("/api/v2/users/{bob}/identities/userpass/bob-alt"),
+        Some(&own),
+    );
+    assert_eq!(r.status(), 200);
+
+    // The earlier login's access token: refused, or at least not bob any more; and its
+    // refresh token must not mint new tokens for bob.
+    let mut wrong = Vec::new();
+    let r = c.s.get("/auth/api/login/user/self", Some(&access));
+    if r.status() == 200 && r.json::<Value>().unwrap()["id"] == bob {
+        wrong.push("an access token of the unlinked identity still acts as bob");
+    }
+    let r =
+        c.s.http
+            .post(c.s.url("/auth/oauth/token"))
+            .basic_auth(&c.client.0, Some(&c.client.1))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+            .send()
+            .unwrap();
+    if r.status() == 200 {
+        let t: Value = r.json().unwrap();
+        let me: Value =
+            c.s.get(
+                "/auth/api/login/user/self",
+                Some(t["access_token"].as_str().unwrap()),
+            )
+            .json()
+            .unwrap();
+        if me["id"] == bob {
+            wrong.push("the refresh token of the unlinked identity still mints tokens for bob");
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:?}");
+}
+
+/// keyward refuses tokens of blocked users (and of ended sessions) on its own endpoints; a
+/// token handed in as `link_with` proves control of that user and must be refused the same
+/// way, whether it is an access token or an ID token.
+#[test]
+fn link_with_refuses_tokens_of_blocked_users() {
+    let c = setup();
+    let bob = c.user_with("bob", "Bob", None);
+    let mallory = c.user_with("mallory", "Mallory", None);
+    let own = c.s.token("bob", OWN);
+    let oidc = c.client_with(json!({"name": "oidc", "requiresSecret": true,
+                                    "validScopes": ["login", "openid"], "allowPasswordGrant": true}));
+    let r =
+        c.s.http
+            .post(c.s.url("/auth/oauth/token"))
+            .basic_auth(&oidc.0, Some(&oidc.1))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", "mallory"),
+                ("password", "password-of-user"),
+                ("scope", "openid login"),
+            ])
+            .send()
+            .unwrap();
+    assert_eq!(r.status(), 200);
+    let t: Value = r.json().unwrap();
+    let access = t["access_token"].as_str().unwrap().to_string();
+    let id_token = t["id_token"].as_str().unwrap().to_string();
+    // An admin blocks mallory.
+    let r = c.s.put(
+        &format!("/auth/api/login/user/{mallory}"),
+        Some(&c.admin),
+        &json!({"isBlocked": true}),
+    );
+    assert_eq!(r.status(), 200);
+    auth0_error(
+        c.s.post(&identities(&bob), Some(&own), &json!({"link_with": access})),
+        401,
+    );
+    auth0_error(
+        c.s.post(
+            &identities(&bob),
+            Some(&own),
+            &json!({"link_with": id_token}),
+        ),
+        401,
+    );
+    // Mallory is still there, blocked, with her password.
+    assert_eq!(c.login_user(&mallory).status(), 200);
+    assert_eq!(subjects(&c.get_user(&bob)["identities"]), ["bob"]);
+}
