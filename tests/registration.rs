@@ -636,7 +636,7 @@ fn admin_link_links_to_any_user() {
     assert_eq!(c.login_user_id(&client, "for-bob", REG_PASSWORD), bob_id);
     // The admin did not get it.
     assert_eq!(
-        c.login_data(&claims(&c.admin)["sub"].as_str().unwrap().to_string())
+        c.login_data(claims(&c.admin)["sub"].as_str().unwrap())
             .len(),
         1
     );
