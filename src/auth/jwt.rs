@@ -84,7 +84,7 @@ pub fn verify<T: for<'de> Deserialize<'de>>(
         Some(k) => k,
         // A key rotated in by another process: look once more in the database.
         None => {
-            keys.reload()?;
+            keys.reload_for_unknown_kid()?;
             keys.find(kid).ok_or_else(|| invalid("unknown kid"))?
         }
     };

@@ -37,6 +37,8 @@ pub struct Keyring {
     db: Db,
     master: MasterKey,
     set: Arc<RwLock<Arc<KeySet>>>,
+    /// When an unknown kid last sent us to the database (see `reload_for_unknown_kid`).
+    last_miss: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 fn algorithm(alg: KeyAlg) -> Algorithm {
@@ -130,6 +132,7 @@ impl Keyring {
             db,
             master,
             set: Arc::new(RwLock::new(Arc::new(KeySet::default()))),
+            last_miss: Arc::default(),
         };
         let active = db::keys::count_active(&*ring.db.conn()?)?;
         if active == 0 {
@@ -159,6 +162,20 @@ impl Keyring {
     }
 
     /// Reads the key set from the database again (a `keys rotate` from the CLI lands here).
+    /// A token named a kid we do not know: perhaps the CLI rotated a key a moment ago. Looks in
+    /// the database at most four times a second, so tokens with made-up kids cannot make every
+    /// request read the database.
+    pub fn reload_for_unknown_kid(&self) -> Result<()> {
+        {
+            let mut last = self.last_miss.lock().expect("keyring lock");
+            if last.is_some_and(|t| t.elapsed() < std::time::Duration::from_millis(250)) {
+                return Ok(());
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        self.reload()
+    }
+
     pub fn reload(&self) -> Result<()> {
         let rows = db::keys::list_live(&*self.db.conn()?, db::now_ms() - KEY_RETENTION_MS)?;
         let mut set = KeySet::default();
