@@ -259,6 +259,8 @@ test('single sign-on: the second authorization skips the form, prompt=login show
   await expectLoginPage(page, server);
   await fillLogin(page, alice.username, alice.password);
   const t1 = await client.authorizationCodeGrant(config, new URL(await redirects.next()), first.checks);
+  // The app got the request; let the browser finish arriving there before it navigates on.
+  await page.waitForURL((u) => u.href.startsWith(s.redirectUri), { waitUntil: 'load' });
   const sub = t1.claims().sub;
   assert.equal(sub, alice.id);
 
@@ -267,6 +269,7 @@ test('single sign-on: the second authorization skips the form, prompt=login show
   const second = await authRequest(s);
   await page.goto(second.url.href);
   const back2 = await redirects.next();
+  await page.waitForURL((u) => u.href.startsWith(s.redirectUri) && u.href.includes(second.checks.expectedState), { waitUntil: 'load' });
   assert.ok(!navigations.some((u) => u.includes('/auth/flow/login')), `no login page: ${navigations.join(', ')}`);
   const t2 = await client.authorizationCodeGrant(config, new URL(back2), second.checks);
   assert.equal(t2.claims().sub, sub);
