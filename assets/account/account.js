@@ -375,7 +375,7 @@
     return os ? browser + ' on ' + os : browser;
   }
 
-  const CLIENTS = { 'keyward-account': 'the account page', 'keyward-admin': 'the admin console' };
+  const CLIENTS = { 'keyward-account': 'the account page', 'keyward-admin': 'the admin console', cli: 'the command line' };
 
   // ---- Confirmation ----
 
@@ -615,11 +615,11 @@
       s.current ? el('span', { class: 'badge', text: 'This browser' }) : null,
       via ? el('div', { class: 'muted', text: 'via ' + via }) : null,
     ]);
-    const end = el('button', { type: 'button', class: 'secondary small', text: s.current ? 'End (sign out)' : 'End' });
+    const end = el('button', { type: 'button', class: 'secondary small', text: 'End', 'aria-label': s.current ? 'End this session' : 'End the session of ' + device(s.userAgent) });
     end.addEventListener('click', () => endSession(s, end));
     const tr = el('tr', { data: { id: s.id } }, [
       dev,
-      el('td', { 'data-label': 'Address', class: 'wrap', text: s.address || '—' }),
+      el('td', { 'data-label': 'Address', class: 'address', text: s.address || '—' }),
       el('td', { 'data-label': 'Signed in', text: when(s.createdAt) }),
       el('td', { 'data-label': 'Last used', text: when(s.lastUsedAt) }),
       el('td', { class: 'row-actions-cell' }, [end]),

@@ -152,6 +152,7 @@
     hide($('register'));
     hide($('token-intro'));
     hide($('signed-in'));
+    hide($('signin-line'));
     show($('expired'));
   }
 
@@ -211,6 +212,7 @@
     }
     if (s.status === 200 && s.data.status === 'ALREADY_REGISTERED') {
       forgetToken();
+      hide($('signin-line'));
       show($('already'));
       return;
     }

@@ -386,7 +386,12 @@ async fn link(app: &App, req: &Req) -> Result<(u16, Value)> {
             }
         }
     };
-    crate::core::linking::link(app, &actor, &token, &user.id, "self-link").await?;
+    let found_by = crate::core::linking::link(app, &actor, &token, &user.id, "self-link").await?;
+    // The browser keeps its own session; the one of the login that found the identity is
+    // held by nobody, so it ends rather than lingering in the user's list.
+    app.db
+        .write(move |tx| db::sessions::end(tx, &found_by, db::now_ms()).map(|_| ()))
+        .await?;
     let redirect = match flow_request(app, &b)? {
         Some(r) => {
             let sid = cookie_session(app, req)

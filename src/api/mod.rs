@@ -162,7 +162,9 @@ async fn dispatch(app: &App, req: Req) -> Response {
         ("auth", "api", "login") => login_api::handle(app, req).await,
         ("auth", "api", "flow") => flow::handle(app, req).await,
         ("api", "v2", _) => identities::handle(app, req).await,
-        ("auth", "flow", _) | ("assets", _, _) | ("", _, _) => assets::handle(app, req).await,
+        ("auth", "flow", _) | ("assets", _, _) | ("", _, _) | ("account", "", "") => {
+            assets::handle(app, req).await
+        }
         _ => error_response(&Error::not_found("no such resource")),
     }
 }

@@ -31,13 +31,14 @@ pub fn attach_in(app: &App, tx: &Connection, p: &Pending, user_id: &str) -> Resu
 }
 
 /// `self-link` and `admin-link`: the identity behind a register token joins `user_id`.
+/// Returns the session of the login that found the identity, which now belongs to the user.
 pub async fn link(
     app: &App,
     actor: &Actor,
     token: &str,
     user_id: &str,
     operation: &str,
-) -> Result<()> {
+) -> Result<String> {
     let pending = check_token(app, token).await?;
     let (app2, actor, user_id, op) = (
         app.clone(),
@@ -56,7 +57,8 @@ pub async fn link(
                 &format!("identity.{op}"),
                 Some(&pending.identity.id),
                 json!({"user": user_id, "instance": pending.instance.id}),
-            )
+            )?;
+            Ok(pending.session_id)
         })
         .await
 }

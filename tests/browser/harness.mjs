@@ -277,7 +277,7 @@ export async function redirectCatcher(t) {
     if (w) w(url);
     else caught.push(url);
     res.writeHead(200, { 'content-type': 'text/html' });
-    res.end('<!doctype html><title>cb</title><p>back at the app</p>');
+    res.end('<!doctype html><title>cb</title><link rel="icon" href="data:,"><p>back at the app</p>');
   });
   await new Promise((res, rej) => {
     server.once('error', rej);
@@ -306,4 +306,14 @@ export async function localInstanceId(server) {
   const local = r.body.find((i) => i.type === 'userpass' && i.name === 'local') || r.body.find((i) => i.type === 'userpass');
   if (!local) throw new Error('no userpass instance');
   return local.id;
+}
+
+/** Fails clearly when `GET /account` does not serve the account page. */
+export async function expectAccountPage(server) {
+  const r = await fetch(server.base + '/account', { redirect: 'manual' });
+  const type = r.headers.get('content-type') || '';
+  await r.body?.cancel();
+  if (r.status !== 200 || !type.startsWith('text/html')) {
+    throw new Error(`GET /account answers ${r.status} (${type}), not the account page: the route does not reach assets::handle`);
+  }
 }
