@@ -4,8 +4,9 @@
 
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
-use std::sync::Arc;
+use argon2::password_hash::phc::{Output, ParamsString, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::Semaphore;
 
 /// The shortest password accepted anywhere a password is set.
@@ -32,9 +33,13 @@ pub fn check_new_password(password: &str) -> Result<()> {
 pub struct Hasher {
     params: Params,
     permits: Arc<Semaphore>,
+    /// Work memory of finished hashes, kept for the next ones: one argon2 buffer per permit at
+    /// most. Allocating 19 MiB for every hash costs page faults and, with glibc, leaves the
+    /// freed buffers fragmenting the heap until the process holds gigabytes.
+    buffers: Arc<Mutex<Vec<Vec<Block>>>>,
     /// A hash of a random password, checked when a username is unknown so that the answer takes
-    /// as long as a wrong password.
-    dummy: Arc<String>,
+    /// as long as a wrong password. Made at the first need, so an idle server stays small.
+    dummy: Arc<OnceLock<String>>,
 }
 
 /// The result of a check: whether it matched, and whether the stored hash should be replaced
@@ -44,13 +49,16 @@ pub struct Verdict {
     pub outdated: bool,
 }
 
+const SALT_LEN: usize = 16;
+const OUTPUT_LEN: usize = 32;
+
 impl Hasher {
     pub fn new(s: &Settings) -> Result<Hasher> {
         let params = Params::new(
             s.argon2_memory,
             s.argon2_iterations,
             s.argon2_parallelism,
-            None,
+            Some(OUTPUT_LEN),
         )
         .map_err(|e| Error::internal(format!("bad argon2 parameters: {e}")))?;
         let permits = if s.hash_concurrency == 0 {
@@ -60,42 +68,138 @@ impl Hasher {
         } else {
             s.hash_concurrency
         };
-        let dummy = hash_with(&params, &crate::auth::secret::random_token(16))?;
         Ok(Hasher {
             params,
             permits: Arc::new(Semaphore::new(permits)),
-            dummy: Arc::new(dummy),
+            buffers: Arc::default(),
+            dummy: Arc::default(),
         })
     }
 
     pub async fn hash(&self, password: String) -> Result<String> {
-        let params = self.params.clone();
-        self.off_thread(move || hash_with(&params, &password)).await
+        let me = self.clone();
+        self.off_thread(move || me.hash_now(&password)).await
     }
 
     /// Checks `password` against `stored`, or against the dummy hash when `stored` is None.
     pub async fn verify(&self, password: String, stored: Option<String>) -> Result<Verdict> {
-        let params = self.params.clone();
-        let known = stored.is_some();
-        let stored = stored.unwrap_or_else(|| self.dummy.to_string());
-        let v = self
-            .off_thread(move || Ok(verify_with(&params, &password, &stored)))
-            .await?;
-        Ok(Verdict {
-            ok: v.ok && known,
-            outdated: v.outdated,
+        let me = self.clone();
+        self.off_thread(move || {
+            let known = stored.is_some();
+            let stored = match stored {
+                Some(s) => s,
+                None => me.dummy()?,
+            };
+            let v = me.verify_now(&password, &stored);
+            Ok(Verdict {
+                ok: v.ok && known,
+                outdated: v.outdated,
+            })
         })
+        .await
     }
 
-    /// Synchronous hashing for the CLI.
+    /// Hashes on the calling thread (the CLI, and the blocking pool through `hash`).
     pub fn hash_now(&self, password: &str) -> Result<String> {
-        hash_with(&self.params, password)
+        let mut salt = [0u8; SALT_LEN];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut salt);
+        let mut out = [0u8; OUTPUT_LEN];
+        self.compute(&self.params, password, &salt, &mut out)?;
+        let fail = |e: argon2::password_hash::phc::Error| Error::internal(format!("PHC encoding failed: {e}"));
+        let phc = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&self.params)
+                .map_err(|e| Error::internal(format!("bad argon2 parameters: {e}")))?,
+            salt: Some(Salt::new(&salt).map_err(fail)?),
+            hash: Some(Output::new(&out).map_err(fail)?),
+        };
+        Ok(phc.to_string())
+    }
+
+    fn dummy(&self) -> Result<String> {
+        if let Some(d) = self.dummy.get() {
+            return Ok(d.clone());
+        }
+        let d = self.hash_now(&crate::auth::secret::random_token(16))?;
+        Ok(self.dummy.get_or_init(|| d).clone())
+    }
+
+    fn verify_now(&self, password: &str, stored: &str) -> Verdict {
+        let no = Verdict {
+            ok: false,
+            outdated: false,
+        };
+        let Ok(hash) = PasswordHash::new(stored) else {
+            return no;
+        };
+        let (Ok(alg), Ok(params), Some(salt), Some(expected)) = (
+            Algorithm::try_from(hash.algorithm.as_str()),
+            Params::try_from(&hash),
+            hash.salt.as_ref(),
+            hash.hash.as_ref(),
+        ) else {
+            return no;
+        };
+        let version = hash
+            .version
+            .and_then(|v| Version::try_from(v).ok())
+            .unwrap_or_default();
+        let mut out = vec![0u8; expected.len()];
+        let computed = self.compute_with(alg, version, &params, password, salt.as_ref(), &mut out);
+        let ok = computed.is_ok() && crate::auth::secret::digest_eq(&out, expected.as_ref());
+        let outdated = alg != Algorithm::Argon2id
+            || version != Version::V0x13
+            || params.m_cost() != self.params.m_cost()
+            || params.t_cost() != self.params.t_cost()
+            || params.p_cost() != self.params.p_cost();
+        Verdict { ok, outdated }
+    }
+
+    fn compute(&self, params: &Params, password: &str, salt: &[u8], out: &mut [u8]) -> Result<()> {
+        self.compute_with(Algorithm::Argon2id, Version::V0x13, params, password, salt, out)
+    }
+
+    /// Runs argon2 in a pooled work buffer.
+    fn compute_with(
+        &self,
+        alg: Algorithm,
+        version: Version,
+        params: &Params,
+        password: &str,
+        salt: &[u8],
+        out: &mut [u8],
+    ) -> Result<()> {
+        let mut params = params.clone();
+        if params.output_len() != Some(out.len()) {
+            params = Params::new(
+                params.m_cost(),
+                params.t_cost(),
+                params.p_cost(),
+                Some(out.len()),
+            )
+            .map_err(|e| Error::internal(format!("bad argon2 parameters: {e}")))?;
+        }
+        let blocks = params.block_count();
+        let mut buf = self.buffers.lock().expect("hasher lock").pop().unwrap_or_default();
+        if buf.len() != blocks {
+            buf = vec![Block::default(); blocks];
+        }
+        let r = Argon2::new(alg, version, params)
+            .hash_password_into_with_memory(password.as_bytes(), salt, out, &mut buf[..])
+            .map_err(|e| Error::internal(format!("hashing failed: {e}")));
+        // Only buffers of the current size are worth keeping.
+        if blocks == self.params.block_count() {
+            self.buffers.lock().expect("hasher lock").push(buf);
+        }
+        r
     }
 
     async fn off_thread<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        // The permit bounds the hashes in flight, and so the pooled buffers, to the permits.
         let _permit = self
             .permits
             .acquire()
@@ -107,32 +211,45 @@ impl Hasher {
     }
 }
 
-fn argon(params: &Params) -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argon2::{PasswordHasher, PasswordVerifier};
 
-fn hash_with(params: &Params, password: &str) -> Result<String> {
-    argon(params)
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| Error::internal(format!("hashing failed: {e}")))
-}
+    fn hasher(m: u32, t: u32) -> Hasher {
+        let mut s = Settings::default();
+        s.argon2_memory = m;
+        s.argon2_iterations = t;
+        Hasher::new(&s).unwrap()
+    }
 
-fn verify_with(params: &Params, password: &str, stored: &str) -> Verdict {
-    let Ok(hash) = PasswordHash::new(stored) else {
-        return Verdict {
-            ok: false,
-            outdated: false,
-        };
-    };
-    let ok = argon(params)
-        .verify_password(password.as_bytes(), &hash)
-        .is_ok();
-    let outdated = hash.algorithm.as_str() != "argon2id"
-        || Params::try_from(&hash).map_or(true, |p| {
-            p.m_cost() != params.m_cost()
-                || p.t_cost() != params.t_cost()
-                || p.p_cost() != params.p_cost()
-        });
-    Verdict { ok, outdated }
+    #[test]
+    fn our_hashes_and_the_crates_agree_both_ways() {
+        let h = hasher(64, 1);
+        let ours = h.hash_now("correct horse").unwrap();
+        assert!(ours.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{ours}");
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(Argon2::default().verify_password(b"correct horse", &parsed).is_ok());
+        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(64, 1, 1, None).unwrap())
+            .hash_password(b"correct horse")
+            .unwrap()
+            .to_string();
+        let v = h.verify_now("correct horse", &theirs);
+        assert!(v.ok && !v.outdated);
+        assert!(!h.verify_now("wrong horse", &theirs).ok);
+        assert!(!h.verify_now("correct horse", "not a hash").ok);
+    }
+
+    #[test]
+    fn other_parameters_are_outdated_but_still_check() {
+        let old = hasher(32, 1).hash_now("pw-pw-pw-pw").unwrap();
+        let v = hasher(64, 2).verify_now("pw-pw-pw-pw", &old);
+        assert!(v.ok && v.outdated);
+        // Buffers of the current size are pooled; at most one was made here.
+        let h = hasher(64, 1);
+        for _ in 0..3 {
+            h.hash_now("again and again").unwrap();
+        }
+        assert_eq!(h.buffers.lock().unwrap().len(), 1);
+    }
 }
