@@ -130,6 +130,10 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
         ["user", id] if m == Method::GET => {
             let p = principal(app, req).await?;
             let id = self_or(&p, id);
+            // The principal was read a moment ago: one's own user needs no second read.
+            if id == p.user.id {
+                return ok(user_json(&p.user));
+            }
             ok(user_json(&users::get(app, &p.actor(None), id).await?))
         }
         ["user", id] if m == Method::PUT => {

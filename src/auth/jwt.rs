@@ -3,7 +3,13 @@
 
 use crate::auth::keys::Keyring;
 use crate::error::{Error, Result};
+use crate::auth::secret::b64;
+use jsonwebtoken::crypto::JwtSigner;
 use jsonwebtoken::{Header, Validation};
+use sha2::{Digest, Sha256};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -51,14 +57,54 @@ pub fn now_secs() -> i64 {
     crate::db::now_ms() / 1000
 }
 
+thread_local! {
+    /// jsonwebtoken's signers parse their private key when made, which costs more than the
+    /// signature itself; they are not `Send`, so each thread keeps its own, by kid.
+    static SIGNERS: RefCell<HashMap<String, Box<dyn JwtSigner>>> = RefCell::new(HashMap::new());
+}
+
 /// Signs `claims` (any JSON object) as a token of `kind` with the current signing key.
 pub fn sign<T: Serialize>(keys: &Keyring, kind: Kind, claims: &T) -> Result<String> {
     let key = keys.signing()?;
     let mut header = Header::new(key.alg);
     header.typ = Some(kind.typ().into());
     header.kid = Some(key.kid.clone());
-    jsonwebtoken::encode(&header, claims, &key.encoding)
-        .map_err(|e| Error::internal(format!("signing failed: {e}")))
+    let fail = |e: &dyn std::fmt::Display| Error::internal(format!("signing failed: {e}"));
+    let part = |v: Vec<u8>| b64(&v);
+    let message = format!(
+        "{}.{}",
+        part(serde_json::to_vec(&header).map_err(|e| fail(&e))?),
+        part(serde_json::to_vec(claims).map_err(|e| fail(&e))?)
+    );
+    let signature = SIGNERS.with(|cell| {
+        let mut signers = cell.borrow_mut();
+        if !signers.contains_key(&key.kid) {
+            // Keys rotate rarely; a thread that saw many simply starts over.
+            if signers.len() >= 8 {
+                signers.clear();
+            }
+            let signer = (jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.signer_factory)(&key.alg, &key.encoding)
+                .map_err(|e| fail(&e))?;
+            signers.insert(key.kid.clone(), signer);
+        }
+        signers[&key.kid].try_sign(message.as_bytes()).map_err(|e| fail(&e))
+    })?;
+    Ok(format!("{message}.{}", b64(&signature)))
+}
+
+/// The claim checks of `verify` for a token whose signature was checked before.
+fn claims_ok(c: &Value, issuer: &str, audience: Option<&str>, leeway: i64) -> bool {
+    let now = now_secs();
+    let exp_ok = c["exp"].as_i64().is_some_and(|exp| exp + leeway >= now);
+    let nbf_ok = c["nbf"].as_i64().is_some_and(|nbf| nbf - leeway <= now);
+    let iss_ok = c["iss"].as_str() == Some(issuer);
+    let aud_ok = match (&c["aud"], audience) {
+        (Value::String(_) | Value::Array(_), None) => true,
+        (Value::String(a), Some(want)) => a == want,
+        (Value::Array(list), Some(want)) => list.iter().any(|a| a.as_str() == Some(want)),
+        _ => false,
+    };
+    exp_ok && nbf_ok && iss_ok && aud_ok && c["sub"].is_string()
 }
 
 /// Validates a token of `kind` issued by `issuer` for `audience` and returns its claims.
@@ -91,16 +137,27 @@ pub fn verify<T: for<'de> Deserialize<'de>>(
     if header.alg != key.alg {
         return Err(invalid("alg does not match the key"));
     }
-    let mut v = Validation::new(key.alg);
-    v.leeway = 30;
-    v.validate_nbf = true;
-    v.set_issuer(&[issuer]);
-    match audience {
-        Some(a) => v.set_audience(&[a]),
-        None => v.validate_aud = false,
-    }
-    v.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
-    let data = jsonwebtoken::decode::<Value>(token, &key.decoding, &v)
-        .map_err(|e| invalid(&e.to_string()))?;
-    serde_json::from_value(data.claims).map_err(|_| invalid("claims of the wrong shape"))
+    const LEEWAY: u64 = 30;
+    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    let claims = match keys.verified(&digest) {
+        Some(c) if claims_ok(&c, issuer, audience, LEEWAY as i64) => c,
+        Some(_) => return Err(invalid("claims no longer valid")),
+        None => {
+            let mut v = Validation::new(key.alg);
+            v.leeway = LEEWAY;
+            v.validate_nbf = true;
+            v.set_issuer(&[issuer]);
+            match audience {
+                Some(a) => v.set_audience(&[a]),
+                None => v.validate_aud = false,
+            }
+            v.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+            let data = jsonwebtoken::decode::<Value>(token, &key.decoding, &v)
+                .map_err(|e| invalid(&e.to_string()))?;
+            let c = Arc::new(data.claims);
+            keys.remember_verified(digest, c.clone());
+            c
+        }
+    };
+    T::deserialize(&*claims).map_err(|_| invalid("claims of the wrong shape"))
 }

@@ -17,6 +17,9 @@ use std::sync::{Arc, RwLock};
 /// Every token lifetime is capped at one day (config and CLI enforce it); keys outlive that.
 pub const KEY_RETENTION_MS: i64 = 25 * 3600 * 1000;
 
+/// Tokens whose checked signature is remembered (about 100 bytes each).
+const VERIFIED_CACHE: usize = 50_000;
+
 pub struct SigningKey {
     pub kid: String,
     pub alg: Algorithm,
@@ -39,6 +42,10 @@ pub struct Keyring {
     set: Arc<RwLock<Arc<KeySet>>>,
     /// When an unknown kid last sent us to the database (see `reload_for_unknown_kid`).
     last_miss: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    /// Claims of tokens whose signature was checked, by the SHA-256 of the whole token: a client
+    /// sends the same access token many times, and a signature check costs far more than the
+    /// rest of a request. Claims are validated again on every use.
+    verified: Arc<std::sync::Mutex<HashMap<[u8; 32], Arc<Value>>>>,
 }
 
 fn algorithm(alg: KeyAlg) -> Algorithm {
@@ -133,6 +140,7 @@ impl Keyring {
             master,
             set: Arc::new(RwLock::new(Arc::new(KeySet::default()))),
             last_miss: Arc::default(),
+            verified: Arc::default(),
         };
         let active = db::keys::count_active(&*ring.db.conn()?)?;
         if active == 0 {
@@ -200,6 +208,19 @@ impl Keyring {
             .signing
             .clone()
             .ok_or_else(|| Error::internal("no signing key"))
+    }
+
+    pub fn verified(&self, digest: &[u8; 32]) -> Option<Arc<Value>> {
+        self.verified.lock().expect("keyring lock").get(digest).cloned()
+    }
+
+    pub fn remember_verified(&self, digest: [u8; 32], claims: Arc<Value>) {
+        let mut m = self.verified.lock().expect("keyring lock");
+        // Bounded: when full it starts over, which costs one signature check per token.
+        if m.len() >= VERIFIED_CACHE {
+            m.clear();
+        }
+        m.insert(digest, claims);
     }
 
     pub fn find(&self, kid: &str) -> Option<Arc<SigningKey>> {

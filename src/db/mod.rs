@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 
@@ -24,6 +25,10 @@ pub const SCHEMA: &str = include_str!("../../schema.sql");
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
+    /// Writers of this process take turns here. SQLite allows one writer at a time; without
+    /// this queue the others would sleep in SQLite's busy handler, which backs off in steps of
+    /// milliseconds. Other processes (the CLI) still meet the busy timeout.
+    writer: Arc<Mutex<()>>,
 }
 
 fn configure(c: &mut Connection) -> rusqlite::Result<()> {
@@ -47,7 +52,10 @@ impl Db {
             .max_size(pool_size)
             .build(manager)
             .map_err(|e| Error::internal(format!("cannot open {}: {e}", path.display())))?;
-        let db = Db { pool };
+        let db = Db {
+            pool,
+            writer: Arc::default(),
+        };
         let mut conn = db.pool.get()?;
         migrate(&mut conn, latest_version())?;
         Ok(db)
@@ -79,9 +87,10 @@ impl Db {
         F: FnOnce(&Transaction) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
+        let (pool, writer) = (self.pool.clone(), self.writer.clone());
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
+            let _turn = writer.lock().unwrap_or_else(|e| e.into_inner());
             write_in(&mut conn, f)
         })
         .await
@@ -91,6 +100,7 @@ impl Db {
     /// The same as `write`, for callers that are not async (the CLI).
     pub fn write_now<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
         let mut conn = self.pool.get()?;
+        let _turn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         write_in(&mut conn, f)
     }
 }
