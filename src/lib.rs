@@ -26,6 +26,7 @@ pub struct AppState {
     pub master: MasterKey,
     pub hasher: Hasher,
     pub throttle: auth::throttle::Throttle,
+    pub live: auth::principal::LiveCache,
     pub settings: Settings,
     /// The issuer of every token and the base of every link, without a trailing slash.
     pub public_url: String,
@@ -60,6 +61,7 @@ pub fn open(common: &Common, settings: Settings, bound: Option<SocketAddr>) -> R
         master,
         hasher,
         throttle: Default::default(),
+        live: Default::default(),
         settings,
         public_url,
     });

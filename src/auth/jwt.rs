@@ -2,16 +2,16 @@
 //! algorithm is pinned to the key named by `kid`, and iss, aud, exp, nbf are all required.
 
 use crate::auth::keys::Keyring;
-use crate::error::{Error, Result};
 use crate::auth::secret::b64;
+use crate::error::{Error, Result};
 use jsonwebtoken::crypto::JwtSigner;
 use jsonwebtoken::{Header, Validation};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// The token kinds and their `typ` header values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,11 +83,16 @@ pub fn sign<T: Serialize>(keys: &Keyring, kind: Kind, claims: &T) -> Result<Stri
             if signers.len() >= 8 {
                 signers.clear();
             }
-            let signer = (jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.signer_factory)(&key.alg, &key.encoding)
-                .map_err(|e| fail(&e))?;
+            let signer = (jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.signer_factory)(
+                &key.alg,
+                &key.encoding,
+            )
+            .map_err(|e| fail(&e))?;
             signers.insert(key.kid.clone(), signer);
         }
-        signers[&key.kid].try_sign(message.as_bytes()).map_err(|e| fail(&e))
+        signers[&key.kid]
+            .try_sign(message.as_bytes())
+            .map_err(|e| fail(&e))
     })?;
     Ok(format!("{message}.{}", b64(&signature)))
 }

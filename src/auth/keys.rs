@@ -211,7 +211,11 @@ impl Keyring {
     }
 
     pub fn verified(&self, digest: &[u8; 32]) -> Option<Arc<Value>> {
-        self.verified.lock().expect("keyring lock").get(digest).cloned()
+        self.verified
+            .lock()
+            .expect("keyring lock")
+            .get(digest)
+            .cloned()
     }
 
     pub fn remember_verified(&self, digest: [u8; 32], claims: Arc<Value>) {

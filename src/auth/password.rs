@@ -105,7 +105,9 @@ impl Hasher {
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut salt);
         let mut out = [0u8; OUTPUT_LEN];
         self.compute(&self.params, password, &salt, &mut out)?;
-        let fail = |e: argon2::password_hash::phc::Error| Error::internal(format!("PHC encoding failed: {e}"));
+        let fail = |e: argon2::password_hash::phc::Error| {
+            Error::internal(format!("PHC encoding failed: {e}"))
+        };
         let phc = PasswordHash {
             algorithm: Algorithm::Argon2id.ident(),
             version: Some(Version::V0x13.into()),
@@ -157,7 +159,14 @@ impl Hasher {
     }
 
     fn compute(&self, params: &Params, password: &str, salt: &[u8], out: &mut [u8]) -> Result<()> {
-        self.compute_with(Algorithm::Argon2id, Version::V0x13, params, password, salt, out)
+        self.compute_with(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            params,
+            password,
+            salt,
+            out,
+        )
     }
 
     /// Runs argon2 in a pooled work buffer.
@@ -181,7 +190,12 @@ impl Hasher {
             .map_err(|e| Error::internal(format!("bad argon2 parameters: {e}")))?;
         }
         let blocks = params.block_count();
-        let mut buf = self.buffers.lock().expect("hasher lock").pop().unwrap_or_default();
+        let mut buf = self
+            .buffers
+            .lock()
+            .expect("hasher lock")
+            .pop()
+            .unwrap_or_default();
         if buf.len() != blocks {
             buf = vec![Block::default(); blocks];
         }
@@ -229,11 +243,19 @@ mod tests {
         let ours = h.hash_now("correct horse").unwrap();
         assert!(ours.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{ours}");
         let parsed = PasswordHash::new(&ours).unwrap();
-        assert!(Argon2::default().verify_password(b"correct horse", &parsed).is_ok());
-        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(64, 1, 1, None).unwrap())
-            .hash_password(b"correct horse")
-            .unwrap()
-            .to_string();
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse", &parsed)
+                .is_ok()
+        );
+        let theirs = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(64, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"correct horse")
+        .unwrap()
+        .to_string();
         let v = h.verify_now("correct horse", &theirs);
         assert!(v.ok && !v.outdated);
         assert!(!h.verify_now("wrong horse", &theirs).ok);

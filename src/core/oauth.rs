@@ -67,29 +67,45 @@ pub fn check_resource(resource: Option<&str>) -> Result<Option<String>> {
 }
 
 /// What a grant hands out tokens for.
-pub struct Grant<'a> {
-    pub user: &'a User,
-    pub session_id: &'a str,
+pub struct Grant {
+    pub user: User,
+    pub session_id: String,
     pub session_created: i64,
-    pub client_id: &'a str,
-    pub scope: &'a [String],
-    pub audience: Option<&'a str>,
-    pub nonce: Option<&'a str>,
-    pub refresh: bool,
+    pub client_id: String,
+    pub scope: Vec<String>,
+    pub audience: Option<String>,
+    pub nonce: Option<String>,
+    /// The new refresh token, once `store_refresh` made it.
+    pub refresh: Option<String>,
 }
 
-/// Issues the token response of a grant inside the caller's transaction.
-pub fn issue(app: &App, tx: &Connection, g: &Grant) -> Result<Value> {
+/// Makes and stores the grant's refresh token, in the caller's transaction. Signing happens
+/// afterwards (`respond`), so the write lock is held only for the rows.
+pub fn store_refresh(app: &App, tx: &Connection, g: &mut Grant) -> Result<()> {
+    let now = db::now_ms();
+    let token = random_token(32);
+    let expires = now + app.settings.session_inactivity as i64 * 1000;
+    tx.execute(
+        "INSERT INTO refresh_tokens (digest, active_login_id, client_id, scope, created_at, expires)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![digest(&token), g.session_id, g.client_id, g.scope.join(" "), now, expires],
+    )?;
+    g.refresh = Some(token);
+    Ok(())
+}
+
+/// Signs the grant's tokens and renders the token response.
+pub fn respond(app: &App, g: &Grant) -> Result<Value> {
     let scope = g.scope.join(" ");
     let ttl = app.settings.access_token_ttl;
     let (access, _) = sessions::access_token(
         app,
         &g.user.id,
-        g.session_id,
+        &g.session_id,
         &scope,
-        Some(g.client_id),
+        Some(&g.client_id),
         ttl,
-        g.audience,
+        g.audience.as_deref(),
     )?;
     let mut out = json!({
         "access_token": access,
@@ -97,16 +113,8 @@ pub fn issue(app: &App, tx: &Connection, g: &Grant) -> Result<Value> {
         "expires_in": ttl,
         "scope": scope,
     });
-    if g.refresh {
-        let now = db::now_ms();
-        let token = random_token(32);
-        let expires = now + app.settings.session_inactivity as i64 * 1000;
-        tx.execute(
-            "INSERT INTO refresh_tokens (digest, active_login_id, client_id, scope, created_at, expires)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![digest(&token), g.session_id, g.client_id, scope, now, expires],
-        )?;
-        out["refresh_token"] = json!(token);
+    if let Some(r) = &g.refresh {
+        out["refresh_token"] = json!(r);
     }
     if g.scope.iter().any(|s| s == "openid") {
         out["id_token"] = json!(id_token(app, g)?);
@@ -126,10 +134,10 @@ fn id_token(app: &App, g: &Grant) -> Result<String> {
         "auth_time": g.session_created / 1000,
         "sid": g.session_id,
     });
-    if let Some(n) = g.nonce {
+    if let Some(n) = &g.nonce {
         claims["nonce"] = json!(n);
     }
-    profile_claims(g.user, g.scope, &mut claims);
+    profile_claims(&g.user, &g.scope, &mut claims);
     jwt::sign(&app.keys, Kind::Id, &claims)
 }
 
@@ -268,7 +276,8 @@ pub async fn exchange_code(
         verifier.map(str::to_string),
     );
     // The inner Result lets a replay end the session (committed) and still answer an error.
-    app.db
+    let grant = app
+        .db
         .write(move |tx| {
             type Row = (
                 String,
@@ -341,23 +350,21 @@ pub async fn exchange_code(
             let payload: Value = serde_json::from_str(&payload).unwrap_or_default();
             let scope: Vec<String> =
                 serde_json::from_value(payload["scope"].clone()).unwrap_or_default();
-            let resource = payload["resource"].as_str();
-            Ok(issue(
-                &app2,
-                tx,
-                &Grant {
-                    user: &user,
-                    session_id: &sid,
-                    session_created: session.created_at,
-                    client_id: &client_id,
-                    scope: &scope,
-                    audience: resource,
-                    nonce: nonce.as_deref(),
-                    refresh: true,
-                },
-            ))
+            let mut g = Grant {
+                user,
+                session_id: sid,
+                session_created: session.created_at,
+                client_id,
+                scope,
+                audience: payload["resource"].as_str().map(str::to_string),
+                nonce,
+                refresh: None,
+            };
+            store_refresh(&app2, tx, &mut g)?;
+            Ok(Ok(g))
         })
-        .await?
+        .await??;
+    respond(app, &grant)
 }
 
 pub async fn refresh(
@@ -369,7 +376,8 @@ pub async fn refresh(
     let (app2, client_id) = (app.clone(), client.id.clone());
     let token = token.to_string();
     let narrowed = scope.map(parse_scope);
-    app.db
+    let grant = app
+        .db
         .write(move |tx| {
             let Some(RefreshRow {
                 session_id: sid,
@@ -423,22 +431,21 @@ pub async fn refresh(
                 now,
                 now + app2.settings.session_inactivity as i64 * 1000,
             )?;
-            Ok(issue(
-                &app2,
-                tx,
-                &Grant {
-                    user: &user,
-                    session_id: &sid,
-                    session_created: session.created_at,
-                    client_id: &client_id,
-                    scope: &scope,
-                    audience: None,
-                    nonce: None,
-                    refresh: true,
-                },
-            ))
+            let mut g = Grant {
+                user,
+                session_id: sid,
+                session_created: session.created_at,
+                client_id,
+                scope,
+                audience: None,
+                nonce: None,
+                refresh: None,
+            };
+            store_refresh(&app2, tx, &mut g)?;
+            Ok(Ok(g))
         })
-        .await?
+        .await??;
+    respond(app, &grant)
 }
 
 /// client_credentials: tokens for the client's `clientCredentialFlowUser`, sharing one session
@@ -521,25 +528,22 @@ pub async fn login_response(
 ) -> Result<Value> {
     match outcome {
         Outcome::LoggedIn { user, session } => {
-            let (app2, cid, scope) = (app.clone(), client.id.clone(), scope.to_vec());
-            app.db
-                .write(move |tx| {
-                    issue(
-                        &app2,
-                        tx,
-                        &Grant {
-                            user: &user,
-                            session_id: &session.id,
-                            session_created: session.created_at,
-                            client_id: &cid,
-                            scope: &scope,
-                            audience: resource.as_deref(),
-                            nonce: None,
-                            refresh: true,
-                        },
-                    )
-                })
-                .await
+            let mut g = Grant {
+                user,
+                session_id: session.id,
+                session_created: session.created_at,
+                client_id: client.id.clone(),
+                scope: scope.to_vec(),
+                audience: resource,
+                nonce: None,
+                refresh: None,
+            };
+            let app2 = app.clone();
+            let g = app
+                .db
+                .write(move |tx| store_refresh(&app2, tx, &mut g).map(|_| g))
+                .await?;
+            respond(app, &g)
         }
         Outcome::Waiting { identity, session } => {
             // As Gropius: the answer carries a register token instead, and no refresh token.

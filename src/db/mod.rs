@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
@@ -29,6 +30,9 @@ pub struct Db {
     /// this queue the others would sleep in SQLite's busy handler, which backs off in steps of
     /// milliseconds. Other processes (the CLI) still meet the busy timeout.
     writer: Arc<Mutex<()>>,
+    /// Counts the writes this process has committed, so that caches of what the database said
+    /// can tell whether anything may have changed since (see `auth::principal`).
+    generation: Arc<AtomicU64>,
 }
 
 fn configure(c: &mut Connection) -> rusqlite::Result<()> {
@@ -41,6 +45,8 @@ fn configure(c: &mut Connection) -> rusqlite::Result<()> {
     }
     c.pragma_update(None, "synchronous", "NORMAL")?;
     c.pragma_update(None, "foreign_keys", "ON")?;
+    // 1 MiB of page cache a connection: the working set is small, and memory counts.
+    c.pragma_update(None, "cache_size", -1024)?;
     Ok(())
 }
 
@@ -48,17 +54,25 @@ impl Db {
     /// Opens (creating if needed) the database and upgrades its schema to the newest version.
     pub fn open(path: &Path, pool_size: u32) -> Result<Db> {
         let manager = SqliteConnectionManager::file(path).with_init(configure);
+        // SQLite connections to a local file do not go stale, so no test query per checkout.
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
+            .test_on_check_out(false)
             .build(manager)
             .map_err(|e| Error::internal(format!("cannot open {}: {e}", path.display())))?;
         let db = Db {
             pool,
             writer: Arc::default(),
+            generation: Arc::default(),
         };
         let mut conn = db.pool.get()?;
         migrate(&mut conn, latest_version())?;
         Ok(db)
+    }
+
+    /// The number of writes this process has committed so far.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     pub fn conn(&self) -> Result<r2d2::PooledConnection<SqliteConnectionManager>> {
@@ -87,11 +101,15 @@ impl Db {
         F: FnOnce(&Transaction) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let (pool, writer) = (self.pool.clone(), self.writer.clone());
+        let (pool, writer, generation) = (
+            self.pool.clone(),
+            self.writer.clone(),
+            self.generation.clone(),
+        );
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
             let _turn = writer.lock().unwrap_or_else(|e| e.into_inner());
-            write_in(&mut conn, f)
+            write_in(&mut conn, &generation, f)
         })
         .await
         .map_err(|e| Error::internal(format!("database task failed: {e}")))?
@@ -101,14 +119,20 @@ impl Db {
     pub fn write_now<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
         let mut conn = self.pool.get()?;
         let _turn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        write_in(&mut conn, f)
+        write_in(&mut conn, &self.generation, f)
     }
 }
 
-fn write_in<T>(conn: &mut Connection, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+fn write_in<T>(
+    conn: &mut Connection,
+    generation: &AtomicU64,
+    f: impl FnOnce(&Transaction) -> Result<T>,
+) -> Result<T> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let out = f(&tx)?;
     tx.commit()?;
+    // After the commit: a reader that saw the old generation re-reads what changed.
+    generation.fetch_add(1, Ordering::SeqCst);
     Ok(out)
 }
 
