@@ -26,13 +26,27 @@ pub struct AppState {
     pub master: MasterKey,
     pub hasher: Hasher,
     pub throttle: auth::throttle::Throttle,
-    pub live: auth::principal::LiveCache,
+    pub caches: Caches,
     pub settings: Settings,
     /// The issuer of every token and the base of every link, without a trailing slash.
     pub public_url: String,
 }
 
 pub type App = Arc<AppState>;
+
+/// Snapshots of hot database reads (see `db::snapshot`).
+#[derive(Default)]
+pub struct Caches {
+    /// By access-token id: its user and session, found live.
+    pub live: db::snapshot::Snapshots<String, (db::users::User, db::sessions::Session)>,
+    /// By client id and secret fingerprint: the client row and that secret's digest.
+    pub clients: db::snapshot::Snapshots<
+        (String, Option<String>),
+        (db::clients::ClientRow, Option<Vec<u8>>),
+    >,
+    /// By client id and user id: the user and the session client-credentials tokens share.
+    pub client_sessions: db::snapshot::Snapshots<(String, String), (db::users::User, String)>,
+}
 
 const PUBLIC_URL_KEY: &str = "public_url";
 
@@ -61,7 +75,7 @@ pub fn open(common: &Common, settings: Settings, bound: Option<SocketAddr>) -> R
         master,
         hasher,
         throttle: Default::default(),
-        live: Default::default(),
+        caches: Caches::default(),
         settings,
         public_url,
     });

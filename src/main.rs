@@ -3,6 +3,7 @@ use keyward::config::{Cli, Command, LogFormat, ServeArgs};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -104,5 +105,16 @@ fn init_logging(format: LogFormat) {
     match format {
         LogFormat::Text => b.init(),
         LogFormat::Json => b.json().init(),
+    }
+}
+
+/// glibc gives every thread that allocates its own heap arena (up to eight per core), and
+/// the blocking pool has many threads: memory freed in one arena is not reused by another, so
+/// the resident size creeps up under load. Two arenas keep it flat at no measurable cost here.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator tunable; it is called before any other thread runs.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }

@@ -606,6 +606,10 @@ fn authenticate_checks_client_and_secret() {
         .status(),
         200
     );
+    // The change was made by the server, another process than this state: it is seen once
+    // this state's snapshot of the client has aged (the server itself sees it at once).
+    let aged = || std::thread::sleep(keyward::db::snapshot::FRESH_FOR);
+    aged();
     refused(&confidential, Some(&secret));
     assert!(auth(&confidential, Some(second_text)).is_ok());
 
@@ -619,8 +623,10 @@ fn authenticate_checks_client_and_secret() {
         assert_eq!(r.status(), 200);
     };
     set_valid(false);
+    aged();
     refused(&confidential, Some(second_text));
     set_valid(true);
+    aged();
     assert!(auth(&confidential, Some(second_text)).is_ok());
 
     // A deleted client is unknown.
@@ -628,5 +634,6 @@ fn authenticate_checks_client_and_secret() {
         s.delete(&client_path(&confidential), Some(&admin)).status(),
         200
     );
+    aged();
     refused(&confidential, Some(second_text));
 }

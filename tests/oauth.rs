@@ -545,6 +545,77 @@ fn client_authentication_and_grants() {
         401,
         "invalid_client",
     );
+    // Changes made through the API count at once, even right after a burst of grants.
+    for _ in 0..3 {
+        assert_eq!(
+            c.token(
+                &[("grant_type", "client_credentials")],
+                Some((&conf, &secret))
+            )
+            .status(),
+            200
+        );
+    }
+    c.s.put(
+        &format!("/auth/api/login/user/{uid}"),
+        Some(&c.admin),
+        &json!({"isBlocked": true}),
+    );
+    oauth_error(
+        c.token(
+            &[("grant_type", "client_credentials")],
+            Some((&conf, &secret)),
+        ),
+        400,
+        "invalid_grant",
+    );
+    c.s.put(
+        &format!("/auth/api/login/user/{uid}"),
+        Some(&c.admin),
+        &json!({"isBlocked": false}),
+    );
+    let list: Value =
+        c.s.get(
+            &format!("/auth/api/login/client/{conf}/client-secret"),
+            Some(&c.admin),
+        )
+        .json()
+        .unwrap();
+    let fp = list[0]["fingerprint"].as_str().unwrap().to_string();
+    let r2 = c.s.post(
+        &format!("/auth/api/login/client/{conf}/client-secret"),
+        Some(&c.admin),
+        &json!({}),
+    );
+    let secret2 = r2.json::<Value>().unwrap()["secretText"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        c.token(
+            &[("grant_type", "client_credentials")],
+            Some((&conf, &secret))
+        )
+        .status(),
+        200
+    );
+    assert_eq!(
+        c.s.delete(
+            &format!("/auth/api/login/client/{conf}/client-secret/{fp}"),
+            Some(&c.admin)
+        )
+        .status(),
+        200
+    );
+    oauth_error(
+        c.token(
+            &[("grant_type", "client_credentials")],
+            Some((&conf, &secret)),
+        ),
+        401,
+        "invalid_client",
+    );
+    let secret = secret2;
     // A scope the client may not have.
     oauth_error(
         c.token(

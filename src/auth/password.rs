@@ -231,10 +231,12 @@ mod tests {
     use argon2::{PasswordHasher, PasswordVerifier};
 
     fn hasher(m: u32, t: u32) -> Hasher {
-        let mut s = Settings::default();
-        s.argon2_memory = m;
-        s.argon2_iterations = t;
-        Hasher::new(&s).unwrap()
+        Hasher::new(&Settings {
+            argon2_memory: m,
+            argon2_iterations: t,
+            ..Default::default()
+        })
+        .unwrap()
     }
 
     #[test]

@@ -85,58 +85,24 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Principal> {
     check_live(app, claims).await
 }
 
-/// What the database said of an access token a moment ago. An entry counts only while this
-/// process has committed no write since it was read (any write may have ended a session,
-/// blocked a user or revoked a token) and for at most `LIVE_FOR`, which bounds how long a change
-/// made by another process (the CLI, another node) can go unseen.
-#[derive(Default)]
-pub struct LiveCache {
-    entries: std::sync::Mutex<std::collections::HashMap<String, LiveEntry>>,
-}
-
-struct LiveEntry {
-    generation: u64,
-    at: std::time::Instant,
-    user: User,
-    session: crate::db::sessions::Session,
-}
-
-const LIVE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
-const LIVE_CACHE_MAX: usize = 50_000;
-
-/// The database half of `authenticate`, also used by introspection.
+/// The database half of `authenticate`, also used by introspection. What the database said of
+/// a token is reused until this process writes anything (see `db::snapshot`).
 pub async fn check_live(app: &App, claims: Claims) -> Result<Principal> {
-    let generation = app.db.generation();
-    let hit = {
-        let entries = app.live.entries.lock().expect("live cache lock");
-        entries.get(&claims.jti).and_then(|e| {
-            let fresh = e.generation == generation && e.at.elapsed() < LIVE_FOR;
-            let same = e.user.id == claims.sub && e.session.id == claims.sid;
-            (fresh && same && e.session.is_live(db::now_ms()))
-                .then(|| (e.user.clone(), e.session.clone()))
-        })
-    };
+    let hit = app
+        .caches
+        .live
+        .get(&app.db, &claims.jti)
+        .filter(|(u, s)| u.id == claims.sub && s.id == claims.sid && s.is_live(db::now_ms()));
     let (user, session) = match hit {
         Some(x) => x,
         None => {
-            // The generation was taken before the read: a write that commits meanwhile makes
-            // the entry stale at once.
-            let (user, session) =
+            let generation = app.db.generation();
+            let found =
                 live_subject(app, &claims.sub, &claims.sid, claims.iat, Some(&claims.jti)).await?;
-            let mut entries = app.live.entries.lock().expect("live cache lock");
-            if entries.len() >= LIVE_CACHE_MAX {
-                entries.clear();
-            }
-            entries.insert(
-                claims.jti.clone(),
-                LiveEntry {
-                    generation,
-                    at: std::time::Instant::now(),
-                    user: user.clone(),
-                    session: session.clone(),
-                },
-            );
-            (user, session)
+            app.caches
+                .live
+                .put(generation, claims.jti.clone(), found.clone());
+            found
         }
     };
     Ok(Principal {

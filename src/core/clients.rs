@@ -514,12 +514,21 @@ pub async fn authenticate(app: &App, client_id: &str, secret: Option<&str>) -> R
     let refused = |why: &str| Error::unauthorized(why).with_code("invalid_client");
     let presented = secret.filter(|s| !s.is_empty()).map(digest);
     let fp = presented.as_deref().map(fingerprint_of_digest);
-    let id = client_id.to_string();
-    let (row, stored) = app
-        .db
-        .read(move |c| db::clients::for_auth(c, &id, fp.as_deref()))
-        .await?
-        .ok_or_else(|| refused("unknown client"))?;
+    let key = (client_id.to_string(), fp);
+    let (row, stored) = match app.caches.clients.get(&app.db, &key) {
+        Some(found) => found,
+        None => {
+            let generation = app.db.generation();
+            let (id, fp) = key.clone();
+            let found = app
+                .db
+                .read(move |c| db::clients::for_auth(c, &id, fp.as_deref()))
+                .await?
+                .ok_or_else(|| refused("unknown client"))?;
+            app.caches.clients.put(generation, key, found.clone());
+            found
+        }
+    };
     if !row.is_valid {
         return Err(refused("the client is disabled"));
     }

@@ -469,15 +469,27 @@ pub async fn client_credentials(
     let scope = granted_scope(client, scope)?;
     let (app2, client_id) = (app.clone(), client.id.clone());
     let now = db::now_ms();
-    let found = {
-        let (cid, uid) = (client_id.clone(), uid.clone());
-        app.db
-            .read(move |c| {
-                let user = db::users::get(c, &uid)?;
-                let sid = db::sessions::client_session(c, &cid, &uid, now)?;
-                Ok((user, sid))
-            })
-            .await?
+    let key = (client_id.clone(), uid.clone());
+    let found = match app.caches.client_sessions.get(&app.db, &key) {
+        Some((user, sid)) => (Some(user), Some(sid)),
+        None => {
+            let generation = app.db.generation();
+            let (cid, uid) = key.clone();
+            let found = app
+                .db
+                .read(move |c| {
+                    let user = db::users::get(c, &uid)?;
+                    let sid = db::sessions::client_session(c, &cid, &uid, now)?;
+                    Ok((user, sid))
+                })
+                .await?;
+            if let (Some(u), Some(s)) = &found {
+                app.caches
+                    .client_sessions
+                    .put(generation, key, (u.clone(), s.clone()));
+            }
+            found
+        }
     };
     let user = found
         .0

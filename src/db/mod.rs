@@ -9,6 +9,7 @@ pub mod instances;
 pub mod keys;
 pub mod sessions;
 pub mod settings;
+pub mod snapshot;
 pub mod users;
 
 use crate::error::{Error, Result};
