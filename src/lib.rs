@@ -34,16 +34,18 @@ pub struct AppState {
 
 pub type App = Arc<AppState>;
 
+/// A client id and the fingerprint of the secret it presented.
+pub type ClientKey = (String, Option<String>);
+/// A client row and the digest of the secret with that fingerprint.
+pub type ClientAuth = (db::clients::ClientRow, Option<Vec<u8>>);
+
 /// Snapshots of hot database reads (see `db::snapshot`).
 #[derive(Default)]
 pub struct Caches {
     /// By access-token id: its user and session, found live.
     pub live: db::snapshot::Snapshots<String, (db::users::User, db::sessions::Session)>,
     /// By client id and secret fingerprint: the client row and that secret's digest.
-    pub clients: db::snapshot::Snapshots<
-        (String, Option<String>),
-        (db::clients::ClientRow, Option<Vec<u8>>),
-    >,
+    pub clients: db::snapshot::Snapshots<ClientKey, ClientAuth>,
     /// By client id and user id: the user and the session client-credentials tokens share.
     pub client_sessions: db::snapshot::Snapshots<(String, String), (db::users::User, String)>,
 }
