@@ -147,6 +147,7 @@ fn spawn_housekeeping(app: App) {
         loop {
             tick.tick().await;
             n += 1;
+            app.hasher.release_idle(std::time::Duration::from_secs(10));
             let keys = app.keys.clone();
             if let Err(e) = tokio::task::spawn_blocking(move || keys.reload()).await {
                 tracing::warn!(error = %e, "key reload failed");

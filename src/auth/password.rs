@@ -37,6 +37,8 @@ pub struct Hasher {
     /// most. Allocating 19 MiB for every hash costs page faults and, with glibc, leaves the
     /// freed buffers fragmenting the heap until the process holds gigabytes.
     buffers: Arc<Mutex<Vec<Vec<Block>>>>,
+    /// When a hash last ran: pooled memory is given back once hashing has been idle a while.
+    last_use: Arc<Mutex<Option<std::time::Instant>>>,
     /// A hash of a random password, checked when a username is unknown so that the answer takes
     /// as long as a wrong password. Made at the first need, so an idle server stays small.
     dummy: Arc<OnceLock<String>>,
@@ -72,6 +74,7 @@ impl Hasher {
             params,
             permits: Arc::new(Semaphore::new(permits)),
             buffers: Arc::default(),
+            last_use: Arc::default(),
             dummy: Arc::default(),
         })
     }
@@ -202,6 +205,7 @@ impl Hasher {
         let r = Argon2::new(alg, version, params)
             .hash_password_into_with_memory(password.as_bytes(), salt, out, &mut buf[..])
             .map_err(|e| Error::internal(format!("hashing failed: {e}")));
+        *self.last_use.lock().expect("hasher lock") = Some(std::time::Instant::now());
         // Only buffers of the current size are worth keeping.
         if blocks == self.params.block_count() {
             self.buffers.lock().expect("hasher lock").push(buf);
@@ -209,19 +213,38 @@ impl Hasher {
         r
     }
 
+    /// Gives the pooled work memory back when no hash has run for `idle`: a login burst
+    /// should not leave the server holding tens of megabytes.
+    pub fn release_idle(&self, idle: std::time::Duration) {
+        let quiet = self
+            .last_use
+            .lock()
+            .expect("hasher lock")
+            .is_none_or(|t| t.elapsed() >= idle);
+        if quiet {
+            self.buffers.lock().expect("hasher lock").clear();
+        }
+    }
+
     async fn off_thread<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        // The permit bounds the hashes in flight, and so the pooled buffers, to the permits.
-        let _permit = self
+        let permit = self
             .permits
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| Error::internal("hasher closed"))?;
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| Error::internal(format!("hash task failed: {e}")))?
+        // The permit moves into the task: a request that goes away mid-hash does not free its
+        // place while the hash still runs, so hashes in flight (and pooled buffers) never exceed
+        // the permits.
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f()
+        })
+        .await
+        .map_err(|e| Error::internal(format!("hash task failed: {e}")))?
     }
 }
 
