@@ -139,7 +139,8 @@ pub async fn serve(
     Ok(())
 }
 
-/// Periodic work: pick up keys rotated by the CLI, and drop rows that can no longer matter.
+/// Periodic work: checkpoint the WAL, give back idle hashing memory, pick up keys rotated by
+/// the CLI, and drop rows that can no longer matter.
 fn spawn_housekeeping(app: App) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
@@ -148,6 +149,10 @@ fn spawn_housekeeping(app: App) {
             tick.tick().await;
             n += 1;
             app.hasher.release_idle(std::time::Duration::from_secs(10));
+            let db = app.db.clone();
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || db.checkpoint()).await {
+                tracing::warn!(error = %e, "checkpoint failed");
+            }
             let keys = app.keys.clone();
             if let Err(e) = tokio::task::spawn_blocking(move || keys.reload()).await {
                 tracing::warn!(error = %e, "key reload failed");

@@ -48,6 +48,10 @@ fn configure(c: &mut Connection) -> rusqlite::Result<()> {
     c.pragma_update(None, "foreign_keys", "ON")?;
     // 1 MiB of page cache a connection: the working set is small, and memory counts.
     c.pragma_update(None, "cache_size", -1024)?;
+    // No checkpoint inside a commit (it would hold the write lock meanwhile): the server
+    // checkpoints from its housekeeping task instead (`Db::checkpoint`), and SQLite does when
+    // the last connection closes.
+    c.pragma_update(None, "wal_autocheckpoint", 0)?;
     Ok(())
 }
 
@@ -69,6 +73,13 @@ impl Db {
         let mut conn = db.pool.get()?;
         migrate(&mut conn, latest_version())?;
         Ok(db)
+    }
+
+    /// Copies the write-ahead log into the database without waiting for readers or writers.
+    pub fn checkpoint(&self) -> Result<()> {
+        let conn = self.pool.get()?;
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     /// The number of writes this process has committed so far.
