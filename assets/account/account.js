@@ -271,36 +271,7 @@
 
   // ---- Flow calls (cookie session + CSRF) ----
 
-  function csrfToken() {
-    for (const part of document.cookie.split(';')) {
-      const i = part.indexOf('=');
-      if (i > 0 && part.slice(0, i).trim() === 'kw_csrf') {
-        const v = part.slice(i + 1).trim();
-        try {
-          return decodeURIComponent(v);
-        } catch (_) {
-          return v;
-        }
-      }
-    }
-    return '';
-  }
-
-  async function flowCall(method, path, body) {
-    const init = { method, credentials: 'same-origin', headers: { accept: 'application/json' } };
-    if (body !== undefined) {
-      init.headers['content-type'] = 'application/json';
-      init.headers['x-csrf-token'] = csrfToken();
-      init.body = JSON.stringify(body);
-    }
-    try {
-      const r = await fetch(path, init);
-      const data = await r.json().catch(() => ({}));
-      return { status: r.status, data: data && typeof data === 'object' ? data : {} };
-    } catch (_) {
-      return { status: 0, data: {} };
-    }
-  }
+  const flowCall = window.keyward.call;
 
   // ---- Display helpers ----
 

@@ -2,6 +2,7 @@
 // authorization request; without it the page signs the browser in to keyward itself.
 (function () {
   'use strict';
+  const { call } = window.keyward;
   const $ = (id) => document.getElementById(id);
   const show = (el, on) => el.classList.toggle('hidden', on === false);
   const hide = (el) => el.classList.add('hidden');
@@ -9,39 +10,6 @@
 
   // Strategy types whose login happens at an upstream provider (a browser redirect).
   const REDIRECT_TYPES = { github: 'GitHub', gitlab: 'GitLab', oidc: 'OpenID Connect' };
-
-  /** The double-submit CSRF token: the page's `kw_csrf` cookie, echoed in a header. */
-  function csrfToken() {
-    for (const part of document.cookie.split(';')) {
-      const i = part.indexOf('=');
-      if (i > 0 && part.slice(0, i).trim() === 'kw_csrf') {
-        try {
-          return decodeURIComponent(part.slice(i + 1).trim());
-        } catch (_) {
-          return part.slice(i + 1).trim();
-        }
-      }
-    }
-    return '';
-  }
-
-  /** fetch() with JSON in and out; never throws: a network failure is status 0. */
-  async function call(method, path, body) {
-    const init = { method, credentials: 'same-origin', headers: { accept: 'application/json' } };
-    if (body !== undefined) {
-      init.headers['content-type'] = 'application/json';
-      init.headers['x-csrf-token'] = csrfToken();
-      init.body = JSON.stringify(body);
-    }
-    let r;
-    try {
-      r = await fetch(path, init);
-    } catch (_) {
-      return { status: 0, data: {}, headers: new Headers() };
-    }
-    const data = await r.json().catch(() => ({}));
-    return { status: r.status, data: data && typeof data === 'object' ? data : {}, headers: r.headers };
-  }
 
   function message(r, fallback) {
     if (r.status === 0) return 'keyward cannot be reached. Check your connection and try again.';

@@ -4,46 +4,13 @@
 // the page to an authorization request; without it the new account lands on /account.
 (function () {
   'use strict';
+  const { call } = window.keyward;
   const $ = (id) => document.getElementById(id);
   const show = (el, on) => el.classList.toggle('hidden', on === false);
   const hide = (el) => el.classList.add('hidden');
   const flow = new URLSearchParams(location.search).get('flow');
   const flowQuery = flow ? '?flow=' + encodeURIComponent(flow) : '';
   const STORE = 'kw_register_token';
-
-  /** The double-submit CSRF token: the page's `kw_csrf` cookie, echoed in a header. */
-  function csrfToken() {
-    for (const part of document.cookie.split(';')) {
-      const i = part.indexOf('=');
-      if (i > 0 && part.slice(0, i).trim() === 'kw_csrf') {
-        const v = part.slice(i + 1).trim();
-        try {
-          return decodeURIComponent(v);
-        } catch (_) {
-          return v;
-        }
-      }
-    }
-    return '';
-  }
-
-  /** fetch() with JSON in and out; never throws: a network failure is status 0. */
-  async function call(method, path, body) {
-    const init = { method, credentials: 'same-origin', headers: { accept: 'application/json' } };
-    if (body !== undefined) {
-      init.headers['content-type'] = 'application/json';
-      init.headers['x-csrf-token'] = csrfToken();
-      init.body = JSON.stringify(body);
-    }
-    let r;
-    try {
-      r = await fetch(path, init);
-    } catch (_) {
-      return { status: 0, data: {} };
-    }
-    const data = await r.json().catch(() => ({}));
-    return { status: r.status, data: data && typeof data === 'object' ? data : {} };
-  }
 
   /** A server message made into a sentence: "displayName must…" → "Display name must…". */
   function sentence(text) {

@@ -4,32 +4,12 @@
   const token = new URLSearchParams(location.hash.slice(1)).get('token') || '';
   const $ = (id) => document.getElementById(id);
 
-  // The double-submit CSRF token: the page's `kw_csrf` cookie, echoed in a header.
-  function csrfToken() {
-    for (const part of document.cookie.split(';')) {
-      const i = part.indexOf('=');
-      if (i > 0 && part.slice(0, i).trim() === 'kw_csrf') {
-        const v = part.slice(i + 1).trim();
-        try { return decodeURIComponent(v); } catch (_) { return v; }
-      }
-    }
-    return '';
-  }
-
   async function post(path, body) {
-    let r;
-    try {
-      r = await fetch(path, {
-        method: 'POST',
-        credentials: 'same-origin',
-        headers: { 'content-type': 'application/json', 'x-csrf-token': csrfToken() },
-        body: JSON.stringify(body),
-      });
-    } catch (_) {
-      return { ok: false, status: 0, data: { message: 'keyward cannot be reached. Check your connection and try again.' } };
+    const r = await window.keyward.call('POST', path, body);
+    if (r.status === 0) {
+      r.data = { message: 'keyward cannot be reached. Check your connection and try again.' };
     }
-    const data = await r.json().catch(() => ({}));
-    return { ok: r.ok, status: r.status, data };
+    return { ok: r.status >= 200 && r.status < 300, status: r.status, data: r.data };
   }
 
   async function start() {
