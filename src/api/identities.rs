@@ -247,38 +247,7 @@ async fn link_by_provider(
         })?,
     };
     let subject = normalize(provider, subject);
-    let (actor, primary) = (actor.clone(), primary.to_string());
-    app.db
-        .write(move |tx| {
-            if db::users::get(tx, &primary)?.is_none() {
-                return Err(Error::not_found("user not found").with_code("inexistent_user"));
-            }
-            let i = identities::by_subject(tx, &inst.id, &subject)?.ok_or_else(|| {
-                Error::not_found("identity not found").with_code("inexistent_identity")
-            })?;
-            match i.user_id.as_deref() {
-                Some(u) if u == primary => Err(Error::conflict(
-                    "the identity is already linked to this user",
-                )
-                .with_code("identity_conflict")),
-                Some(u) => linking::merge_in(tx, &actor, &primary, u),
-                None => {
-                    if !identities::claim_waiting(tx, &i.id, &primary, db::now_ms())? {
-                        return Err(
-                            Error::not_found("identity not found").with_code("inexistent_identity")
-                        );
-                    }
-                    db::users::bump_sequence(tx, &primary)?;
-                    actor.audit(
-                        tx,
-                        "identity.link",
-                        Some(&i.id),
-                        json!({"user": primary, "by": "provider"}),
-                    )
-                }
-            }
-        })
-        .await
+    linking::link_existing(app, actor, primary, &inst.id, &subject).await
 }
 
 async fn user_with_identities(app: &App, id: &str) -> Result<(User, Vec<(Identity, Instance)>)> {

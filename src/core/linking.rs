@@ -63,6 +63,52 @@ pub async fn link(
         .await
 }
 
+/// Links the identity `subject` on `instance_id` to `primary`: a waiting identity is claimed,
+/// one of another user brings that whole user along (a merge), one of `primary` is a conflict.
+pub async fn link_existing(
+    app: &App,
+    actor: &Actor,
+    primary: &str,
+    instance_id: &str,
+    subject: &str,
+) -> Result<()> {
+    let (actor, primary, instance_id, subject) = (
+        actor.clone(),
+        primary.to_string(),
+        instance_id.to_string(),
+        subject.to_string(),
+    );
+    app.db
+        .write(move |tx| {
+            if users::get(tx, &primary)?.is_none() {
+                return Err(Error::not_found("user not found").with_code("inexistent_user"));
+            }
+            let unknown =
+                || Error::not_found("identity not found").with_code("inexistent_identity");
+            let i = identities::by_subject(tx, &instance_id, &subject)?.ok_or_else(unknown)?;
+            match i.user_id.as_deref() {
+                Some(u) if u == primary => Err(Error::conflict(
+                    "the identity is already linked to this user",
+                )
+                .with_code("identity_conflict")),
+                Some(u) => merge_in(tx, &actor, &primary, u),
+                None => {
+                    if !identities::claim_waiting(tx, &i.id, &primary, db::now_ms())? {
+                        return Err(unknown());
+                    }
+                    users::bump_sequence(tx, &primary)?;
+                    actor.audit(
+                        tx,
+                        "identity.link",
+                        Some(&i.id),
+                        json!({"user": primary, "by": "provider"}),
+                    )
+                }
+            }
+        })
+        .await
+}
+
 /// Merges `secondary` into `primary`: every identity moves, the secondary's profile fills the
 /// primary's empty fields (nothing of the primary is overwritten), the secondary is removed.
 pub fn merge_in(tx: &Connection, actor: &Actor, primary: &str, secondary: &str) -> Result<()> {
