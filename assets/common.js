@@ -38,5 +38,48 @@
     return { status: r.status, data: data && typeof data === 'object' ? data : {}, headers: r.headers };
   }
 
-  window.keyward = Object.freeze({ csrfToken, call });
+  /** A server message made into a sentence: "displayName must…" → "Display name must…". */
+  function sentence(text) {
+    let s = String(text || '').trim().replace(/^displayName\b/, 'display name');
+    if (!s) return s;
+    s = s.charAt(0).toUpperCase() + s.slice(1);
+    return /[.!?]$/.test(s) ? s : s + '.';
+  }
+
+  /** What to tell the person about a failed call. */
+  function message(r, fallback) {
+    if (r.status === 0) return 'keyward cannot be reached. Check your connection and try again.';
+    if (typeof r.data.message === 'string' && r.data.message) return sentence(r.data.message);
+    return fallback + ' (' + r.status + ')';
+  }
+
+  /** When a register token expires (ms), read from its payload; the server decides anyway. */
+  function tokenExpiry(token) {
+    try {
+      const b = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      const exp = JSON.parse(atob(b + '==='.slice((b.length + 3) % 4))).exp;
+      if (typeof exp === 'number') return exp * 1000;
+    } catch (_) {
+      // not a JWT we can read
+    }
+    return Date.now() + 10 * 60 * 1000;
+  }
+
+  /** Fills the "Sign in with" select with password instances (shown only when there are
+   *  several) and reports the chosen id; returns the first one's id. */
+  function instanceSelect(select, row, instances, onChange) {
+    if (instances.length > 1) {
+      for (const i of instances) {
+        const o = document.createElement('option');
+        o.value = i.id;
+        o.textContent = i.name || i.id;
+        select.appendChild(o);
+      }
+      select.addEventListener('change', () => onChange(select.value));
+      row.classList.remove('hidden');
+    }
+    return instances[0].id;
+  }
+
+  window.keyward = Object.freeze({ csrfToken, call, sentence, message, tokenExpiry, instanceSelect });
 })();

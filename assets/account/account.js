@@ -4,6 +4,7 @@
 // keyward session comes straight back from the authorization endpoint (single sign-on).
 (function () {
   'use strict';
+  const { sentence, message, call: flowCall } = window.keyward;
   const $ = (id) => document.getElementById(id);
   const show = (el, on) => el.classList.toggle('hidden', on === false);
   const hide = (el) => el.classList.add('hidden');
@@ -271,22 +272,8 @@
 
   // ---- Flow calls (cookie session + CSRF) ----
 
-  const flowCall = window.keyward.call;
 
   // ---- Display helpers ----
-
-  function sentence(text) {
-    let s = String(text || '').trim();
-    if (!s) return s;
-    s = s.charAt(0).toUpperCase() + s.slice(1);
-    return /[.!?]$/.test(s) ? s : s + '.';
-  }
-
-  function message(r, fallback) {
-    if (r.status === 0) return 'keyward cannot be reached. Check your connection and try again.';
-    if (typeof r.data.message === 'string' && r.data.message) return sentence(r.data.message);
-    return fallback + ' (' + r.status + ').';
-  }
 
   function note(el, kind, text) {
     el.classList.remove('error', 'ok', 'info');

@@ -3,7 +3,7 @@
 // and password on a password instance.
 (function () {
   'use strict';
-  const { call } = window.keyward;
+  const { call, sentence, message, tokenExpiry, instanceSelect } = window.keyward;
   const $ = (id) => document.getElementById(id);
   const show = (el, on) => el.classList.toggle('hidden', on === false);
   const hide = (el) => el.classList.add('hidden');
@@ -12,31 +12,7 @@
   const loginUrl = '/auth/flow/login' + flowQuery;
   const STORE = 'kw_link_token';
 
-  function sentence(text) {
-    let s = String(text || '').trim();
-    if (!s) return s;
-    s = s.charAt(0).toUpperCase() + s.slice(1);
-    return /[.!?]$/.test(s) ? s : s + '.';
-  }
-
-  function message(r, fallback) {
-    if (r.status === 0) return 'keyward cannot be reached. Check your connection and try again.';
-    if (typeof r.data.message === 'string' && r.data.message) return sentence(r.data.message);
-    return fallback + ' (' + r.status + ')';
-  }
-
   // ---- The register token: from the fragment, kept for this tab so a reload keeps it. ----
-
-  function tokenExpiry(token) {
-    try {
-      const b = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
-      const exp = JSON.parse(atob(b + '==='.slice((b.length + 3) % 4))).exp;
-      if (typeof exp === 'number') return exp * 1000;
-    } catch (_) {
-      // the server decides
-    }
-    return Date.now() + 10 * 60 * 1000;
-  }
 
   function forgetToken() {
     try {
@@ -138,18 +114,7 @@
       show($('no-password'));
       return;
     }
-    instanceId = userpass[0].id;
-    if (userpass.length > 1) {
-      const select = $('instance');
-      for (const i of userpass) {
-        const o = document.createElement('option');
-        o.value = i.id;
-        o.textContent = i.name || i.id;
-        select.appendChild(o);
-      }
-      select.addEventListener('change', () => { instanceId = select.value; });
-      show($('instance-row'));
-    }
+    instanceId = instanceSelect($('instance'), $('instance-row'), userpass, (id) => { instanceId = id; });
     show($('link'));
     $('username').focus();
   }

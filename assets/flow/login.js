@@ -2,7 +2,7 @@
 // authorization request; without it the page signs the browser in to keyward itself.
 (function () {
   'use strict';
-  const { call } = window.keyward;
+  const { call, message, instanceSelect } = window.keyward;
   const $ = (id) => document.getElementById(id);
   const show = (el, on) => el.classList.toggle('hidden', on === false);
   const hide = (el) => el.classList.add('hidden');
@@ -10,12 +10,6 @@
 
   // Strategy types whose login happens at an upstream provider (a browser redirect).
   const REDIRECT_TYPES = { github: 'GitHub', gitlab: 'GitLab', oidc: 'OpenID Connect' };
-
-  function message(r, fallback) {
-    if (r.status === 0) return 'keyward cannot be reached. Check your connection and try again.';
-    if (typeof r.data.message === 'string' && r.data.message) return r.data.message;
-    return fallback + ' (' + r.status + ')';
-  }
 
   function showError(text) {
     const err = $('error');
@@ -55,18 +49,7 @@
     const instances = Array.isArray(ctx.instances) ? ctx.instances : [];
     const userpass = instances.filter((i) => i && i.type === 'userpass');
     if (userpass.length > 0) {
-      instanceId = userpass[0].id;
-      if (userpass.length > 1) {
-        const select = $('instance');
-        for (const i of userpass) {
-          const o = document.createElement('option');
-          o.value = i.id;
-          o.textContent = i.name || i.id;
-          select.appendChild(o);
-        }
-        select.addEventListener('change', () => { instanceId = select.value; });
-        show($('instance-row'));
-      }
+      instanceId = instanceSelect($('instance'), $('instance-row'), userpass, (id) => { instanceId = id; });
       show($('login'));
       $('register-link').href = '/auth/flow/register' + (flow ? '?flow=' + encodeURIComponent(flow) : '');
       show($('register-line'));

@@ -4,7 +4,7 @@
 // the page to an authorization request; without it the new account lands on /account.
 (function () {
   'use strict';
-  const { call } = window.keyward;
+  const { call, sentence, message, tokenExpiry, instanceSelect } = window.keyward;
   const $ = (id) => document.getElementById(id);
   const show = (el, on) => el.classList.toggle('hidden', on === false);
   const hide = (el) => el.classList.add('hidden');
@@ -12,32 +12,7 @@
   const flowQuery = flow ? '?flow=' + encodeURIComponent(flow) : '';
   const STORE = 'kw_register_token';
 
-  /** A server message made into a sentence: "displayName must…" → "Display name must…". */
-  function sentence(text) {
-    let s = String(text || '').trim().replace(/^displayName\b/, 'display name');
-    if (!s) return s;
-    s = s.charAt(0).toUpperCase() + s.slice(1);
-    return /[.!?]$/.test(s) ? s : s + '.';
-  }
-
-  function message(r, fallback) {
-    if (r.status === 0) return 'keyward cannot be reached. Check your connection and try again.';
-    if (typeof r.data.message === 'string' && r.data.message) return sentence(r.data.message);
-    return fallback + ' (' + r.status + ')';
-  }
-
   // ---- The register token: from the fragment, kept for this tab so a reload keeps it. ----
-
-  function tokenExpiry(token) {
-    try {
-      const b = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
-      const exp = JSON.parse(atob(b + '==='.slice((b.length + 3) % 4))).exp;
-      if (typeof exp === 'number') return exp * 1000;
-    } catch (_) {
-      // not a JWT we can read: the server decides
-    }
-    return Date.now() + 10 * 60 * 1000;
-  }
 
   function takeToken() {
     const fromHash = new URLSearchParams(location.hash.slice(1)).get('registerToken');
@@ -220,18 +195,7 @@
       show($('disabled'));
       return;
     }
-    instanceId = open[0].id;
-    if (open.length > 1) {
-      const select = $('instance');
-      for (const i of open) {
-        const o = document.createElement('option');
-        o.value = i.id;
-        o.textContent = i.name || i.id;
-        select.appendChild(o);
-      }
-      select.addEventListener('change', () => { instanceId = select.value; });
-      show($('instance-row'));
-    }
+    instanceId = instanceSelect($('instance'), $('instance-row'), open, (id) => { instanceId = id; });
     show($('plain-intro'));
     show($('register'));
     $('username').focus();

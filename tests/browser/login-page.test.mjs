@@ -235,7 +235,7 @@ test('the login page', async (t) => {
     await fakeKeyward(context, { ctx: problem(503, 'Service Unavailable', 'the database is not answering') });
     await page.goto(`${ORIGIN}/auth/flow/login`);
     await page.locator('#load-error').waitFor({ state: 'visible' });
-    assert.match(await page.locator('#load-error').innerText(), /the database is not answering/);
+    assert.match(await page.locator('#load-error').innerText(), /the database is not answering/i);
     assert.equal(await page.locator('#login').isVisible(), false);
   });
 });
