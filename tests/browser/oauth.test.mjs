@@ -2,11 +2,10 @@
 // libraries: openid-client (the relying party) and jose (a resource server).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as jose from 'jose';
 import * as client from 'openid-client';
-import { PHONE, api, browserFor, createAdmin, serverFor, token } from './harness.mjs';
+import { PHONE, api, browserFor, createAdmin, redirectCatcher, serverFor, token } from './harness.mjs';
 
 const ADMIN = { username: 'admin', password: 'admin password 123' };
 const ALICE = { username: 'alice', displayName: 'Alice Liddell', email: 'alice@example.org', password: 'through the looking glass' };
@@ -74,46 +73,6 @@ async function authRequest(s, extra = {}) {
   return { url, checks: { pkceCodeVerifier, expectedState, expectedNonce } };
 }
 
-/**
- * The relying party's redirect endpoint: a small HTTP server on a loopback port that records
- * every request and answers it with a small page. (A Playwright route would not see the
- * authorization server's 302 to it: routes only catch the first request of a redirect chain.)
- * `next()` resolves with the next URL it got.
- */
-async function redirectCatcher(t) {
-  const caught = [];
-  const waiting = [];
-  const server = createServer((req, res) => {
-    const url = `http://127.0.0.1:${server.address().port}${req.url}`;
-    if (new URL(url).pathname !== '/cb') {
-      res.writeHead(404).end(); // the browser's favicon request
-      return;
-    }
-    const w = waiting.shift();
-    if (w) w(url);
-    else caught.push(url);
-    res.writeHead(200, { 'content-type': 'text/html' });
-    res.end('<!doctype html><title>cb</title><p>back at the app</p>');
-  });
-  await new Promise((res, rej) => {
-    server.once('error', rej);
-    server.listen(0, '127.0.0.1', res);
-  });
-  t.after(() => new Promise((res) => { server.closeAllConnections(); server.close(res); }));
-  return {
-    uri: `http://127.0.0.1:${server.address().port}/cb`,
-    next(timeoutMs = 15_000) {
-      if (caught.length) return Promise.resolve(caught.shift());
-      return new Promise((res, rej) => {
-        const timer = setTimeout(() => rej(new Error(`no request to the redirect URI within ${timeoutMs} ms`)), timeoutMs);
-        waiting.push((u) => {
-          clearTimeout(timer);
-          res(u);
-        });
-      });
-    },
-  };
-}
 
 /** Records the document requests of a context (to see whether the login page was shown). */
 function recordNavigations(context) {
