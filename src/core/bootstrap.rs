@@ -48,10 +48,6 @@ pub fn ensure_defaults(app: &App) -> Result<()> {
     })
 }
 
-pub fn org_id(app: &App) -> Result<String> {
-    Ok(settings::get(&*app.db.conn()?, "org_id")?.unwrap_or_default())
-}
-
 /// When no admin exists, makes a new one-time setup link (valid one hour) and returns it.
 pub fn setup_link(app: &App) -> Result<Option<String>> {
     app.db.write_now(|tx| {

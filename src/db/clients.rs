@@ -177,15 +177,6 @@ pub fn secrets(c: &Connection, client_id: &str) -> Result<Vec<SecretRow>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn secret_by_fingerprint(c: &Connection, fingerprint: &str) -> Result<Option<SecretRow>> {
-    let mut st = c.prepare_cached(&format!(
-        "SELECT {SECRET_COLS} FROM client_secrets WHERE fingerprint = ?1"
-    ))?;
-    Ok(st
-        .query_row(params![fingerprint], secret_from_row)
-        .optional()?)
-}
-
 /// Deletes the secret with `fingerprint` only if it belongs to `client_id`.
 pub fn delete_secret(c: &Connection, client_id: &str, fingerprint: &str) -> Result<bool> {
     Ok(c.execute(
