@@ -33,6 +33,8 @@ struct KeySet {
     signing: Option<Arc<SigningKey>>,
     by_kid: HashMap<String, Arc<SigningKey>>,
     jwks: Value,
+    /// The kids and their retirement, to tell whether a reload found anything new.
+    shape: Vec<(String, Option<i64>)>,
 }
 
 #[derive(Clone)]
@@ -186,7 +188,15 @@ impl Keyring {
 
     pub fn reload(&self) -> Result<()> {
         let rows = db::keys::list_live(&*self.db.conn()?, db::now_ms() - KEY_RETENTION_MS)?;
-        let mut set = KeySet::default();
+        let shape: Vec<_> = rows.iter().map(|r| (r.kid.clone(), r.retired_at)).collect();
+        // The periodic reload usually finds the same keys: nothing to decrypt and parse again.
+        if self.set.read().expect("keyring lock").shape == shape && !shape.is_empty() {
+            return Ok(());
+        }
+        let mut set = KeySet {
+            shape,
+            ..KeySet::default()
+        };
         let mut published = Vec::new();
         for row in &rows {
             let key = Arc::new(load_key(&self.master, row)?);
