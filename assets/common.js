@@ -65,6 +65,40 @@
     return Date.now() + 10 * 60 * 1000;
   }
 
+  /** The register token of a page (`#registerToken=` in the URL): taken out of the address bar
+   *  (it is a credential) and kept for this tab under `key`, so a reload keeps it while it is
+   *  valid and the page serves the same `flow`. Returns the token (or null) and a way to forget
+   *  it. */
+  function registerToken(key, flow) {
+    const forget = () => {
+      try {
+        sessionStorage.removeItem(key);
+      } catch (_) {
+        // storage may be off
+      }
+    };
+    const fromHash = new URLSearchParams(location.hash.slice(1)).get('registerToken');
+    if (fromHash) {
+      try {
+        sessionStorage.setItem(key, JSON.stringify({ token: fromHash, flow: flow || null, exp: tokenExpiry(fromHash) }));
+      } catch (_) {
+        // storage may be off; the token still works for this page view
+      }
+      history.replaceState(null, '', location.pathname + location.search);
+      return { token: fromHash, forget };
+    }
+    try {
+      const kept = JSON.parse(sessionStorage.getItem(key) || 'null');
+      if (kept && kept.token && kept.flow === (flow || null) && kept.exp > Date.now()) {
+        return { token: kept.token, forget };
+      }
+    } catch (_) {
+      // nothing usable kept
+    }
+    forget();
+    return { token: null, forget };
+  }
+
   /** Fills the "Sign in with" select with password instances (shown only when there are
    *  several) and reports the chosen id; returns the first one's id. */
   function instanceSelect(select, row, instances, onChange) {
@@ -81,5 +115,5 @@
     return instances[0].id;
   }
 
-  window.keyward = Object.freeze({ csrfToken, call, sentence, message, tokenExpiry, instanceSelect });
+  window.keyward = Object.freeze({ csrfToken, call, sentence, message, registerToken, instanceSelect });
 })();

@@ -3,47 +3,15 @@
 // and password on a password instance.
 (function () {
   'use strict';
-  const { call, sentence, message, tokenExpiry, instanceSelect } = window.keyward;
+  const { call, sentence, message, instanceSelect } = window.keyward;
   const $ = (id) => document.getElementById(id);
   const show = (el, on) => el.classList.toggle('hidden', on === false);
   const hide = (el) => el.classList.add('hidden');
   const flow = new URLSearchParams(location.search).get('flow');
   const flowQuery = flow ? '?flow=' + encodeURIComponent(flow) : '';
   const loginUrl = '/auth/flow/login' + flowQuery;
-  const STORE = 'kw_link_token';
-
-  // ---- The register token: from the fragment, kept for this tab so a reload keeps it. ----
-
-  function forgetToken() {
-    try {
-      sessionStorage.removeItem(STORE);
-    } catch (_) {
-      // ignore
-    }
-  }
-
-  function takeToken() {
-    const fromHash = new URLSearchParams(location.hash.slice(1)).get('registerToken');
-    if (fromHash) {
-      try {
-        sessionStorage.setItem(STORE, JSON.stringify({ token: fromHash, flow: flow || null, exp: tokenExpiry(fromHash) }));
-      } catch (_) {
-        // the token still works for this page view
-      }
-      history.replaceState(null, '', location.pathname + location.search);
-      return fromHash;
-    }
-    try {
-      const kept = JSON.parse(sessionStorage.getItem(STORE) || 'null');
-      if (kept && kept.token && kept.flow === (flow || null) && kept.exp > Date.now()) return kept.token;
-    } catch (_) {
-      // nothing usable kept
-    }
-    forgetToken();
-    return null;
-  }
-
-  const registerToken = takeToken();
+  // The register token: out of the address bar, kept for this tab (see common.js).
+  const { token: registerToken, forget: forgetToken } = window.keyward.registerToken('kw_link_token', flow);
   let instanceId = null;
 
   /** Whether anyone is signed in (a 401 may mean the session has ended meanwhile). */

@@ -10,7 +10,7 @@ use super::body::Body;
 use super::{Req, error_response, method_not_allowed, send_json};
 use crate::App;
 use crate::auth::secret::{digest, digest_eq, random_token};
-use crate::core::{bootstrap, login, oauth, registration, sessions::Origin};
+use crate::core::{bootstrap, login, oauth, registration};
 use crate::db::{self, sessions::Session, users::User};
 use crate::error::{Error, Result};
 use serde_json::{Value, json};
@@ -116,16 +116,6 @@ pub async fn cookie_session(app: &App, req: &Req) -> Option<(Session, User)> {
         .await
         .ok()
         .flatten()
-}
-
-fn origin(req: &Req) -> Origin {
-    Origin {
-        client_id: None,
-        address: req.address(),
-        user_agent: req
-            .header("user-agent")
-            .map(|s| s.chars().take(200).collect()),
-    }
 }
 
 async fn route(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u16, Value)> {
@@ -312,7 +302,7 @@ async fn register(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u1
             {
                 return Err(Error::conflict("username is already taken"));
             }
-            let mut o = origin(req);
+            let mut o = req.origin();
             o.client_id = request.as_ref().map(|r| r.client_id.clone());
             let (token, _) =
                 registration::userpass_register(app, &inst.id, &username, &b.str("password")?, &o)
@@ -328,7 +318,7 @@ async fn register(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u1
 /// from a login that found a waiting identity, or by a username and password on a userpass
 /// instance (a new password login, or one that waits for registration).
 async fn link(app: &App, req: &Req) -> Result<(u16, Value)> {
-    let (_, user) = cookie_session(app, req)
+    let (browser_session, user) = cookie_session(app, req)
         .await
         .ok_or_else(|| Error::unauthorized("log in first"))?;
     let b = Body::parse(&req.body)?;
@@ -358,7 +348,7 @@ async fn link(app: &App, req: &Req) -> Result<(u16, Value)> {
                 .db
                 .read(move |c| db::identities::by_subject(c, &iid, &subj))
                 .await?;
-            let o = origin(req);
+            let o = req.origin();
             match existing {
                 None => {
                     registration::userpass_register(app, &inst.id, &username, &password, &o)
@@ -394,10 +384,7 @@ async fn link(app: &App, req: &Req) -> Result<(u16, Value)> {
         .await?;
     let redirect = match flow_request(app, &b)? {
         Some(r) => {
-            let sid = cookie_session(app, req)
-                .await
-                .map(|(s, _)| s.id)
-                .ok_or_else(|| Error::unauthorized("log in first"))?;
+            let sid = browser_session.id;
             app.db
                 .write(move |tx| oauth::issue_code(tx, &sid, &r))
                 .await?
@@ -416,7 +403,7 @@ async fn login(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u16, 
         .map(|f| oauth::open_request(app, f))
         .transpose()?;
     let inst = login::password_instance(app, b.opt_str("instanceId")?.as_deref()).await?;
-    let mut o = origin(req);
+    let mut o = req.origin();
     o.client_id = request.as_ref().map(|r| r.client_id.clone());
     let outcome = login::password_login(
         app,

@@ -11,7 +11,7 @@ use crate::auth::principal::{Principal, authenticate, bearer};
 use crate::core::instances::{self, Instance};
 use crate::core::linking;
 use crate::core::registration::check_token;
-use crate::core::users::userpass_subject;
+use crate::core::users::subject_for;
 use crate::core::{Actor, rfc3339};
 use crate::db::{self, identities, identities::Identity, users::User};
 use crate::error::{Error, Kind as ErrKind, Result};
@@ -128,7 +128,7 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
             let found = list
                 .iter()
                 .find(|(i, inst)| {
-                    inst.type_name == *provider && i.subject == normalize(provider, subject)
+                    inst.type_name == *provider && i.subject == subject_for(provider, subject)
                 })
                 .map(|(i, _)| i.clone())
                 .ok_or_else(|| {
@@ -146,15 +146,6 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
             Err(super::method_not_allowed())
         }
         _ => Err(Error::not_found("no such resource").with_code("invalid_uri")),
-    }
-}
-
-/// Userpass subjects are stored lowercase (usernames log in case-insensitively).
-fn normalize(provider: &str, subject: &str) -> String {
-    if provider == "userpass" {
-        userpass_subject(subject)
-    } else {
-        subject.to_string()
     }
 }
 
@@ -246,7 +237,7 @@ async fn link_by_provider(
             Error::not_found("no connection has this provider").with_code("inexistent_identity")
         })?,
     };
-    let subject = normalize(provider, subject);
+    let subject = subject_for(provider, subject);
     linking::link_existing(app, actor, primary, &inst.id, &subject).await
 }
 

@@ -92,14 +92,7 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
         }
         ["user"] if m == Method::GET => {
             let p = principal(app, req).await?;
-            let limit = match req.query("limit") {
-                None => 50,
-                Some(l) => l
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|l| (1..=500).contains(l))
-                    .ok_or_else(|| Error::bad_request("limit must be a number from 1 to 500"))?,
-            };
+            let limit = query_limit(req, 50)?;
             let page = users::list(
                 app,
                 &p.actor(None),
@@ -182,16 +175,7 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
                         .map_err(|_| Error::bad_request("before must be an event id"))
                 })
                 .transpose()?;
-            let limit = req
-                .query("limit")
-                .map(|l| {
-                    l.parse::<u32>()
-                        .ok()
-                        .filter(|l| (1..=500).contains(l))
-                        .ok_or_else(|| Error::bad_request("limit must be a number from 1 to 500"))
-                })
-                .transpose()?
-                .unwrap_or(100);
+            let limit = query_limit(req, 100)?;
             let rows = app
                 .db
                 .read(move |c| crate::db::audit::list(c, before, limit))
@@ -211,13 +195,7 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
         ["strategy-instance", id, "userpass", "register"] if m == Method::POST => {
             let b = Body::parse(&req.body)?;
             b.only(&["username", "password"])?;
-            let origin = crate::core::sessions::Origin {
-                client_id: None,
-                address: req.address(),
-                user_agent: req
-                    .header("user-agent")
-                    .map(|s| s.chars().take(200).collect()),
-            };
+            let origin = req.origin();
             let (token, _) = registration::userpass_register(
                 app,
                 id,
@@ -344,6 +322,18 @@ const INSTANCE_FIELDS: &[&str] = &[
     "isSyncActive",
     "doesImplicitRegister",
 ];
+
+/// The `limit` query parameter of a list: 1 to 500, `default` when absent.
+fn query_limit(req: &Req, default: u32) -> Result<u32> {
+    match req.query("limit") {
+        None => Ok(default),
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=500).contains(l))
+            .ok_or_else(|| Error::bad_request("limit must be a number from 1 to 500")),
+    }
+}
 
 /// `self` in a user path means the caller.
 fn self_or<'a>(p: &'a Principal, id: &'a str) -> &'a str {

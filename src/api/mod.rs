@@ -49,6 +49,17 @@ impl Req {
     pub fn address(&self) -> Option<String> {
         self.addr.map(|a| a.ip().to_string())
     }
+    /// Where a login comes from, kept with its session.
+    pub fn origin(&self) -> crate::core::sessions::Origin {
+        crate::core::sessions::Origin {
+            client_id: None,
+            address: self.address(),
+            user_agent: self
+                .header("user-agent")
+                .map(|s| s.chars().take(200).collect()),
+        }
+    }
+
     /// The segments after the first `n`.
     pub fn rest(&self, n: usize) -> Vec<&str> {
         self.segs.iter().skip(n).map(String::as_str).collect()

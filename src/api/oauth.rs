@@ -6,8 +6,8 @@ use super::{Req, flow, respond, send_json};
 use crate::App;
 use crate::auth::principal::{authenticate, bearer};
 use crate::core::clients::{self, Client};
+use crate::core::login;
 use crate::core::oauth::{self, AuthRequest};
-use crate::core::{login, sessions::Origin};
 use crate::error::{Error, Kind, Result};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -179,16 +179,6 @@ async fn client_auth(app: &App, req: &Req, f: &HashMap<String, String>) -> Resul
     clients::authenticate(app, &id, secret.as_deref()).await
 }
 
-fn origin(req: &Req) -> Origin {
-    Origin {
-        client_id: None,
-        address: req.address(),
-        user_agent: req
-            .header("user-agent")
-            .map(|s| s.chars().take(200).collect()),
-    }
-}
-
 async fn token(app: &App, req: &Req) -> Result<Response> {
     let f = form(req)?;
     let client = client_auth(app, req, &f).await?;
@@ -223,7 +213,7 @@ async fn token(app: &App, req: &Req) -> Result<Response> {
             let scope = oauth::granted_scope(&client, get("scope"))?;
             let resource = oauth::check_resource(get("resource"))?;
             let inst = login::password_instance(app, get("instance")).await?;
-            let mut o = origin(req);
+            let mut o = req.origin();
             o.client_id = Some(client.id.clone());
             let outcome = login::password_login(
                 app,

@@ -61,6 +61,16 @@ pub fn userpass_subject(username: &str) -> String {
     username.to_lowercase()
 }
 
+/// How a strategy of type `type_name` stores the subject `raw`: userpass subjects are
+/// usernames, kept lowercase; every other provider's subject is kept exactly.
+pub fn subject_for(type_name: &str, raw: &str) -> String {
+    if type_name == "userpass" {
+        userpass_subject(raw)
+    } else {
+        raw.to_string()
+    }
+}
+
 pub struct NewUser {
     pub username: String,
     pub display_name: String,
