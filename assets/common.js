@@ -1,7 +1,37 @@
-// Shared by keyward's pages: the double-submit CSRF token and JSON calls to keyward's API.
-// Loaded before each page's own script (both `defer`, so in order).
+// Shared by keyward's pages: the double-submit CSRF token, JSON calls to keyward's API, and
+// the small pieces every page uses. Loaded before each page's own script (both `defer`, so in
+// order).
 (function () {
   'use strict';
+
+  const $ = (id) => document.getElementById(id);
+  /** Shows an element; with `on === false`, hides it. */
+  const show = (el, on) => el.classList.toggle('hidden', on === false);
+  const hide = (el) => el.classList.add('hidden');
+
+  /** A form field's own error (#<field>-error), marked for assistive technology too. */
+  function fieldError(field, text) {
+    const el = $(field + '-error');
+    el.textContent = text;
+    show(el);
+    $(field).setAttribute('aria-invalid', 'true');
+  }
+
+  function clearField(field) {
+    hide($(field + '-error'));
+    $(field).removeAttribute('aria-invalid');
+  }
+
+  /** Clears the errors of these fields and the form's own #error. */
+  function clearErrors(fields) {
+    fields.forEach(clearField);
+    hide($('error'));
+  }
+
+  /** The flow id that ties a hosted page to an authorization request (`?flow=`), and the
+   *  query string that hands it on to the next page or call ('' without one). */
+  const flow = new URLSearchParams(location.search).get('flow');
+  const flowQuery = flow ? '?flow=' + encodeURIComponent(flow) : '';
 
   /** The double-submit CSRF token: the page's `kw_csrf` cookie, echoed in a header. */
   function csrfToken() {
@@ -69,7 +99,7 @@
    *  (it is a credential) and kept for this tab under `key`, so a reload keeps it while it is
    *  valid and the page serves the same `flow`. Returns the token (or null) and a way to forget
    *  it. */
-  function registerToken(key, flow) {
+  function registerToken(key) {
     const forget = () => {
       try {
         sessionStorage.removeItem(key);
@@ -115,5 +145,27 @@
     return instances[0].id;
   }
 
-  window.keyward = Object.freeze({ csrfToken, call, sentence, message, registerToken, instanceSelect });
+  /** The context of a hosted page's flow. When it cannot be had, hides #loading, says why (a
+   *  bad or expired flow in #invalid with its detail, anything else in #load-error) and
+   *  returns null. */
+  async function flowContext(failure) {
+    const r = await call('GET', '/auth/api/flow/context' + flowQuery);
+    if (r.status === 200) return r.data;
+    hide($('loading'));
+    if (r.status === 400) {
+      const detail = typeof r.data.message === 'string' ? r.data.message : '';
+      $('invalid-detail').textContent = detail;
+      show($('invalid-detail'), !!detail);
+      show($('invalid'));
+    } else {
+      $('load-error').textContent = message(r, failure);
+      show($('load-error'));
+    }
+    return null;
+  }
+
+  window.keyward = Object.freeze({
+    $, show, hide, fieldError, clearField, clearErrors, flow, flowQuery, flowContext,
+    csrfToken, call, sentence, message, registerToken, instanceSelect,
+  });
 })();

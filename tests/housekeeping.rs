@@ -30,49 +30,15 @@ fn outdated_password_hash_is_upgraded_on_login() {
     let dir = s.stop_keep_dir();
     // The same database under new parameters.
     let s = Server::start_in(dir, &["--argon2-memory", "512", "--argon2-iterations", "2"]);
-    let r = s.post(
-        "/auth/api/login/client",
-        Some(&s.token("admin", "login")),
+    let client = s.client_with_secret(
+        &s.token("admin", "login"),
         &json!({"name": "legacy", "validScopes": ["login"], "allowPasswordGrant": true}),
     );
-    let client = r.json::<Value>().unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let secret: Value = s
-        .post(
-            &format!("/auth/api/login/client/{client}/client-secret"),
-            Some(&s.token("admin", "login")),
-            &json!({}),
-        )
-        .json()
-        .unwrap();
-    let secret = secret["secretText"].as_str().unwrap().to_string();
     // A failed login changes nothing.
-    let r = s
-        .http
-        .post(s.url("/auth/oauth/token"))
-        .basic_auth(&client, Some(&secret))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "bob"),
-            ("password", "wrong one!"),
-        ])
-        .send()
-        .unwrap();
+    let r = s.password_grant(&client, "bob", "wrong one!", None);
     assert_eq!(r.status(), 400);
     assert_eq!(stored_hash(&s, "bob"), before);
-    let r = s
-        .http
-        .post(s.url("/auth/oauth/token"))
-        .basic_auth(&client, Some(&secret))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "bob"),
-            ("password", "password-of-user"),
-        ])
-        .send()
-        .unwrap();
+    let r = s.password_grant(&client, "bob", "password-of-user", None);
     assert_eq!(r.status(), 200);
     let after = stored_hash(&s, "bob");
     assert!(
@@ -80,17 +46,7 @@ fn outdated_password_hash_is_upgraded_on_login() {
         "{after}"
     );
     // And the new hash still checks.
-    let r = s
-        .http
-        .post(s.url("/auth/oauth/token"))
-        .basic_auth(&client, Some(&secret))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "bob"),
-            ("password", "password-of-user"),
-        ])
-        .send()
-        .unwrap();
+    let r = s.password_grant(&client, "bob", "password-of-user", None);
     assert_eq!(r.status(), 200);
 }
 

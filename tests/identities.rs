@@ -84,25 +84,7 @@ fn identities(id: &str) -> String {
 impl Ctx {
     /// Creates a client (and a secret); returns (id, secret).
     fn client_with(&self, body: Value) -> (String, String) {
-        let r = self
-            .s
-            .post("/auth/api/login/client", Some(&self.admin), &body);
-        assert_eq!(r.status(), 201, "{:?}", r.text());
-        let id = r.json::<Value>().unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let r = self.s.post(
-            &format!("/auth/api/login/client/{id}/client-secret"),
-            Some(&self.admin),
-            &json!({}),
-        );
-        assert_eq!(r.status(), 201);
-        let secret = r.json::<Value>().unwrap()["secretText"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        (id, secret)
+        self.s.client_with_secret(&self.admin, &body)
     }
 
     fn user_with(&self, username: &str, display: &str, email: Option<&str>) -> String {
@@ -141,17 +123,7 @@ impl Ctx {
     fn login_user_id(&self, user: &str, password: &str) -> String {
         let r = self
             .s
-            .http
-            .post(self.s.url("/auth/oauth/token"))
-            .basic_auth(&self.client.0, Some(&self.client.1))
-            .form(&[
-                ("grant_type", "password"),
-                ("username", user),
-                ("password", password),
-                ("scope", "login"),
-            ])
-            .send()
-            .unwrap();
+            .password_grant(&self.client, user, password, Some("login"));
         assert_eq!(r.status(), 200, "{:?}", r.text());
         let t: Value = r.json().unwrap();
         assert_eq!(t["scope"], "login", "{t}");
@@ -365,17 +337,7 @@ fn link_with_another_users_token_merges_it() {
     let oidc = c.client_with(json!({"name": "oidc", "requiresSecret": true,
                                     "validScopes": ["login", "openid"], "allowPasswordGrant": true}));
     let r =
-        c.s.http
-            .post(c.s.url("/auth/oauth/token"))
-            .basic_auth(&oidc.0, Some(&oidc.1))
-            .form(&[
-                ("grant_type", "password"),
-                ("username", "frank"),
-                ("password", "password-of-user"),
-                ("scope", "openid login"),
-            ])
-            .send()
-            .unwrap();
+        c.s.password_grant(&oidc, "frank", "password-of-user", Some("openid login"));
     assert_eq!(r.status(), 200, "{:?}", r.text());
     let id_token = r.json::<Value>().unwrap()["id_token"]
         .as_str()
@@ -769,6 +731,60 @@ fn unlink_makes_a_standalone_user() {
     auth0_error(c.s.delete(&path(UNKNOWN, "carol"), Some(&admin)), 404);
 }
 
+/// Requests that race to unlink the same identity: one detaches it into a new user, the rest
+/// find it no longer the user's (404), and no second, empty user is left behind.
+#[test]
+fn racing_unlinks_detach_the_identity_once() {
+    let c = setup();
+    let bob = c.user_with("bob", "Bob", None);
+    let own = c.s.token("bob", OWN);
+    // Three identities, so that bob keeps two after the unlink and only the race can refuse.
+    for name in ["bob-alt", "bob-third"] {
+        let t = c.reg_token(name);
+        let r =
+            c.s.post(&identities(&bob), Some(&own), &json!({"link_with": t}));
+        assert_eq!(r.status(), 201);
+    }
+    let users_now = || -> i64 {
+        let db = rusqlite::Connection::open(c.s.db_path()).unwrap();
+        db.query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+            .unwrap()
+    };
+    let before = users_now();
+    const N: usize = 8;
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(N));
+    let url =
+        c.s.url(&format!("/api/v2/users/{bob}/identities/userpass/bob-alt"));
+    let statuses: Vec<u16> = (0..N)
+        .map(|_| {
+            let (barrier, url, own) = (barrier.clone(), url.clone(), own.clone());
+            std::thread::spawn(move || {
+                let rb = reqwest::blocking::Client::new()
+                    .delete(url)
+                    .bearer_auth(own);
+                barrier.wait();
+                rb.send().unwrap().status().as_u16()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 404).count(),
+        N - 1,
+        "{statuses:?}"
+    );
+    assert_eq!(users_now(), before + 1);
+    let alone = c.login_user_id("bob-alt", REG_PASSWORD);
+    assert_eq!(subjects(&c.get_user(&alone)["identities"]), ["bob-alt"]);
+}
+
 /// After an identity is unlinked into a user of its own, a login made earlier with that
 /// identity must no longer act for the user it left (as with `DELETE /login-data`, where the
 /// identity's sessions end with it): neither its access token nor its refresh token.
@@ -783,17 +799,7 @@ fn logins_of_an_unlinked_identity_no_longer_act_for_the_old_user() {
     assert_eq!(r.status(), 201);
     // Someone logs in with bob-alt (and so acts as bob).
     let r =
-        c.s.http
-            .post(c.s.url("/auth/oauth/token"))
-            .basic_auth(&c.client.0, Some(&c.client.1))
-            .form(&[
-                ("grant_type", "password"),
-                ("username", "bob-alt"),
-                ("password", REG_PASSWORD),
-                ("scope", "login"),
-            ])
-            .send()
-            .unwrap();
+        c.s.password_grant(&c.client, "bob-alt", REG_PASSWORD, Some("login"));
     assert_eq!(r.status(), 200);
     let tok: Value = r.json().unwrap();
     let access = tok["access_token"].as_str().unwrap().to_string();
@@ -853,17 +859,7 @@ fn link_with_refuses_tokens_of_blocked_users() {
     let oidc = c.client_with(json!({"name": "oidc", "requiresSecret": true,
                                     "validScopes": ["login", "openid"], "allowPasswordGrant": true}));
     let r =
-        c.s.http
-            .post(c.s.url("/auth/oauth/token"))
-            .basic_auth(&oidc.0, Some(&oidc.1))
-            .form(&[
-                ("grant_type", "password"),
-                ("username", "mallory"),
-                ("password", "password-of-user"),
-                ("scope", "openid login"),
-            ])
-            .send()
-            .unwrap();
+        c.s.password_grant(&oidc, "mallory", "password-of-user", Some("openid login"));
     assert_eq!(r.status(), 200);
     let t: Value = r.json().unwrap();
     let access = t["access_token"].as_str().unwrap().to_string();

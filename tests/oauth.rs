@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Server, expect_error};
+use common::{Server, expect_error, oauth_error};
 use reqwest::blocking::Response;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -33,26 +33,8 @@ fn setup() -> Ctx {
 impl Ctx {
     /// Creates a client; with `secret`, also a secret, returned as the second value.
     fn client(&self, body: Value, secret: bool) -> (String, Option<String>) {
-        let r = self
-            .s
-            .post("/auth/api/login/client", Some(&self.admin), &body);
-        assert_eq!(r.status(), 201, "{:?}", r.text());
-        let id = r.json::<Value>().unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let secret = secret.then(|| {
-            let r = self.s.post(
-                &format!("/auth/api/login/client/{id}/client-secret"),
-                Some(&self.admin),
-                &json!({}),
-            );
-            assert_eq!(r.status(), 201);
-            r.json::<Value>().unwrap()["secretText"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        });
+        let id = self.s.new_client(&self.admin, &body);
+        let secret = secret.then(|| self.s.new_secret(&self.admin, &id));
         (id, secret)
     }
 
@@ -72,13 +54,6 @@ impl Ctx {
         }
         rb.send().unwrap()
     }
-}
-
-fn oauth_error(r: Response, status: u16, code: &str) {
-    assert_eq!(r.status().as_u16(), status);
-    let v: Value = r.json().unwrap();
-    assert_eq!(v["error"], code, "{v}");
-    assert!(v["error_description"].is_string());
 }
 
 /// A browser in miniature: keeps keyward's cookies between calls.

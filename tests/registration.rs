@@ -90,43 +90,15 @@ impl Ctx {
 
     /// A confidential client that may use the password grant; returns (id, secret).
     fn password_client(&self) -> (String, String) {
-        let r = self.s.post(
-            "/auth/api/login/client",
-            Some(&self.admin),
+        self.s.client_with_secret(
+            &self.admin,
             &json!({"name": "legacy", "requiresSecret": true, "validScopes": ["login"],
                    "allowPasswordGrant": true}),
-        );
-        assert_eq!(r.status(), 201, "{:?}", r.text());
-        let id = r.json::<Value>().unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let r = self.s.post(
-            &format!("/auth/api/login/client/{id}/client-secret"),
-            Some(&self.admin),
-            &json!({}),
-        );
-        assert_eq!(r.status(), 201);
-        let secret = r.json::<Value>().unwrap()["secretText"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        (id, secret)
+        )
     }
 
     fn password_grant(&self, client: &(String, String), user: &str, password: &str) -> Response {
-        self.s
-            .http
-            .post(self.s.url("/auth/oauth/token"))
-            .basic_auth(&client.0, Some(&client.1))
-            .form(&[
-                ("grant_type", "password"),
-                ("username", user),
-                ("password", password),
-                ("scope", "login"),
-            ])
-            .send()
-            .unwrap()
+        self.s.password_grant(client, user, password, Some("login"))
     }
 
     /// Logs in with the password grant and returns the id of the user it logged in.

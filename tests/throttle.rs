@@ -4,62 +4,28 @@
 
 mod common;
 
-use common::Server;
-use reqwest::blocking::Response;
+use common::{Server, oauth_error};
 use serde_json::{Value, json};
-
-/// A confidential client allowed the password grant, and its secret.
-fn password_client(s: &Server, admin: &str) -> (String, String) {
-    let body = json!({"name": "legacy", "validScopes": ["login"], "allowPasswordGrant": true});
-    let r = s.post("/auth/api/login/client", Some(admin), &body);
-    assert_eq!(r.status(), 201);
-    let id = r.json::<Value>().unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let path = format!("/auth/api/login/client/{id}/client-secret");
-    let r = s.post(&path, Some(admin), &json!({}));
-    assert_eq!(r.status(), 201);
-    let secret = r.json::<Value>().unwrap()["secretText"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    (id, secret)
-}
-
-fn oauth_error(r: Response, status: u16, code: &str) {
-    assert_eq!(r.status().as_u16(), status);
-    let v: Value = r.json().unwrap();
-    assert_eq!(v["error"], code, "{v}");
-}
 
 #[test]
 fn throttling_refuses_before_hashing_and_resets() {
     // Real argon2 parameters here, so that a refused attempt is visibly cheaper than a hash.
     let s = Server::start_with(&["--argon2-memory", "19456", "--argon2-iterations", "2"]);
     let admin = s.admin("admin");
-    let (pw, secret) = password_client(&s, &admin);
+    let client = s.client_with_secret(
+        &admin,
+        &json!({"name": "legacy", "validScopes": ["login"], "allowPasswordGrant": true}),
+    );
     s.user(&admin, "bob");
     s.user(&admin, "carol");
     let attempt = |user: &str, password: &str| {
         let t = std::time::Instant::now();
-        let r = s
-            .http
-            .post(s.url("/auth/oauth/token"))
-            .basic_auth(&pw, Some(&secret))
-            .form(&[
-                ("grant_type", "password"),
-                ("username", user),
-                ("password", password),
-            ])
-            .send()
-            .unwrap();
+        let r = s.password_grant(&client, user, password, None);
         (r, t.elapsed())
     };
-    // Unknown usernames cost what a wrong password costs. Other tests hash in parallel, so each
-    // side is measured by its fastest of 8 interleaved tries (the least disturbed), within 20%.
-    // This binary holds only this test, so no other test hashes at the same time.
-    // The first unknown try also builds the dummy hash and is not counted.
+    // Unknown usernames cost what a wrong password costs. Timing is noisy on a shared machine,
+    // so each side is measured by its fastest of 8 interleaved tries (the least disturbed),
+    // within 20%. The first unknown try also builds the dummy hash and is not counted.
     attempt("ghost", "wrong password");
     let mut wrong = Vec::new();
     let mut unknown = Vec::new();

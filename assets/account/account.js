@@ -4,10 +4,7 @@
 // keyward session comes straight back from the authorization endpoint (single sign-on).
 (function () {
   'use strict';
-  const { sentence, message, call: flowCall } = window.keyward;
-  const $ = (id) => document.getElementById(id);
-  const show = (el, on) => el.classList.toggle('hidden', on === false);
-  const hide = (el) => el.classList.add('hidden');
+  const { $, show, hide, sentence, message, call: flowCall } = window.keyward;
 
   const CLIENT_ID = 'keyward-account';
   const REDIRECT_URI = location.origin + '/account';

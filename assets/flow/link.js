@@ -3,36 +3,17 @@
 // and password on a password instance.
 (function () {
   'use strict';
-  const { call, sentence, message, instanceSelect } = window.keyward;
-  const $ = (id) => document.getElementById(id);
-  const show = (el, on) => el.classList.toggle('hidden', on === false);
-  const hide = (el) => el.classList.add('hidden');
-  const flow = new URLSearchParams(location.search).get('flow');
-  const flowQuery = flow ? '?flow=' + encodeURIComponent(flow) : '';
+  const { $, show, hide, fieldError, clearField, clearErrors, flow, flowQuery, flowContext, call, sentence, message, instanceSelect } = window.keyward;
   const loginUrl = '/auth/flow/login' + flowQuery;
   // The register token: out of the address bar, kept for this tab (see common.js).
-  const { token: registerToken, forget: forgetToken } = window.keyward.registerToken('kw_link_token', flow);
+  const { token: registerToken, forget: forgetToken } = window.keyward.registerToken('kw_link_token');
+  const FIELDS = ['username', 'password'];
   let instanceId = null;
 
   /** Whether anyone is signed in (a 401 may mean the session has ended meanwhile). */
   async function signedIn() {
     const r = await call('GET', '/auth/api/flow/context' + flowQuery);
     return !(r.status === 200 && !r.data.user);
-  }
-
-  function fieldError(field, text) {
-    const el = $(field + '-error');
-    el.textContent = text;
-    show(el);
-    $(field).setAttribute('aria-invalid', 'true');
-  }
-
-  function clearErrors() {
-    for (const f of ['username', 'password']) {
-      hide($(f + '-error'));
-      $(f).removeAttribute('aria-invalid');
-    }
-    hide($('error'));
   }
 
   function showError(el, text) {
@@ -43,20 +24,9 @@
   async function start() {
     $('signin').href = loginUrl;
     $('restart-link').href = loginUrl;
-    const r = await call('GET', '/auth/api/flow/context' + flowQuery);
+    const ctx = await flowContext('The page could not be loaded');
+    if (!ctx) return;
     hide($('loading'));
-    if (r.status === 400) {
-      const detail = typeof r.data.message === 'string' ? r.data.message : '';
-      $('invalid-detail').textContent = detail;
-      show($('invalid-detail'), !!detail);
-      show($('invalid'));
-      return;
-    }
-    if (r.status !== 200) {
-      showError($('load-error'), message(r, 'The page could not be loaded'));
-      return;
-    }
-    const ctx = r.data;
     if (ctx.client && ctx.client.name) {
       $('client-name').textContent = ctx.client.name;
       show($('client-line'));
@@ -114,12 +84,7 @@
     }
   });
 
-  for (const f of ['username', 'password']) {
-    $(f).addEventListener('input', () => {
-      hide($(f + '-error'));
-      $(f).removeAttribute('aria-invalid');
-    });
-  }
+  for (const f of FIELDS) $(f).addEventListener('input', () => clearField(f));
 
   /** What a 409 means, in the words of this page. */
   function conflictText(msg, username) {
@@ -132,7 +97,7 @@
 
   $('link').addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    clearErrors();
+    clearErrors(FIELDS);
     const username = $('username').value.trim();
     const password = $('password').value;
     if (!username) {

@@ -2,11 +2,7 @@
 // authorization request; without it the page signs the browser in to keyward itself.
 (function () {
   'use strict';
-  const { call, message, instanceSelect } = window.keyward;
-  const $ = (id) => document.getElementById(id);
-  const show = (el, on) => el.classList.toggle('hidden', on === false);
-  const hide = (el) => el.classList.add('hidden');
-  const flow = new URLSearchParams(location.search).get('flow');
+  const { $, show, hide, flow, flowQuery, flowContext, call, message, instanceSelect } = window.keyward;
 
   // Strategy types whose login happens at an upstream provider (a browser redirect).
   const REDIRECT_TYPES = { github: 'GitHub', gitlab: 'GitLab', oidc: 'OpenID Connect' };
@@ -20,21 +16,9 @@
   let instanceId = null;
 
   async function start() {
-    const r = await call('GET', '/auth/api/flow/context' + (flow ? '?flow=' + encodeURIComponent(flow) : ''));
+    const ctx = await flowContext('The sign-in page could not be loaded');
+    if (!ctx) return;
     hide($('loading'));
-    if (r.status === 400) {
-      const detail = typeof r.data.message === 'string' ? r.data.message : '';
-      $('invalid-detail').textContent = detail;
-      show($('invalid-detail'), !!detail);
-      show($('invalid'));
-      return;
-    }
-    if (r.status !== 200) {
-      $('load-error').textContent = message(r, 'The sign-in page could not be loaded');
-      show($('load-error'));
-      return;
-    }
-    const ctx = r.data;
 
     if (ctx.client && ctx.client.name) {
       $('client-name').textContent = ctx.client.name;
@@ -51,7 +35,7 @@
     if (userpass.length > 0) {
       instanceId = instanceSelect($('instance'), $('instance-row'), userpass, (id) => { instanceId = id; });
       show($('login'));
-      $('register-link').href = '/auth/flow/register' + (flow ? '?flow=' + encodeURIComponent(flow) : '');
+      $('register-link').href = '/auth/flow/register' + flowQuery;
       show($('register-line'));
       $('username').focus();
     } else {
@@ -65,7 +49,7 @@
       for (const i of upstream) {
         const a = document.createElement('a');
         a.className = 'button secondary';
-        a.href = '/auth/api/flow/redirect/' + encodeURIComponent(i.id) + (flow ? '?flow=' + encodeURIComponent(flow) : '');
+        a.href = '/auth/api/flow/redirect/' + encodeURIComponent(i.id) + flowQuery;
         a.textContent = 'Sign in with ' + (i.name || REDIRECT_TYPES[i.type]);
         box.appendChild(a);
       }

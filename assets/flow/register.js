@@ -4,33 +4,13 @@
 // the page to an authorization request; without it the new account lands on /account.
 (function () {
   'use strict';
-  const { call, sentence, message, instanceSelect } = window.keyward;
-  const $ = (id) => document.getElementById(id);
-  const show = (el, on) => el.classList.toggle('hidden', on === false);
-  const hide = (el) => el.classList.add('hidden');
-  const flow = new URLSearchParams(location.search).get('flow');
-  const flowQuery = flow ? '?flow=' + encodeURIComponent(flow) : '';
+  const { $, show, hide, fieldError, clearField, clearErrors, flow, flowQuery, flowContext, call, sentence, message, instanceSelect } = window.keyward;
   // The register token: out of the address bar, kept for this tab (see common.js).
-  const { token: registerToken, forget: forgetToken } = window.keyward.registerToken('kw_register_token', flow);
+  const { token: registerToken, forget: forgetToken } = window.keyward.registerToken('kw_register_token');
 
   // ---- Field errors ----
 
   const FIELDS = ['username', 'displayName', 'email', 'password', 'password2'];
-
-  function fieldError(field, text) {
-    const el = $(field + '-error');
-    el.textContent = text;
-    show(el);
-    $(field).setAttribute('aria-invalid', 'true');
-  }
-
-  function clearErrors() {
-    for (const f of FIELDS) {
-      hide($(f + '-error'));
-      $(f).removeAttribute('aria-invalid');
-    }
-    hide($('error'));
-  }
 
   function showError(text) {
     const err = $('error');
@@ -81,22 +61,8 @@
     $('restart-link').href = loginLink();
     $('already-link').href = loginLink();
 
-    const r = await call('GET', '/auth/api/flow/context' + flowQuery);
-    if (r.status === 400) {
-      hide($('loading'));
-      const detail = typeof r.data.message === 'string' ? r.data.message : '';
-      $('invalid-detail').textContent = detail;
-      show($('invalid-detail'), !!detail);
-      show($('invalid'));
-      return;
-    }
-    if (r.status !== 200) {
-      hide($('loading'));
-      $('load-error').textContent = message(r, 'The page could not be loaded');
-      show($('load-error'));
-      return;
-    }
-    const ctx = r.data;
+    const ctx = await flowContext('The page could not be loaded');
+    if (!ctx) return;
     const instances = Array.isArray(ctx.instances) ? ctx.instances : [];
 
     if (ctx.client && ctx.client.name) {
@@ -168,16 +134,11 @@
     $('username').focus();
   }
 
-  for (const f of FIELDS) {
-    $(f).addEventListener('input', () => {
-      hide($(f + '-error'));
-      $(f).removeAttribute('aria-invalid');
-    });
-  }
+  for (const f of FIELDS) $(f).addEventListener('input', () => clearField(f));
 
   $('register').addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    clearErrors();
+    clearErrors(FIELDS);
     const username = $('username').value.trim();
     const displayName = $('displayName').value.trim();
     const email = $('email').value.trim();

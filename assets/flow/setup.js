@@ -2,7 +2,7 @@
 (function () {
   'use strict';
   const token = new URLSearchParams(location.hash.slice(1)).get('token') || '';
-  const $ = (id) => document.getElementById(id);
+  const { $ } = window.keyward;
 
   async function post(path, body) {
     const r = await window.keyward.call('POST', path, body);

@@ -12,6 +12,17 @@ use serde_json::{Value, json};
 use warp::http::Method;
 
 /// `rest` is the path after `client`.
+/// The fields a client is written with.
+const FIELDS: &[&str] = &[
+    "name",
+    "redirectUrls",
+    "isValid",
+    "requiresSecret",
+    "validScopes",
+    "clientCredentialFlowUser",
+    "allowPasswordGrant",
+];
+
 pub async fn route(app: &App, req: &Req, rest: &[&str]) -> Result<(u16, Value)> {
     let m = &req.method;
     match rest {
@@ -23,15 +34,7 @@ pub async fn route(app: &App, req: &Req, rest: &[&str]) -> Result<(u16, Value)> 
         [] if m == Method::POST => {
             let p = admin(app, req).await?;
             let b = Body::parse(&req.body)?;
-            b.only(&[
-                "name",
-                "redirectUrls",
-                "isValid",
-                "requiresSecret",
-                "validScopes",
-                "clientCredentialFlowUser",
-                "allowPasswordGrant",
-            ])?;
+            b.only(FIELDS)?;
             let n = clients::NewClient {
                 name: b.str("name")?,
                 redirect_urls: str_list(&b, "redirectUrls")?,
@@ -53,17 +56,7 @@ pub async fn route(app: &App, req: &Req, rest: &[&str]) -> Result<(u16, Value)> 
             let b = Body::parse(&req.body)?;
             // The read-only `id` and `builtin` are accepted so that a client read with GET can
             // be changed and sent back as it is.
-            b.only(&[
-                "id",
-                "name",
-                "redirectUrls",
-                "isValid",
-                "requiresSecret",
-                "validScopes",
-                "clientCredentialFlowUser",
-                "allowPasswordGrant",
-                "builtin",
-            ])?;
+            b.only(&[FIELDS, &["id", "builtin"]].concat())?;
             if b.opt_str("id")?.is_some_and(|given| given != *id) {
                 return Err(Error::bad_request("id cannot be changed"));
             }

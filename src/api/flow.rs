@@ -10,6 +10,7 @@ use super::body::Body;
 use super::{Req, error_response, method_not_allowed, send_json};
 use crate::App;
 use crate::auth::secret::{digest, digest_eq, random_token};
+use crate::core::linking::{self, LinkWith};
 use crate::core::{bootstrap, login, oauth, registration};
 use crate::db::{self, sessions::Session, users::User};
 use crate::error::{Error, Result};
@@ -274,43 +275,25 @@ async fn register(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u1
     ])?;
     let request = flow_request(app, &b)?;
     let username = b.str("username")?.trim().to_string();
+    // The page lets the display name default to the username.
+    let display_name = b
+        .opt_str("displayName")?
+        .filter(|d| !d.trim().is_empty())
+        .unwrap_or_else(|| username.clone());
     let r = registration::Registration {
-        display_name: b
-            .opt_str("displayName")?
-            .filter(|d| !d.trim().is_empty())
-            .unwrap_or_else(|| username.clone()),
-        username: username.clone(),
+        username,
+        display_name,
         email: b.opt_str("email")?.filter(|e| !e.trim().is_empty()),
     };
-    crate::core::users::check_username(&r.username)?;
-    crate::core::users::check_display_name(&r.display_name)?;
-    crate::core::users::check_email(&r.email)?;
-    let token = match b.opt_str("registerToken")?.filter(|t| !t.is_empty()) {
-        Some(t) => t,
+    let (_, session_id) = match b.opt_str("registerToken")?.filter(|t| !t.is_empty()) {
+        Some(token) => registration::self_register(app, &token, r, req.address()).await?,
         None => {
-            let inst = login::password_instance(app, b.opt_str("instanceId")?.as_deref()).await?;
-            if !inst.is_self_register_active {
-                return Err(Error::forbidden("self-registration is disabled"));
-            }
-            // The username must be free for the account before a password identity is made.
-            let u = username.clone();
-            if app
-                .db
-                .read(move |c| db::users::by_username(c, &u))
-                .await?
-                .is_some()
-            {
-                return Err(Error::conflict("username is already taken"));
-            }
-            let mut o = req.origin();
-            o.client_id = request.as_ref().map(|r| r.client_id.clone());
-            let (token, _) =
-                registration::userpass_register(app, &inst.id, &username, &b.str("password")?, &o)
-                    .await?;
-            token
+            let o = req.origin(request.as_ref().map(|r| r.client_id.as_str()));
+            let instance = b.opt_str("instanceId")?;
+            let password = b.str("password")?;
+            registration::register_with_password(app, instance.as_deref(), &password, r, &o).await?
         }
     };
-    let (_, session_id) = registration::self_register(app, &token, r, req.address()).await?;
     enter(app, &session_id, request, cookies).await
 }
 
@@ -334,54 +317,15 @@ async fn link(app: &App, req: &Req) -> Result<(u16, Value)> {
         is_admin: user.is_admin,
         address: req.address(),
     };
-    let token = match b.opt_str("registerToken")?.filter(|t| !t.is_empty()) {
-        Some(t) => t,
-        None => {
-            let inst = login::password_instance(app, b.opt_str("instanceId")?.as_deref()).await?;
-            let username = b.str("username")?.trim().to_string();
-            let password = b.str("password")?;
-            let (iid, subj) = (
-                inst.id.clone(),
-                crate::core::users::userpass_subject(&username),
-            );
-            let existing = app
-                .db
-                .read(move |c| db::identities::by_subject(c, &iid, &subj))
-                .await?;
-            let o = req.origin();
-            match existing {
-                None => {
-                    registration::userpass_register(app, &inst.id, &username, &password, &o)
-                        .await?
-                        .0
-                }
-                Some(i) => match login::password_login(app, &inst, &username, &password, &o).await?
-                {
-                    login::Outcome::Waiting { identity, session } => {
-                        registration::register_token(app, &identity, &session)?.0
-                    }
-                    login::Outcome::LoggedIn { session, .. } => {
-                        // The check created a session that nobody will use.
-                        let sid = session.id;
-                        app.db
-                            .write(move |tx| db::sessions::end(tx, &sid, db::now_ms()).map(|_| ()))
-                            .await?;
-                        return Err(if i.user_id.as_deref() == Some(user.id.as_str()) {
-                            Error::conflict("this login is already yours")
-                        } else {
-                            Error::conflict("this login belongs to another account")
-                        });
-                    }
-                },
-            }
-        }
+    let with = match b.opt_str("registerToken")?.filter(|t| !t.is_empty()) {
+        Some(t) => LinkWith::Token(t),
+        None => LinkWith::Password {
+            instance: b.opt_str("instanceId")?,
+            username: b.str("username")?.trim().to_string(),
+            password: b.str("password")?,
+        },
     };
-    let found_by = crate::core::linking::link(app, &actor, &token, &user.id, "self-link").await?;
-    // The browser keeps its own session; the one of the login that found the identity is
-    // held by nobody, so it ends rather than lingering in the user's list.
-    app.db
-        .write(move |tx| db::sessions::end(tx, &found_by, db::now_ms()).map(|_| ()))
-        .await?;
+    linking::link_from_page(app, &actor, with, &req.origin(None)).await?;
     let redirect = match flow_request(app, &b)? {
         Some(r) => {
             let sid = browser_session.id;
@@ -403,8 +347,7 @@ async fn login(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u16, 
         .map(|f| oauth::open_request(app, f))
         .transpose()?;
     let inst = login::password_instance(app, b.opt_str("instanceId")?.as_deref()).await?;
-    let mut o = req.origin();
-    o.client_id = request.as_ref().map(|r| r.client_id.clone());
+    let o = req.origin(request.as_ref().map(|r| r.client_id.as_str()));
     let outcome = login::password_login(
         app,
         &inst,

@@ -10,10 +10,9 @@ use crate::auth::jwt::{self, Kind};
 use crate::auth::principal::{Principal, authenticate, bearer};
 use crate::core::instances::{self, Instance};
 use crate::core::linking;
-use crate::core::registration::check_token;
-use crate::core::users::subject_for;
+use crate::core::users::{self, subject_for};
 use crate::core::{Actor, rfc3339};
-use crate::db::{self, identities, identities::Identity, users::User};
+use crate::db::{identities::Identity, users::User};
 use crate::error::{Error, Kind as ErrKind, Result};
 use serde_json::{Value, json};
 use warp::http::Method;
@@ -82,7 +81,7 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
         ["users", id] if m == Method::GET => {
             let p = caller(app, req).await?;
             allow(&p, id, "read:current_user", "read:users")?;
-            let (user, list) = user_with_identities(app, id).await?;
+            let (user, list) = users::with_identities(app, id).await?;
             Ok((200, user_json(&user, &list)))
         }
         ["users", id, "identities"] if m == Method::POST => {
@@ -118,28 +117,14 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
                     .map_err(|e| e.with_code("invalid_body"))?;
                 link_by_provider(app, &actor, id, &provider, &subject, connection).await?;
             }
-            let (_, list) = user_with_identities(app, id).await?;
+            let (_, list) = users::with_identities(app, id).await?;
             Ok((201, identities_json(&list)))
         }
         ["users", id, "identities", provider, subject] if m == Method::DELETE => {
             let p = caller(app, req).await?;
             allow(&p, id, "update:current_user_identities", "update:users")?;
-            let (_, list) = user_with_identities(app, id).await?;
-            let found = list
-                .iter()
-                .find(|(i, inst)| {
-                    inst.type_name == *provider && i.subject == subject_for(provider, subject)
-                })
-                .map(|(i, _)| i.clone())
-                .ok_or_else(|| {
-                    Error::not_found("the user has no such identity")
-                        .with_code("inexistent_identity")
-                })?;
-            let (actor, uid) = (p.actor(req.address()), id.to_string());
-            app.db
-                .write(move |tx| linking::detach_in(tx, &actor, &uid, &found).map(|_| ()))
-                .await?;
-            let (_, list) = user_with_identities(app, id).await?;
+            linking::detach(app, &p.actor(req.address()), id, provider, subject).await?;
+            let (_, list) = users::with_identities(app, id).await?;
             Ok((200, identities_json(&list)))
         }
         ["users", _] | ["users", _, "identities"] | ["users", _, "identities", _, _] => {
@@ -156,23 +141,9 @@ async fn link_with(app: &App, actor: &Actor, primary: &str, token: &str) -> Resu
         Error::unauthorized("link_with is not a token keyward issued").with_code("invalid_token")
     })?;
     if header.typ.as_deref() == Some(Kind::Register.typ()) {
-        let pending = check_token(app, token).await?;
-        let (app2, actor, primary) = (app.clone(), actor.clone(), primary.to_string());
-        return app
-            .db
-            .write(move |tx| {
-                if db::users::get(tx, &primary)?.is_none() {
-                    return Err(Error::not_found("user not found").with_code("inexistent_user"));
-                }
-                linking::attach_in(&app2, tx, &pending, &primary)?;
-                actor.audit(
-                    tx,
-                    "identity.link",
-                    Some(&pending.identity.id),
-                    json!({"user": primary, "by": "link_with"}),
-                )
-            })
-            .await;
+        return linking::link(app, actor, token, primary, "link")
+            .await
+            .map(|_| ());
     }
     let kind = if header.typ.as_deref() == Some(Kind::Access.typ()) {
         Kind::Access
@@ -200,15 +171,7 @@ async fn link_with(app: &App, actor: &Actor, primary: &str, token: &str) -> Resu
     )
     .await
     .map_err(|_| Error::unauthorized("link_with is no longer valid").with_code("invalid_token"))?;
-    let (actor, primary) = (actor.clone(), primary.to_string());
-    app.db
-        .write(move |tx| {
-            if db::users::get(tx, &primary)?.is_none() {
-                return Err(Error::not_found("user not found").with_code("inexistent_user"));
-            }
-            linking::merge_in(tx, &actor, &primary, &secondary)
-        })
-        .await
+    linking::merge(app, actor, primary, &secondary).await
 }
 
 /// `provider` + `user_id` (+ `connection_id`): the identity on that connection joins the
@@ -239,29 +202,6 @@ async fn link_by_provider(
     };
     let subject = subject_for(provider, subject);
     linking::link_existing(app, actor, primary, &inst.id, &subject).await
-}
-
-async fn user_with_identities(app: &App, id: &str) -> Result<(User, Vec<(Identity, Instance)>)> {
-    let uid = id.to_string();
-    let (user, rows) = app
-        .db
-        .read(move |c| {
-            let user = db::users::get(c, &uid)?
-                .ok_or_else(|| Error::not_found("user not found").with_code("inexistent_user"))?;
-            let mut rows = Vec::new();
-            for i in identities::list_for_user(c, &uid)? {
-                if let Some(inst) = db::instances::get(c, &i.instance_id)? {
-                    rows.push((i, inst));
-                }
-            }
-            Ok((user, rows))
-        })
-        .await?;
-    let list = rows
-        .into_iter()
-        .map(|(i, r)| Ok((i, instances::open_row(app, r)?)))
-        .collect::<Result<Vec<_>>>()?;
-    Ok((user, list))
 }
 
 fn identities_json(list: &[(Identity, Instance)]) -> Value {

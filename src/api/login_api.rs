@@ -195,7 +195,7 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
         ["strategy-instance", id, "userpass", "register"] if m == Method::POST => {
             let b = Body::parse(&req.body)?;
             b.only(&["username", "password"])?;
-            let origin = req.origin();
+            let origin = req.origin(None);
             let (token, _) = registration::userpass_register(
                 app,
                 id,

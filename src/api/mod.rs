@@ -49,10 +49,10 @@ impl Req {
     pub fn address(&self) -> Option<String> {
         self.addr.map(|a| a.ip().to_string())
     }
-    /// Where a login comes from, kept with its session.
-    pub fn origin(&self) -> crate::core::sessions::Origin {
+    /// Where a login comes from (and for which OAuth client), kept with its session.
+    pub fn origin(&self, client_id: Option<&str>) -> crate::core::sessions::Origin {
         crate::core::sessions::Origin {
-            client_id: None,
+            client_id: client_id.map(str::to_string),
             address: self.address(),
             user_agent: self
                 .header("user-agent")

@@ -213,8 +213,7 @@ async fn token(app: &App, req: &Req) -> Result<Response> {
             let scope = oauth::granted_scope(&client, get("scope"))?;
             let resource = oauth::check_resource(get("resource"))?;
             let inst = login::password_instance(app, get("instance")).await?;
-            let mut o = req.origin();
-            o.client_id = Some(client.id.clone());
+            let o = req.origin(Some(&client.id));
             let outcome = login::password_login(
                 app,
                 &inst,

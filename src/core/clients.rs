@@ -43,19 +43,9 @@ const MAX_NAME_LEN: usize = 200;
 const MAX_REDIRECT_URLS: usize = 100;
 const MAX_URL_LEN: usize = 2048;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Client {
-    pub id: String,
-    pub name: String,
-    pub redirect_urls: Vec<String>,
-    pub is_valid: bool,
-    pub requires_secret: bool,
-    pub valid_scopes: Vec<String>,
-    pub client_credential_flow_user: Option<String>,
-    pub allow_password_grant: bool,
-    pub builtin: bool,
-    pub created_at: i64,
-}
+/// A client as the core hands it out: its row, with the redirect URLs of a built-in client
+/// computed from the public URL (see `open_row`).
+pub type Client = ClientRow;
 
 impl Client {
     /// Redirect URIs match exactly, as OAuth 2.1 requires: no prefix or pattern matching.
@@ -77,24 +67,13 @@ fn builtin_redirects(app: &App, id: &str) -> Option<Vec<String>> {
         .map(|(_, _, path)| vec![format!("{}{path}", app.public_url)])
 }
 
-fn open_row(app: &App, r: ClientRow) -> Client {
-    let redirect_urls = if r.builtin {
-        builtin_redirects(app, &r.id).unwrap_or(r.redirect_urls)
-    } else {
-        r.redirect_urls
-    };
-    Client {
-        id: r.id,
-        name: r.name,
-        redirect_urls,
-        is_valid: r.is_valid,
-        requires_secret: r.requires_secret,
-        valid_scopes: r.valid_scopes,
-        client_credential_flow_user: r.client_credential_flow_user,
-        allow_password_grant: r.allow_password_grant,
-        builtin: r.builtin,
-        created_at: r.created_at,
+fn open_row(app: &App, mut r: ClientRow) -> Client {
+    if r.builtin
+        && let Some(urls) = builtin_redirects(app, &r.id)
+    {
+        r.redirect_urls = urls;
     }
+    r
 }
 
 /// Creates the built-in clients that are missing. They cannot be deleted through the API, so

@@ -4,9 +4,11 @@
 //! the conditional update in `claim_waiting` make an identity belong to at most one user even
 //! when requests race.
 
-use super::registration::{INVALID_TOKEN, Pending, check_token};
+use super::login::{Outcome, password_login};
+use super::registration::{Pending, check_token, invalid_token, register_token, userpass_register};
+use super::sessions::Origin;
 use super::users::AdminGuard;
-use super::users::{MAX_USERNAME_LEN, check_username};
+use super::users::{MAX_USERNAME_LEN, check_username, subject_for, userpass_subject};
 use super::{Actor, new_id};
 use crate::App;
 use crate::db::{self, identities, identities::Identity, users, users::User};
@@ -19,7 +21,7 @@ use serde_json::json;
 pub fn attach_in(app: &App, tx: &Connection, p: &Pending, user_id: &str) -> Result<()> {
     let now = db::now_ms();
     if !identities::claim_waiting(tx, &p.identity.id, user_id, now)? {
-        return Err(Error::unauthorized(INVALID_TOKEN).with_code("invalid_token"));
+        return Err(invalid_token());
     }
     db::sessions::assign_user(
         tx,
@@ -60,6 +62,91 @@ pub async fn link(
             )?;
             Ok(pending.session_id)
         })
+        .await
+}
+
+/// What a signed-in user adds on the hosted link page.
+pub enum LinkWith {
+    /// The register token of a login that found a waiting identity.
+    Token(String),
+    /// A username and password on a userpass instance: a new password login, or an existing
+    /// one that still waits for registration.
+    Password {
+        instance: Option<String>,
+        username: String,
+        password: String,
+    },
+}
+
+/// The hosted link page: self-link for the signed-in `actor`. The browser keeps its own
+/// session, so the session of the login that found the identity, held by nobody, ends.
+pub async fn link_from_page(
+    app: &App,
+    actor: &Actor,
+    with: LinkWith,
+    origin: &Origin,
+) -> Result<()> {
+    let token = match with {
+        LinkWith::Token(t) => t,
+        LinkWith::Password {
+            instance,
+            username,
+            password,
+        } => {
+            password_token(
+                app,
+                &actor.id,
+                instance.as_deref(),
+                &username,
+                &password,
+                origin,
+            )
+            .await?
+        }
+    };
+    let found_by = link(app, actor, &token, &actor.id, "self-link").await?;
+    end_session(app, found_by).await
+}
+
+/// A register token for a password login that `user_id` wants to link: a new identity when
+/// the username is free on the instance, else a checked login to the one that waits. One that
+/// already belongs to a user is a conflict.
+async fn password_token(
+    app: &App,
+    user_id: &str,
+    instance: Option<&str>,
+    username: &str,
+    password: &str,
+    origin: &Origin,
+) -> Result<String> {
+    let inst = super::login::password_instance(app, instance).await?;
+    let (iid, subject) = (inst.id.clone(), userpass_subject(username));
+    let existing = app
+        .db
+        .read(move |c| identities::by_subject(c, &iid, &subject))
+        .await?;
+    let Some(existing) = existing else {
+        return Ok(userpass_register(app, &inst.id, username, password, origin)
+            .await?
+            .0);
+    };
+    match password_login(app, &inst, username, password, origin).await? {
+        Outcome::Waiting { identity, session } => Ok(register_token(app, &identity, &session)?.0),
+        Outcome::LoggedIn { session, .. } => {
+            // The check made a session that nobody will use.
+            end_session(app, session.id).await?;
+            Err(if existing.user_id.as_deref() == Some(user_id) {
+                Error::conflict("this login is already yours")
+            } else {
+                Error::conflict("this login belongs to another account")
+            })
+        }
+    }
+}
+
+async fn end_session(app: &App, id: String) -> Result<()> {
+    app.db
+        .write(move |tx| db::sessions::end(tx, &id, db::now_ms()).map(|_| ()))
         .await
 }
 
@@ -109,9 +196,17 @@ pub async fn link_existing(
         .await
 }
 
+/// Merges `secondary` into `primary` (see `merge_in`).
+pub async fn merge(app: &App, actor: &Actor, primary: &str, secondary: &str) -> Result<()> {
+    let (actor, primary, secondary) = (actor.clone(), primary.to_string(), secondary.to_string());
+    app.db
+        .write(move |tx| merge_in(tx, &actor, &primary, &secondary))
+        .await
+}
+
 /// Merges `secondary` into `primary`: every identity moves, the secondary's profile fills the
 /// primary's empty fields (nothing of the primary is overwritten), the secondary is removed.
-pub fn merge_in(tx: &Connection, actor: &Actor, primary: &str, secondary: &str) -> Result<()> {
+fn merge_in(tx: &Connection, actor: &Actor, primary: &str, secondary: &str) -> Result<()> {
     if primary == secondary {
         return Err(
             Error::bad_request("Main identity and the new one are the same.")
@@ -179,9 +274,38 @@ fn remove_in(tx: &Connection, actor: &Actor, i: &Identity) -> Result<()> {
     )
 }
 
-/// Detaches an identity from its user and makes it a new standalone user of its own (the Auth0
-/// unlink). Refused for the user's last identity.
-pub fn detach_in(tx: &Connection, actor: &Actor, user_id: &str, i: &Identity) -> Result<User> {
+/// The Auth0 unlink: the identity `subject` of a `provider` instance that `user_id` holds
+/// becomes a new standalone user. It is found and detached in one transaction, so two requests
+/// for the same identity cannot both detach it.
+pub async fn detach(
+    app: &App,
+    actor: &Actor,
+    user_id: &str,
+    provider: &str,
+    subject: &str,
+) -> Result<User> {
+    let subject = subject_for(provider, subject);
+    let (actor, uid, provider) = (actor.clone(), user_id.to_string(), provider.to_string());
+    app.db
+        .write(move |tx| {
+            if users::get(tx, &uid)?.is_none() {
+                return Err(Error::not_found("user not found").with_code("inexistent_user"));
+            }
+            for inst in db::instances::list(tx, Some(&provider))? {
+                if let Some(i) = identities::by_subject(tx, &inst.id, &subject)?
+                    && i.user_id.as_deref() == Some(uid.as_str())
+                {
+                    return detach_in(tx, &actor, &uid, &i);
+                }
+            }
+            Err(Error::not_found("the user has no such identity").with_code("inexistent_identity"))
+        })
+        .await
+}
+
+/// Detaches an identity from its user and makes it a new standalone user of its own. Refused
+/// for the user's last identity.
+fn detach_in(tx: &Connection, actor: &Actor, user_id: &str, i: &Identity) -> Result<User> {
     if identities::list_for_user(tx, user_id)?.len() <= 1 {
         return Err(
             Error::bad_request("the user's last identity cannot be unlinked")

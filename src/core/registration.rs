@@ -44,23 +44,31 @@ pub struct Pending {
     pub instance: Instance,
 }
 
-pub const INVALID_TOKEN: &str =
-    "the register token is invalid or expired, or its login is no longer waiting for registration";
+/// Every way a register token can fail is this same 401.
+pub fn invalid_token() -> Error {
+    Error::unauthorized(
+        "the register token is invalid or expired, or its login is no longer waiting for registration",
+    )
+    .with_code("invalid_token")
+}
 
-/// Checks a register token; every way it can fail is the same 401.
-pub async fn check_token(app: &App, token: &str) -> Result<Pending> {
-    let invalid = || Error::unauthorized(INVALID_TOKEN).with_code("invalid_token");
-    let claims: Claims = jwt::verify(
+/// The claims of a register token: signature, type, issuer, audience, lifetime and scope.
+fn register_claims(app: &App, token: &str) -> Result<Claims> {
+    jwt::verify::<Claims>(
         &app.keys,
         Kind::Register,
         token,
         &app.public_url,
         Some(&app.public_url),
     )
-    .map_err(|_| invalid())?;
-    if !claims.has_scope("login-register") {
-        return Err(invalid());
-    }
+    .ok()
+    .filter(|c| c.has_scope("login-register"))
+    .ok_or_else(invalid_token)
+}
+
+/// Checks a register token; every way it can fail is the same 401.
+pub async fn check_token(app: &App, token: &str) -> Result<Pending> {
+    let claims = register_claims(app, token)?;
     let id = claims.sub.clone();
     let identity = app
         .db
@@ -71,7 +79,7 @@ pub async fn check_token(app: &App, token: &str) -> Result<Pending> {
                 && i.user_id.is_none()
                 && i.expires.is_some_and(|e| e > db::now_ms())
         })
-        .ok_or_else(invalid)?;
+        .ok_or_else(invalid_token)?;
     let instance = instances::get(app, &identity.instance_id).await?;
     Ok(Pending {
         identity,
@@ -141,15 +149,7 @@ pub async fn userpass_register(
 
 /// What the provider told us about the person, checked against existing usernames.
 pub async fn data_suggestion(app: &App, token: &str) -> Result<Value> {
-    let invalid = || Error::unauthorized(INVALID_TOKEN).with_code("invalid_token");
-    let claims: Claims = jwt::verify(
-        &app.keys,
-        Kind::Register,
-        token,
-        &app.public_url,
-        Some(&app.public_url),
-    )
-    .map_err(|_| invalid())?;
+    let claims = register_claims(app, token)?;
     let id = claims.sub.clone();
     let (identity, taken) = app
         .db
@@ -162,12 +162,12 @@ pub async fn data_suggestion(app: &App, token: &str) -> Result<Value> {
             Ok((i, taken))
         })
         .await?;
-    let identity = identity.ok_or_else(invalid)?;
+    let identity = identity.ok_or_else(invalid_token)?;
     if identity.state == identities::VALID && identity.user_id.is_some() {
         return Ok(json!({"status": "ALREADY_REGISTERED"}));
     }
     if identity.state != identities::WAITING || identity.expires.is_none_or(|e| e <= db::now_ms()) {
-        return Err(invalid());
+        return Err(invalid_token());
     }
     let p = &identity.profile;
     let username = p["username"].as_str();
@@ -190,6 +190,16 @@ pub struct Registration {
     pub email: Option<String>,
 }
 
+fn check_registration(r: &Registration) -> Result<()> {
+    check_username(&r.username)?;
+    users::check_display_name(&r.display_name)?;
+    users::check_email(&r.email)
+}
+
+fn self_register_disabled() -> Error {
+    Error::forbidden("self-registration is disabled on this strategy instance")
+}
+
 /// `self-register`: a new user made from a waiting identity, which becomes its first login.
 pub async fn self_register(
     app: &App,
@@ -199,13 +209,9 @@ pub async fn self_register(
 ) -> Result<(User, String)> {
     let pending = check_token(app, token).await?;
     if !pending.instance.is_self_register_active {
-        return Err(Error::forbidden(
-            "self-registration is disabled on this strategy instance",
-        ));
+        return Err(self_register_disabled());
     }
-    check_username(&r.username)?;
-    users::check_display_name(&r.display_name)?;
-    users::check_email(&r.email)?;
+    check_registration(&r)?;
     let app2 = app.clone();
     app.db
         .write(move |tx| {
@@ -231,4 +237,34 @@ pub async fn self_register(
             Ok((user, pending.session_id))
         })
         .await
+}
+
+/// The hosted register page without a register token: a new password login on a userpass
+/// instance that allows self-registration, and at once the account it belongs to. Returns the
+/// new user and the session of that login.
+pub async fn register_with_password(
+    app: &App,
+    instance: Option<&str>,
+    password: &str,
+    r: Registration,
+    origin: &Origin,
+) -> Result<(User, String)> {
+    let inst = super::login::password_instance(app, instance).await?;
+    if !inst.is_self_register_active {
+        return Err(self_register_disabled());
+    }
+    // The account is checked before the password identity is made, so that a refused
+    // registration leaves no waiting identity behind to hold the username.
+    check_registration(&r)?;
+    let name = r.username.clone();
+    if app
+        .db
+        .read(move |c| db::users::by_username(c, &name))
+        .await?
+        .is_some()
+    {
+        return Err(Error::conflict("username is already taken"));
+    }
+    let (token, _) = userpass_register(app, &inst.id, &r.username, password, origin).await?;
+    self_register(app, &token, r, origin.address.clone()).await
 }

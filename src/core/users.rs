@@ -323,25 +323,35 @@ pub async fn login_data(
     id: &str,
 ) -> Result<Vec<(Identity, instances::Instance)>> {
     may_see(actor, id)?;
+    Ok(with_identities(app, id).await?.1)
+}
+
+/// A user with their identities, each with its instance, read in one go. The caller decides
+/// who may see them (the Auth0 surface does so by its scopes).
+pub async fn with_identities(
+    app: &App,
+    id: &str,
+) -> Result<(User, Vec<(Identity, instances::Instance)>)> {
     let id = id.to_string();
-    let rows = app
+    let (user, rows) = app
         .db
         .read(move |c| {
-            if users::get(c, &id)?.is_none() {
-                return Err(Error::not_found("user not found"));
-            }
+            let user = users::get(c, &id)?
+                .ok_or_else(|| Error::not_found("user not found").with_code("inexistent_user"))?;
             let mut out = Vec::new();
             for i in identities::list_for_user(c, &id)? {
                 let inst = db::instances::get(c, &i.instance_id)?
                     .ok_or_else(|| Error::internal("identity without instance"))?;
                 out.push((i, inst));
             }
-            Ok(out)
+            Ok((user, out))
         })
         .await?;
-    rows.into_iter()
+    let list = rows
+        .into_iter()
         .map(|(i, r)| Ok((i, instances::open_row(app, r)?)))
-        .collect()
+        .collect::<Result<_>>()?;
+    Ok((user, list))
 }
 
 /// Log out everywhere: every session ends and every token issued before now is refused.

@@ -163,6 +163,56 @@ impl Server {
         (id, self.token(username, "login"))
     }
 
+    /// Creates an OAuth client (as `admin`) and returns its id.
+    pub fn new_client(&self, admin: &str, body: &Value) -> String {
+        let r = self.post("/auth/api/login/client", Some(admin), body);
+        assert_eq!(r.status(), 201, "{:?}", r.text());
+        r.json::<Value>().unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Creates a secret for client `id` (as `admin`) and returns its text.
+    pub fn new_secret(&self, admin: &str, id: &str) -> String {
+        let path = format!("/auth/api/login/client/{id}/client-secret");
+        let r = self.post(&path, Some(admin), &json!({}));
+        assert_eq!(r.status(), 201);
+        r.json::<Value>().unwrap()["secretText"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Creates a client with a secret; returns (id, secret).
+    pub fn client_with_secret(&self, admin: &str, body: &Value) -> (String, String) {
+        let id = self.new_client(admin, body);
+        let secret = self.new_secret(admin, &id);
+        (id, secret)
+    }
+
+    /// A password grant, the client authenticated with HTTP Basic.
+    pub fn password_grant(
+        &self,
+        client: &(String, String),
+        username: &str,
+        password: &str,
+        scope: Option<&str>,
+    ) -> Response {
+        let mut form = vec![
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+        ];
+        form.extend(scope.map(|s| ("scope", s)));
+        self.http
+            .post(self.url("/auth/oauth/token"))
+            .basic_auth(&client.0, Some(&client.1))
+            .form(&form)
+            .send()
+            .expect("request")
+    }
+
     pub fn send(
         &self,
         method: &str,
@@ -227,4 +277,12 @@ pub fn expect_error(r: Response, status: u16) -> String {
     assert_eq!(v["statusCode"], status, "{v}");
     assert!(v["error"].is_string(), "{v}");
     v["message"].as_str().expect("message").to_string()
+}
+
+/// Asserts the status and the OAuth error shape (RFC 6749, 5.2).
+pub fn oauth_error(r: Response, status: u16, code: &str) {
+    assert_eq!(r.status().as_u16(), status);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["error"], code, "{v}");
+    assert!(v["error_description"].is_string());
 }
