@@ -154,3 +154,8 @@ CREATE INDEX active_logins_client ON active_logins(client_id, user_id) WHERE ide
 -- When an identity joined its user, so a user's identities list in the order they were linked
 -- (a merged account's identities follow the primary's own).
 ALTER TABLE identities ADD COLUMN linked_at INTEGER;
+
+-- version 3
+-- The RFC 8707 resource a refresh token was granted for, so that its access tokens keep their
+-- audience through every rotation (NULL: keyward's own public URL).
+ALTER TABLE refresh_tokens ADD COLUMN resource TEXT;

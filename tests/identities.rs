@@ -5,8 +5,7 @@
 
 mod common;
 
-use base64::Engine;
-use common::Server;
+use common::{Server, jwt_claims};
 use reqwest::blocking::Response;
 use serde_json::{Value, json};
 
@@ -46,15 +45,6 @@ fn setup() -> Ctx {
     c.client = c.client_with(json!({"name": "legacy", "requiresSecret": true,
                                      "validScopes": ["login"], "allowPasswordGrant": true}));
     c
-}
-
-fn sub(token: &str) -> String {
-    let part = token.split('.').nth(1).expect("a JWT");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(part)
-        .unwrap();
-    let v: Value = serde_json::from_slice(&bytes).unwrap();
-    v["sub"].as_str().unwrap().to_string()
 }
 
 const UNKNOWN: &str = "7f0c6a52-4f5e-4d9b-9a51-0d1e2f3a4b5c";
@@ -247,7 +237,7 @@ fn link_with_a_register_token() {
 #[test]
 fn link_with_another_users_token_merges_it() {
     let c = setup();
-    let admin_id = sub(&c.admin);
+    let admin_id = jwt_claims(&c.admin)["sub"].as_str().unwrap().to_string();
     let bob = c.user_with("bob", "Bob", None);
     let carol = c.user_with("carol", "Carol C", Some("carol@example.com"));
     // Carol has a second identity too: every one of them moves.

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Server, expect_error, oauth_error};
+use common::{Server, expect_error, jwt_claims, oauth_error};
 use reqwest::blocking::Response;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -36,6 +36,20 @@ impl Ctx {
         let id = self.s.new_client(&self.admin, &body);
         let secret = secret.then(|| self.s.new_secret(&self.admin, &id));
         (id, secret)
+    }
+
+    /// Redeems a code of the public client with the right PKCE verifier.
+    fn redeem(&self, client: &str, code: &str) -> Response {
+        self.token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", REDIRECT),
+                ("client_id", client),
+                ("code_verifier", VERIFIER),
+            ],
+            None,
+        )
     }
 
     fn public_client(&self) -> String {
@@ -197,16 +211,7 @@ fn code_flow_refresh_rotation_and_reuse() {
 
     // PKCE: a wrong verifier is refused and does not use the code up... but a code is single
     // use, so check the wrong verifier on a second code below.
-    let r = c.token(
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &client),
-            ("code_verifier", VERIFIER),
-        ],
-        None,
-    );
+    let r = c.redeem(&client, &code);
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "no-store");
     let t: Value = r.json().unwrap();
@@ -227,16 +232,7 @@ fn code_flow_refresh_rotation_and_reuse() {
     assert_eq!(ui["preferred_username"], "admin");
 
     // Code reuse: refused, and what the first use issued is revoked.
-    let r = c.token(
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("client_id", &client),
-            ("code_verifier", VERIFIER),
-        ],
-        None,
-    );
+    let r = c.redeem(&client, &code);
     oauth_error(r, 400, "invalid_grant");
     expect_error(c.s.get("/auth/api/login/user/self", Some(&access)), 401);
     oauth_error(
@@ -306,20 +302,7 @@ fn code_flow_refresh_rotation_and_reuse() {
         400,
         "invalid_grant",
     );
-    oauth_error(
-        c.token(
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &r2),
-                ("redirect_uri", REDIRECT),
-                ("client_id", &client),
-                ("code_verifier", VERIFIER),
-            ],
-            None,
-        ),
-        400,
-        "invalid_grant",
-    );
+    oauth_error(c.redeem(&client, &r2), 400, "invalid_grant");
     // Reuse of r1 ends the whole session: r2 and the access token die too.
     oauth_error(
         c.token(
@@ -346,6 +329,55 @@ fn code_flow_refresh_rotation_and_reuse() {
         "invalid_grant",
     );
     expect_error(c.s.get("/auth/api/login/user/self", Some(&a2)), 401);
+}
+
+/// RFC 8707: an authorization for a `resource` gives access tokens with that audience, through
+/// every refresh; a refresh that names another resource is refused.
+#[test]
+fn resource_audience_survives_refresh() {
+    let c = setup();
+    let client = c.public_client();
+    const API: &str = "https://api.example.com/";
+    let mut b = Browser::default();
+    let back = b.authorize(
+        &c.s,
+        &code_query(&client, &format!("&resource={}", urlencode(API))),
+        Some(("admin", "correct horse battery")),
+    );
+    let code = query_param(&back, "code").unwrap();
+    let r = c.redeem(&client, &code);
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let t: Value = r.json().unwrap();
+    assert_eq!(jwt_claims(t["access_token"].as_str().unwrap())["aud"], API);
+    // Such a token is not for keyward's own API.
+    expect_error(
+        c.s.get("/auth/api/login/user/self", t["access_token"].as_str()),
+        401,
+    );
+    let refresh = |token: &str, resource: Option<&str>| {
+        let mut form = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token),
+            ("client_id", client.as_str()),
+        ];
+        form.extend(resource.map(|r| ("resource", r)));
+        c.token(&form, None)
+    };
+    let r = refresh(t["refresh_token"].as_str().unwrap(), None);
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let t: Value = r.json().unwrap();
+    assert_eq!(jwt_claims(t["access_token"].as_str().unwrap())["aud"], API);
+    // Another resource: refused, and the refresh token is not used up by it.
+    let token = t["refresh_token"].as_str().unwrap().to_string();
+    oauth_error(
+        refresh(&token, Some("https://other.example.com/")),
+        400,
+        "invalid_target",
+    );
+    let r = refresh(&token, Some(API));
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let t: Value = r.json().unwrap();
+    assert_eq!(jwt_claims(t["access_token"].as_str().unwrap())["aud"], API);
 }
 
 #[test]

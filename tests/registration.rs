@@ -6,7 +6,7 @@
 mod common;
 
 use base64::Engine;
-use common::{Server, expect_error};
+use common::{Server, expect_error, jwt_claims};
 use reqwest::blocking::Response;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -47,15 +47,6 @@ fn instance_id(s: &Server, name: &str) -> String {
 
 fn register_path(instance: &str) -> String {
     format!("/auth/api/login/strategy-instance/{instance}/userpass/register")
-}
-
-/// The claims of a JWT, without checking anything.
-fn claims(token: &str) -> Value {
-    let part = token.split('.').nth(1).expect("a JWT");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(part)
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
 }
 
 fn header(token: &str) -> Value {
@@ -161,7 +152,7 @@ fn userpass_register_answers_and_errors() {
     assert_eq!(v.as_object().unwrap().len(), 1, "{v}");
     let token = v["register_token"].as_str().unwrap();
     assert_eq!(header(token)["typ"], "register+jwt");
-    let cl = claims(token);
+    let cl = jwt_claims(token);
     assert_eq!(cl["scope"], "login-register");
     assert_eq!(cl["sub"].as_str().unwrap().len(), 36);
     assert!(cl["sid"].is_string());
@@ -608,7 +599,7 @@ fn admin_link_links_to_any_user() {
     assert_eq!(c.login_user_id(&client, "for-bob", REG_PASSWORD), bob_id);
     // The admin did not get it.
     assert_eq!(
-        c.login_data(claims(&c.admin)["sub"].as_str().unwrap())
+        c.login_data(jwt_claims(&c.admin)["sub"].as_str().unwrap())
             .len(),
         1
     );
@@ -849,7 +840,7 @@ fn unlink_login_data() {
     assert_eq!(c.login_data(&carol_id).len(), 1);
     expect_error(c.s.delete(&path(&alt), Some(&c.admin)), 404);
     // The admin's own last login method.
-    let admin_id = claims(&c.admin)["sub"].as_str().unwrap().to_string();
+    let admin_id = jwt_claims(&c.admin)["sub"].as_str().unwrap().to_string();
     let own = c.login_data(&admin_id)[0]["id"]
         .as_str()
         .unwrap()
@@ -864,7 +855,7 @@ fn register_tokens_expire_with_the_registration_window() {
     let (_, bob) = c.s.user(&c.admin, "bob");
     let issued = Instant::now();
     let t = c.reg_token("late");
-    let cl = claims(&t);
+    let cl = jwt_claims(&t);
     assert_eq!(
         cl["exp"].as_i64().unwrap() - cl["iat"].as_i64().unwrap(),
         10
@@ -909,7 +900,7 @@ fn register_tokens_expire_with_the_registration_window() {
         c.s.post(
             "/auth/api/login/registration/admin-link",
             Some(&c.admin),
-            &json!({"register_token": fresh, "userIdToLink": claims(&bob)["sub"]}),
+            &json!({"register_token": fresh, "userIdToLink": jwt_claims(&bob)["sub"]}),
         ),
         401,
     );

@@ -197,7 +197,8 @@ async fn token(app: &App, req: &Req) -> Result<Response> {
             .await?
         }
         "refresh_token" => {
-            oauth::refresh(app, &client, need("refresh_token")?, get("scope")).await?
+            let resource = oauth::check_resource(get("resource"))?;
+            oauth::refresh(app, &client, need("refresh_token")?, get("scope"), resource).await?
         }
         "client_credentials" => {
             let resource = oauth::check_resource(get("resource"))?;

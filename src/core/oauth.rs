@@ -86,9 +86,18 @@ pub fn store_refresh(app: &App, tx: &Connection, g: &mut Grant) -> Result<()> {
     let token = random_token(32);
     let expires = now + app.settings.session_inactivity as i64 * 1000;
     tx.execute(
-        "INSERT INTO refresh_tokens (digest, active_login_id, client_id, scope, created_at, expires)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![digest(&token), g.session_id, g.client_id, g.scope.join(" "), now, expires],
+        "INSERT INTO refresh_tokens
+             (digest, active_login_id, client_id, scope, resource, created_at, expires)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            digest(&token),
+            g.session_id,
+            g.client_id,
+            g.scope.join(" "),
+            g.audience,
+            now,
+            expires
+        ],
     )?;
     g.refresh = Some(token);
     Ok(())
@@ -224,22 +233,24 @@ struct RefreshRow {
     session_id: String,
     client_id: Option<String>,
     scope: String,
+    resource: Option<String>,
     expires: i64,
     used_at: Option<i64>,
 }
 
 fn refresh_row(c: &Connection, token: &str) -> Result<Option<RefreshRow>> {
     Ok(c.query_row(
-        "SELECT active_login_id, client_id, scope, expires, used_at FROM refresh_tokens
-         WHERE digest = ?1",
+        "SELECT active_login_id, client_id, scope, resource, expires, used_at
+         FROM refresh_tokens WHERE digest = ?1",
         params![digest(token)],
         |r| {
             Ok(RefreshRow {
                 session_id: r.get(0)?,
                 client_id: r.get(1)?,
                 scope: r.get(2)?,
-                expires: r.get(3)?,
-                used_at: r.get(4)?,
+                resource: r.get(3)?,
+                expires: r.get(4)?,
+                used_at: r.get(5)?,
             })
         },
     )
@@ -367,11 +378,14 @@ pub async fn exchange_code(
     respond(app, &grant)
 }
 
+/// refresh_token: rotates the refresh token. The new access token keeps the audience the grant
+/// was made for; a `resource` other than that one is refused (RFC 8707, `invalid_target`).
 pub async fn refresh(
     app: &App,
     client: &Client,
     token: &str,
     scope: Option<&str>,
+    resource: Option<String>,
 ) -> Result<Value> {
     let (app2, client_id) = (app.clone(), client.id.clone());
     let token = token.to_string();
@@ -383,6 +397,7 @@ pub async fn refresh(
                 session_id: sid,
                 client_id: cid,
                 scope: granted,
+                resource: granted_resource,
                 expires,
                 used_at: used,
             }) = refresh_row(tx, &token)?
@@ -403,6 +418,12 @@ pub async fn refresh(
             let now = db::now_ms();
             if expires <= now {
                 return Ok(Err(invalid_grant("the refresh token has expired")));
+            }
+            if resource.is_some() && resource != granted_resource {
+                return Ok(Err(Error::bad_request(
+                    "the refresh token was not granted for this resource",
+                )
+                .with_code("invalid_target")));
             }
             let (session, user) = match live_user(tx, &sid) {
                 Ok(x) => x,
@@ -437,7 +458,7 @@ pub async fn refresh(
                 session_created: session.created_at,
                 client_id,
                 scope,
-                audience: None,
+                audience: granted_resource,
                 nonce: None,
                 refresh: None,
             };
@@ -649,6 +670,7 @@ pub async fn introspect(app: &App, token: &str) -> Result<Value> {
                 scope,
                 expires,
                 used_at: used,
+                ..
             }) = refresh_row(c, &t)?
             else {
                 return Ok(None);

@@ -286,3 +286,13 @@ pub fn oauth_error(r: Response, status: u16, code: &str) {
     assert_eq!(v["error"], code, "{v}");
     assert!(v["error_description"].is_string());
 }
+
+/// The claims of a JWT, without checking anything.
+pub fn jwt_claims(token: &str) -> Value {
+    use base64::Engine;
+    let part = token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
