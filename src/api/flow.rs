@@ -130,17 +130,12 @@ async fn route(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u16, 
         (["logout"], &Method::POST) => {
             check_csrf(app, req)?;
             if let Some((s, u)) = cookie_session(app, req).await {
-                let actor = crate::core::Actor {
-                    id: u.id.clone(),
-                    is_admin: u.is_admin,
-                    address: req.address(),
-                };
-                app.db
-                    .write(move |tx| {
-                        db::sessions::end(tx, &s.id, db::now_ms())?;
-                        actor.audit(tx, "session.logout", Some(&s.id), json!({}))
-                    })
-                    .await?;
+                let actor = crate::core::Actor::user(&u, req.address());
+                // A session that ended meanwhile (404) is logged out all the same.
+                match crate::core::sessions::end(app, &actor, &s.id).await {
+                    Err(e) if e.kind != crate::error::Kind::NotFound => return Err(e),
+                    _ => {}
+                }
             }
             cookies.push(session_cookie(app, "", 0));
             Ok((200, json!({"redirect": "/auth/flow/login"})))
@@ -312,11 +307,7 @@ async fn link(app: &App, req: &Req) -> Result<(u16, Value)> {
         "username",
         "password",
     ])?;
-    let actor = crate::core::Actor {
-        id: user.id.clone(),
-        is_admin: user.is_admin,
-        address: req.address(),
-    };
+    let actor = crate::core::Actor::user(&user, req.address());
     let with = match b.opt_str("registerToken")?.filter(|t| !t.is_empty()) {
         Some(t) => LinkWith::Token(t),
         None => LinkWith::Password {

@@ -15,11 +15,7 @@ pub struct Principal {
 
 impl Principal {
     pub fn actor(&self, address: Option<String>) -> Actor {
-        Actor {
-            id: self.user.id.clone(),
-            is_admin: self.user.is_admin,
-            address,
-        }
+        Actor::user(&self.user, address)
     }
 
     pub fn require_scope(&self, scope: &str) -> Result<()> {

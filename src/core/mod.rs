@@ -26,6 +26,15 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// A user acting for themself, with an admin's rights when they are one.
+    pub fn user(user: &crate::db::users::User, address: Option<String>) -> Actor {
+        Actor {
+            id: user.id.clone(),
+            is_admin: user.is_admin,
+            address,
+        }
+    }
+
     pub fn cli() -> Actor {
         Actor {
             id: "cli".into(),
