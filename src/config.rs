@@ -83,6 +83,10 @@ pub struct Settings {
     /// How long an identity may wait for registration (and its register token lives), in seconds.
     #[arg(long, env = "KEYWARD_REGISTER_WINDOW", default_value_t = 600, value_parser = clap::value_parser!(u64).range(10..=86_400))]
     pub register_window: u64,
+    /// An ID token handed to the identities API as `link_with` proves a login at most this many
+    /// seconds old (its `auth_time`); older ones are refused.
+    #[arg(long, env = "KEYWARD_LINK_MAX_AUTH_AGE", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub link_max_auth_age: u64,
     /// A session ends after this many seconds without use (refresh tokens slide with it).
     #[arg(long, env = "KEYWARD_SESSION_INACTIVITY", default_value_t = 30 * 86_400)]
     pub session_inactivity: u64,

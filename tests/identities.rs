@@ -1,7 +1,8 @@
 //! The Auth0-style identities API (`/api/v2`): reading a user with its identities, linking by
-//! a token (a register token or another user's token, which merges that user) and by provider
-//! and user id (`update:users`: an admin or client credentials), every error with its
-//! `errorCode`, and unlinking an identity into a standalone user.
+//! a token (a register token, or another user's fresh ID token of the caller's app, which
+//! merges that user) and by provider and user id (`update:users`: an admin or client
+//! credentials), every error with its `errorCode`, and unlinking an identity into a standalone
+//! user.
 
 mod common;
 
@@ -18,6 +19,9 @@ struct Ctx {
     admin: String,
     local: String,
     client: (String, String),
+    /// An app whose tokens may link: its access tokens carry the identities API's scopes,
+    /// and its ID tokens are what `link_with` accepts from it.
+    app: (String, String),
 }
 
 fn setup() -> Ctx {
@@ -41,9 +45,14 @@ fn setup() -> Ctx {
         admin,
         local,
         client: (String::new(), String::new()),
+        app: (String::new(), String::new()),
     };
     c.client = c.client_with(json!({"name": "legacy", "requiresSecret": true,
                                      "validScopes": ["login"], "allowPasswordGrant": true}));
+    c.app = c.client_with(json!({"name": "app", "requiresSecret": true,
+                                  "validScopes": ["openid", "login", "read:current_user",
+                                                  "update:current_user_identities"],
+                                  "allowPasswordGrant": true}));
     c
 }
 
@@ -127,6 +136,23 @@ impl Ctx {
             .to_string()
     }
 
+    /// A password login through `app` just now: (access token with the identities API's own
+    /// scopes, ID token).
+    fn app_tokens(&self, user: &str, password: &str) -> (String, String) {
+        let r = self.s.password_grant(
+            &self.app,
+            user,
+            password,
+            Some("openid login read:current_user update:current_user_identities"),
+        );
+        assert_eq!(r.status(), 200, "{:?}", r.text());
+        let t: Value = r.json().unwrap();
+        (
+            t["access_token"].as_str().unwrap().to_string(),
+            t["id_token"].as_str().unwrap().to_string(),
+        )
+    }
+
     fn get_user(&self, id: &str) -> Value {
         let t = self.s.token("admin", "read:users");
         let r = self.s.get(&users(id), Some(&t));
@@ -194,6 +220,76 @@ fn get_user_with_identities_and_permissions() {
     auth0_error(c.s.get(&users(&bob), Some(&admin_own)), 403);
 }
 
+/// As Auth0 (and its node SDK's `users.get({id, fields, include_fields})`): `fields` picks
+/// the fields, `include_fields=false` leaves them out instead; absent values are left out,
+/// never `null`.
+#[test]
+fn get_user_fields_and_absent_values() {
+    let c = setup();
+    let bob = c.user_with("bob", "Bob B", None);
+    let all = c.s.token("admin", "read:users");
+    let get = |query: &str| {
+        let r = c.s.get(&format!("{}{query}", users(&bob)), Some(&all));
+        assert_eq!(r.status(), 200, "{:?}", r.text());
+        r.json::<Value>().unwrap()
+    };
+
+    // No email: no "email" key at all, and nothing else is null either.
+    let u = get("");
+    assert!(u.get("email").is_none(), "{u}");
+    assert!(u.as_object().unwrap().values().all(|v| !v.is_null()), "{u}");
+    for key in ["user_id", "username", "name", "created_at", "identities"] {
+        assert!(u.get(key).is_some(), "{key} in {u}");
+    }
+
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&get("?fields=user_id,name")), ["name", "user_id"]);
+    assert_eq!(
+        keys(&get("?fields=user_id,%20name&include_fields=true")),
+        ["name", "user_id"]
+    );
+    let without = get("?fields=identities,created_at&include_fields=false");
+    assert!(without.get("identities").is_none(), "{without}");
+    assert!(without.get("created_at").is_none(), "{without}");
+    assert_eq!(without["username"], "bob");
+    // A field the user has no value for is simply not there; an empty list means all.
+    assert_eq!(keys(&get("?fields=email,username")), ["username"]);
+    assert_eq!(keys(&get("?fields=")), keys(&u));
+    let v = auth0_error(
+        c.s.get(&format!("{}?include_fields=maybe", users(&bob)), Some(&all)),
+        400,
+    );
+    assert_eq!(v["errorCode"], "invalid_query_string", "{v}");
+
+    // The identities array leaves out absent values too: a merged user without an email
+    // brings a profile without one.
+    let (own, _) = c.app_tokens("bob", "password-of-user");
+    let _carol = c.user_with("carol", "Carol", None);
+    let (_, carol_id) = c.app_tokens("carol", "password-of-user");
+    let r = c.s.post(
+        &identities(&bob),
+        Some(&own),
+        &json!({"link_with": carol_id}),
+    );
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    let list: Value = r.json().unwrap();
+    fn no_nulls(v: &Value) -> bool {
+        match v {
+            Value::Null => false,
+            Value::Array(a) => a.iter().all(no_nulls),
+            Value::Object(m) => m.values().all(no_nulls),
+            _ => true,
+        }
+    }
+    assert!(no_nulls(&list), "{list}");
+    assert_eq!(list[1]["profileData"]["username"], "carol", "{list}");
+    assert!(no_nulls(&get("")), "{}", get(""));
+}
+
 #[test]
 fn link_with_a_register_token() {
     let c = setup();
@@ -250,11 +346,14 @@ fn link_with_another_users_token_merges_it() {
     );
     assert_eq!(r.status(), 200);
 
-    let own = c.s.token("bob", OWN);
+    // Bob and carol both sign in to the app just now: carol's ID token proves she controls
+    // her account, through the app whose token bob calls with.
+    let (own, _) = c.app_tokens("bob", "password-of-user");
+    let (_, carol_id) = c.app_tokens("carol", "password-of-user");
     let r = c.s.post(
         &identities(&bob),
         Some(&own),
-        &json!({"link_with": carol_login}),
+        &json!({"link_with": carol_id}),
     );
     assert_eq!(r.status(), 201, "{:?}", r.text());
     let list: Value = r.json().unwrap();
@@ -273,7 +372,7 @@ fn link_with_another_users_token_merges_it() {
     assert_eq!(u["email"], "carol@example.com", "{u}");
     assert_eq!(u["displayName"], "Bob");
     assert_eq!(u["username"], "bob");
-    // Carol's token is dead.
+    // Carol's tokens are dead.
     assert_eq!(
         c.s.get("/auth/api/login/user/self", Some(&carol_login))
             .status(),
@@ -297,12 +396,12 @@ fn link_with_another_users_token_merges_it() {
     // A primary with an email keeps it.
     let dave = c.user_with("dave", "Dave", Some("dave@example.com"));
     let _erin = c.user_with("erin", "Erin E", Some("erin@example.com"));
-    let dave_own = c.s.token("dave", OWN);
-    let erin_login = c.s.token("erin", "login");
+    let (dave_own, _) = c.app_tokens("dave", "password-of-user");
+    let (_, erin_id) = c.app_tokens("erin", "password-of-user");
     let r = c.s.post(
         &identities(&dave),
         Some(&dave_own),
-        &json!({"link_with": erin_login}),
+        &json!({"link_with": erin_id}),
     );
     assert_eq!(r.status(), 201, "{:?}", r.text());
     let u: Value = c.login_user(&dave).json().unwrap();
@@ -313,7 +412,7 @@ fn link_with_another_users_token_merges_it() {
         c.s.post(
             &identities(&bob),
             Some(&own),
-            &json!({"link_with": erin_login}),
+            &json!({"link_with": erin_id}),
         ),
         401,
     );
@@ -322,32 +421,53 @@ fn link_with_another_users_token_merges_it() {
         404,
     );
 
-    // An ID token of another user proves control as well.
+    // An access token of another user does not prove that it is its holder's (it may be a
+    // copy an app or a resource server holds), nor does an ID token issued to another app.
     let frank = c.user_with("frank", "Frank", None);
+    let frank_login = c.s.token("frank", "login");
+    auth0_error(
+        c.s.post(
+            &identities(&dave),
+            Some(&dave_own),
+            &json!({"link_with": frank_login}),
+        ),
+        401,
+    );
     let oidc = c.client_with(json!({"name": "oidc", "requiresSecret": true,
                                     "validScopes": ["login", "openid"], "allowPasswordGrant": true}));
     let r =
         c.s.password_grant(&oidc, "frank", "password-of-user", Some("openid login"));
     assert_eq!(r.status(), 200, "{:?}", r.text());
-    let id_token = r.json::<Value>().unwrap()["id_token"]
+    let other_app_id = r.json::<Value>().unwrap()["id_token"]
         .as_str()
         .unwrap()
         .to_string();
+    auth0_error(
+        c.s.post(
+            &identities(&dave),
+            Some(&dave_own),
+            &json!({"link_with": other_app_id}),
+        ),
+        401,
+    );
+    assert_eq!(c.login_user(&frank).status(), 200);
+    let (_, frank_id) = c.app_tokens("frank", "password-of-user");
     let r = c.s.post(
         &identities(&dave),
         Some(&dave_own),
-        &json!({"link_with": id_token}),
+        &json!({"link_with": frank_id}),
     );
     assert_eq!(r.status(), 201, "{:?}", r.text());
     assert_eq!(subjects(&r.json().unwrap()), ["dave", "erin", "frank"]);
     assert_eq!(c.login_user(&frank).status(), 404);
 
     // Merging the only admin into a non-admin would leave no admin: 409, nothing changes.
+    let (_, admin_id_token) = c.app_tokens("admin", "correct horse battery");
     let v = auth0_error(
         c.s.post(
             &identities(&bob),
             Some(&own),
-            &json!({"link_with": c.admin}),
+            &json!({"link_with": admin_id_token}),
         ),
         409,
     );
@@ -364,12 +484,12 @@ fn merging_an_older_account_keeps_the_primary_identity_first() {
     let older = c.user_with("older", "Older", None);
     std::thread::sleep(std::time::Duration::from_millis(20));
     let newer = c.user_with("newer", "Newer", None);
-    let own = c.s.token("newer", OWN);
-    let older_login = c.s.token("older", "login");
+    let (own, _) = c.app_tokens("newer", "password-of-user");
+    let (_, older_id) = c.app_tokens("older", "password-of-user");
     let r = c.s.post(
         &identities(&newer),
         Some(&own),
-        &json!({"link_with": older_login}),
+        &json!({"link_with": older_id}),
     );
     assert_eq!(r.status(), 201, "{:?}", r.text());
     let list: Value = r.json().unwrap();
@@ -407,16 +527,21 @@ fn link_by_provider_and_user_id() {
         403,
     );
 
-    // 409: already this user's; 404: unknown identity, provider or user.
+    // 400: the primary's own main identity (identities[0]) is "the same";
+    // 404: unknown identity, provider or user.
     let v = auth0_error(
         c.s.post(
             &identities(&bob),
             Some(&admin),
             &json!({"provider": "userpass", "user_id": "bob"}),
         ),
-        409,
+        400,
     );
-    assert!(v["message"].as_str().unwrap().contains("already"), "{v}");
+    assert_eq!(
+        v["message"], "Main identity and the new one are the same.",
+        "{v}"
+    );
+    assert_eq!(v["errorCode"], "invalid_body", "{v}");
     auth0_error(
         c.s.post(
             &identities(&bob),
@@ -473,6 +598,17 @@ fn link_by_provider_and_user_id() {
         c.login_user(&bob).json::<Value>().unwrap()["email"],
         "carol@example.com"
     );
+    // 409: another identity that bob already has.
+    let v = auth0_error(
+        c.s.post(
+            &identities(&bob),
+            Some(&admin),
+            &json!({"provider": "userpass", "user_id": "carol"}),
+        ),
+        409,
+    );
+    assert!(v["message"].as_str().unwrap().contains("already"), "{v}");
+    assert_eq!(v["errorCode"], "identity_conflict", "{v}");
 
     // A client credentials token with update:users does the same (its user is no admin).
     let robot = c.user_with("robot", "Robot", None);
@@ -555,15 +691,21 @@ fn link_by_provider_and_user_id() {
     assert_eq!(c.login_user(&erin).status(), 404);
     assert_eq!(c.login_user_id("erin", "password-of-user"), bob);
 
-    // A password identity that still waits for registration joins the primary directly.
-    c.reg_token("waiting");
-    let r = c.s.post(
-        &identities(&bob),
-        Some(&admin),
-        &json!({"provider": "userpass", "user_id": "waiting", "connection_id": c.local}),
+    // A password identity that still waits for registration belongs to nobody: only its
+    // register token claims it (404 here), and it keeps waiting.
+    let t = c.reg_token("waiting");
+    auth0_error(
+        c.s.post(
+            &identities(&bob),
+            Some(&admin),
+            &json!({"provider": "userpass", "user_id": "waiting", "connection_id": c.local}),
+        ),
+        404,
     );
+    assert!(!subjects(&c.get_user(&bob)["identities"]).contains(&"waiting"));
+    let r =
+        c.s.post(&identities(&bob), Some(&admin), &json!({"link_with": t}));
     assert_eq!(r.status(), 201, "{:?}", r.text());
-    assert!(subjects(&r.json().unwrap()).contains(&"waiting"));
     assert_eq!(c.login_user_id("waiting", REG_PASSWORD), bob);
 }
 
@@ -606,12 +748,19 @@ fn link_errors_have_auth0_shapes() {
     auth0_error(c.s.post(&path, Some(&own), &json!({"link_with": ""})), 400);
     auth0_error(c.s.post(&path, Some(&own), &json!({"link_with": 5})), 400);
     auth0_error(c.s.post(&path, Some(&own), &json!({})), 403);
-    // 400: primary and secondary the same (bob's own token).
-    let v = auth0_error(c.s.post(&path, Some(&own), &json!({"link_with": own})), 400);
+    // 400: primary and secondary the same (bob's own fresh ID token of the caller's app).
+    let (app_own, own_id) = c.app_tokens("bob", "password-of-user");
+    let v = auth0_error(
+        c.s.post(&path, Some(&app_own), &json!({"link_with": own_id})),
+        400,
+    );
     assert_eq!(
         v["message"], "Main identity and the new one are the same.",
         "{v}"
     );
+    // 401: bob's own access token is no proof of anything here.
+    let v = auth0_error(c.s.post(&path, Some(&own), &json!({"link_with": own})), 401);
+    assert_eq!(v["errorCode"], "invalid_token", "{v}");
     // 401: no token, a bad token, a link_with keyward did not issue.
     let v = auth0_error(c.s.post(&path, None, &json!({"link_with": t})), 401);
     assert_eq!(v["error"], "Unauthorized");
@@ -845,15 +994,10 @@ fn link_with_refuses_tokens_of_blocked_users() {
     let c = setup();
     let bob = c.user_with("bob", "Bob", None);
     let mallory = c.user_with("mallory", "Mallory", None);
-    let own = c.s.token("bob", OWN);
-    let oidc = c.client_with(json!({"name": "oidc", "requiresSecret": true,
-                                    "validScopes": ["login", "openid"], "allowPasswordGrant": true}));
-    let r =
-        c.s.password_grant(&oidc, "mallory", "password-of-user", Some("openid login"));
-    assert_eq!(r.status(), 200);
-    let t: Value = r.json().unwrap();
-    let access = t["access_token"].as_str().unwrap().to_string();
-    let id_token = t["id_token"].as_str().unwrap().to_string();
+    // Both of the app the caller's token belongs to, from a login just now: only the block
+    // stands in the way.
+    let (own, _) = c.app_tokens("bob", "password-of-user");
+    let (access, id_token) = c.app_tokens("mallory", "password-of-user");
     // An admin blocks mallory.
     let r = c.s.put(
         &format!("/auth/api/login/user/{mallory}"),

@@ -6,7 +6,6 @@
 use super::body::Body;
 use super::{Req, send_json};
 use crate::App;
-use crate::auth::jwt::{self, Kind};
 use crate::auth::principal::{Principal, authenticate, bearer};
 use crate::core::instances::{self, Instance};
 use crate::core::linking;
@@ -81,8 +80,9 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
         ["users", id] if m == Method::GET => {
             let p = caller(app, req).await?;
             allow(&p, id, "read:current_user", "read:users")?;
+            let pick = Fields::of(req)?;
             let (user, list) = users::with_identities(app, id).await?;
-            Ok((200, user_json(&user, &list)))
+            Ok((200, pick.apply(user_json(&user, &list))))
         }
         ["users", id, "identities"] if m == Method::POST => {
             let p = caller(app, req).await?;
@@ -102,7 +102,7 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
                 let token = b
                     .nonempty("link_with")
                     .map_err(|e| e.with_code("invalid_body"))?;
-                link_with(app, &actor, id, &token).await?;
+                linking::link_with(app, &actor, id, &token, p.claims.client_id.as_deref()).await?;
             } else {
                 p.require_privileged_scope("update:users")
                     .map_err(|e| e.with_code("insufficient_scope"))?;
@@ -132,46 +132,6 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
         }
         _ => Err(Error::not_found("no such resource").with_code("invalid_uri")),
     }
-}
-
-/// `link_with`: a register token (an identity waiting for registration) or an access or ID
-/// token that keyward issued to another user, which is then merged into the primary.
-async fn link_with(app: &App, actor: &Actor, primary: &str, token: &str) -> Result<()> {
-    let header = jsonwebtoken::decode_header(token).map_err(|_| {
-        Error::unauthorized("link_with is not a token keyward issued").with_code("invalid_token")
-    })?;
-    if header.typ.as_deref() == Some(Kind::Register.typ()) {
-        return linking::link(app, actor, token, primary, "link")
-            .await
-            .map(|_| ());
-    }
-    let kind = if header.typ.as_deref() == Some(Kind::Access.typ()) {
-        Kind::Access
-    } else {
-        Kind::Id
-    };
-    let claims: Value =
-        jwt::verify(&app.keys, kind, token, &app.public_url, None).map_err(|_| {
-            Error::unauthorized("link_with is not a valid token keyward issued")
-                .with_code("invalid_token")
-        })?;
-    // Access and ID tokens alike must still speak for their user: not blocked, not logged out
-    // everywhere, their session live, and (access tokens) not revoked.
-    let secondary = claims["sub"].as_str().unwrap_or_default().to_string();
-    crate::auth::principal::live_subject(
-        app,
-        &secondary,
-        claims["sid"].as_str().unwrap_or_default(),
-        claims["iat"].as_i64().unwrap_or(0),
-        if kind == Kind::Access {
-            Some(claims["jti"].as_str().unwrap_or_default())
-        } else {
-            None
-        },
-    )
-    .await
-    .map_err(|_| Error::unauthorized("link_with is no longer valid").with_code("invalid_token"))?;
-    linking::merge(app, actor, primary, &secondary).await
 }
 
 /// `provider` + `user_id` (+ `connection_id`): the identity on that connection joins the
@@ -215,16 +175,62 @@ fn identities_json(list: &[(Identity, Instance)]) -> Value {
                 "isSocial": inst.strategy().needs_redirect_flow,
             });
             // As Auth0: the primary identity's profile is the user's own; the others carry theirs.
-            if n > 0 {
-                v["profileData"] = i.profile.clone();
+            let profile = without_nulls(i.profile.clone());
+            if n > 0 && profile.as_object().is_some_and(|p| !p.is_empty()) {
+                v["profileData"] = profile;
             }
             v
         })
         .collect()
 }
 
+/// As Auth0: a field without a value is left out, never sent as `null`.
+fn without_nulls(mut v: Value) -> Value {
+    if let Value::Object(m) = &mut v {
+        m.retain(|_, x| !x.is_null());
+    }
+    v
+}
+
+/// Auth0's `fields` (comma-separated) and `include_fields` (default true: only those fields;
+/// false: all but those) of `GET /users/{id}`.
+struct Fields {
+    names: Vec<String>,
+    include: bool,
+}
+
+impl Fields {
+    fn of(req: &Req) -> Result<Fields> {
+        let include = match req.query("include_fields").map(str::trim) {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(_) => {
+                return Err(Error::bad_request("include_fields must be true or false")
+                    .with_code("invalid_query_string"));
+            }
+        };
+        let names = req
+            .query("fields")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(str::to_string)
+            .collect();
+        Ok(Fields { names, include })
+    }
+
+    /// Without any field named, everything.
+    fn apply(&self, mut v: Value) -> Value {
+        if let (false, Value::Object(m)) = (self.names.is_empty(), &mut v) {
+            m.retain(|k, _| self.names.contains(k) == self.include);
+        }
+        v
+    }
+}
+
 fn user_json(u: &User, list: &[(Identity, Instance)]) -> Value {
-    json!({
+    without_nulls(json!({
         "user_id": u.id,
         "username": u.username,
         "name": u.display_name,
@@ -233,5 +239,5 @@ fn user_json(u: &User, list: &[(Identity, Instance)]) -> Value {
         "updated_at": rfc3339(u.updated_at),
         "blocked": u.is_blocked,
         "identities": identities_json(list),
-    })
+    }))
 }

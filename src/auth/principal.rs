@@ -118,24 +118,31 @@ pub async fn live_subject(
     iat: i64,
     jti: Option<&str>,
 ) -> Result<(User, crate::db::sessions::Session)> {
-    let refused = || Error::unauthorized("invalid or expired token");
     let (sub, sid, jti) = (sub.to_string(), sid.to_string(), jti.map(str::to_string));
-    let (user, session, revoked) = app
-        .db
-        .read(move |conn| {
-            let user = db::users::get(conn, &sub)?;
-            let session = db::sessions::get(conn, &sid)?;
-            let revoked: bool = match jti {
-                Some(j) => conn.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?1)",
-                    [&j],
-                    |r| r.get(0),
-                )?,
-                None => false,
-            };
-            Ok((user, session, revoked))
-        })
-        .await?;
+    app.db
+        .read(move |conn| live_subject_in(conn, &sub, &sid, iat, jti.as_deref()))
+        .await
+}
+
+/// `live_subject` inside a transaction, for a caller that acts on the answer in the same one.
+pub fn live_subject_in(
+    conn: &rusqlite::Connection,
+    sub: &str,
+    sid: &str,
+    iat: i64,
+    jti: Option<&str>,
+) -> Result<(User, crate::db::sessions::Session)> {
+    let refused = || Error::unauthorized("invalid or expired token");
+    let user = db::users::get(conn, sub)?;
+    let session = db::sessions::get(conn, sid)?;
+    let revoked: bool = match jti {
+        Some(j) => conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?1)",
+            [j],
+            |r| r.get(0),
+        )?,
+        None => false,
+    };
     let user = user.ok_or_else(refused)?;
     if user.is_blocked || revoked {
         return Err(refused());

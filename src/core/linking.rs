@@ -11,6 +11,8 @@ use super::users::AdminGuard;
 use super::users::{MAX_USERNAME_LEN, check_username, subject_for, userpass_subject};
 use super::{Actor, new_id};
 use crate::App;
+use crate::auth::jwt::{self, Kind};
+use crate::auth::principal::live_subject_in;
 use crate::db::{self, identities, identities::Identity, users, users::User};
 use crate::error::{Error, Result};
 use rusqlite::Connection;
@@ -150,8 +152,9 @@ async fn end_session(app: &App, id: String) -> Result<()> {
         .await
 }
 
-/// Links the identity `subject` on `instance_id` to `primary`: a waiting identity is claimed,
-/// one of another user brings that whole user along (a merge), one of `primary` is a conflict.
+/// Links the identity `subject` on `instance_id` to `primary` (provider mode): one of another
+/// user brings that whole user along (a merge); one of `primary` is "the same" (its main
+/// identity) or a conflict; one that belongs to nobody is not found.
 pub async fn link_existing(
     app: &App,
     actor: &Actor,
@@ -174,44 +177,96 @@ pub async fn link_existing(
                 || Error::not_found("identity not found").with_code("inexistent_identity");
             let i = identities::by_subject(tx, &instance_id, &subject)?.ok_or_else(unknown)?;
             match i.user_id.as_deref() {
-                Some(u) if u == primary => Err(Error::conflict(
-                    "the identity is already linked to this user",
-                )
-                .with_code("identity_conflict")),
-                Some(u) => merge_in(tx, &actor, &primary, u),
-                None => {
-                    if !identities::claim_waiting(tx, &i.id, &primary, db::now_ms())? {
-                        return Err(unknown());
-                    }
-                    users::bump_sequence(tx, &primary)?;
-                    actor.audit(
-                        tx,
-                        "identity.link",
-                        Some(&i.id),
-                        json!({"user": primary, "by": "provider"}),
-                    )
+                Some(u) if u == primary => {
+                    // As Auth0: the primary's main identity (`identities[0]`) is "the same";
+                    // another one it already has is a conflict.
+                    let main = identities::list_for_user(tx, &primary)?
+                        .first()
+                        .is_some_and(|m| m.id == i.id);
+                    Err(if main {
+                        same_user()
+                    } else {
+                        Error::conflict("the identity is already linked to this user")
+                            .with_code("identity_conflict")
+                    })
                 }
+                Some(u) => merge_in(tx, &actor, &primary, u),
+                // An identity that waits for registration is claimed only with its register
+                // token: whoever made it chose its password.
+                None => Err(unknown()),
             }
         })
         .await
 }
 
-/// Merges `secondary` into `primary` (see `merge_in`).
-pub async fn merge(app: &App, actor: &Actor, primary: &str, secondary: &str) -> Result<()> {
-    let (actor, primary, secondary) = (actor.clone(), primary.to_string(), secondary.to_string());
+/// The Auth0 `link_with`: a token that proves the caller controls the secondary *now*. Only
+/// two kinds do: a register token (its waiting identity joins `primary`), or an ID token that
+/// keyward issued to the secondary user for the app the caller's own token belongs to
+/// (`caller_client`), from a login at most `--link-max-auth-age` seconds old, whose user and
+/// session are still live (that user is then merged into `primary`). Access tokens, ID tokens
+/// of other apps or of older logins, and anything else are the same 401, and change nothing.
+pub async fn link_with(
+    app: &App,
+    actor: &Actor,
+    primary: &str,
+    token: &str,
+    caller_client: Option<&str>,
+) -> Result<()> {
+    let refused = || {
+        Error::unauthorized(
+            "link_with must be a register token, or an ID token issued to this application \
+             from a login made just now",
+        )
+        .with_code("invalid_token")
+    };
+    let typ = jsonwebtoken::decode_header(token)
+        .ok()
+        .and_then(|h| h.typ)
+        .ok_or_else(refused)?;
+    if typ == Kind::Register.typ() {
+        return link(app, actor, token, primary, "link").await.map(|_| ());
+    }
+    if typ != Kind::Id.typ() {
+        return Err(refused());
+    }
+    // An ID token's audience is the app it was issued to: it must be the caller's.
+    let client = caller_client.ok_or_else(refused)?;
+    let claims: IdClaims = jwt::verify(&app.keys, Kind::Id, token, &app.public_url, Some(client))
+        .map_err(|_| refused())?;
+    let age = jwt::now_secs() - claims.auth_time;
+    if !(0..=app.settings.link_max_auth_age as i64).contains(&age) {
+        return Err(refused());
+    }
+    let (actor, primary) = (actor.clone(), primary.to_string());
     app.db
-        .write(move |tx| merge_in(tx, &actor, &primary, &secondary))
+        .write(move |tx| {
+            // Checked where the merge happens, so a logout or a block in between wins.
+            live_subject_in(tx, &claims.sub, &claims.sid, claims.iat, None)
+                .map_err(|_| refused())?;
+            merge_in(tx, &actor, &primary, &claims.sub)
+        })
         .await
+}
+
+/// The claims of an ID token that `link_with` relies on.
+#[derive(serde::Deserialize)]
+struct IdClaims {
+    sub: String,
+    sid: String,
+    iat: i64,
+    auth_time: i64,
+}
+
+/// Auth0's answer when the secondary is the primary itself.
+fn same_user() -> Error {
+    Error::bad_request("Main identity and the new one are the same.").with_code("invalid_body")
 }
 
 /// Merges `secondary` into `primary`: every identity moves, the secondary's profile fills the
 /// primary's empty fields (nothing of the primary is overwritten), the secondary is removed.
 fn merge_in(tx: &Connection, actor: &Actor, primary: &str, secondary: &str) -> Result<()> {
     if primary == secondary {
-        return Err(
-            Error::bad_request("Main identity and the new one are the same.")
-                .with_code("invalid_body"),
-        );
+        return Err(same_user());
     }
     let mut p = users::get(tx, primary)?
         .ok_or_else(|| Error::not_found("user not found").with_code("inexistent_user"))?;
