@@ -129,6 +129,25 @@
     return { token: null, forget };
   }
 
+  /** Whether a call was refused because its register token was made in another browser (or
+   *  not by a sign-in on these pages): such a token is never used here. */
+  function otherBrowser(r) {
+    return r.status === 403 && r.data.reason === 'register_token_other_browser';
+  }
+
+  const LOGIN_KINDS = { userpass: 'Password login', passkey: 'Passkey', github: 'GitHub account', gitlab: 'GitLab account', oidc: 'Account' };
+
+  /** Names the login a page is about to attach (`login` of the flow's suggestion:
+   *  `{instance, type, account}`) in `#<prefix>-account` and `#<prefix>-where`, and shows
+   *  `#<prefix>`; returns whether there was one to name. */
+  function nameLogin(prefix, login) {
+    if (!login || typeof login.account !== 'string' || typeof login.instance !== 'string') return false;
+    $(prefix + '-account').textContent = login.account;
+    $(prefix + '-where').textContent = (LOGIN_KINDS[login.type] || 'Login') + ' on ' + login.instance;
+    show($(prefix));
+    return true;
+  }
+
   /** Fills the "Sign in with" select with password instances (shown only when there are
    *  several) and reports the chosen id; returns the first one's id. */
   function instanceSelect(select, row, instances, onChange) {
@@ -166,6 +185,6 @@
 
   window.keyward = Object.freeze({
     $, show, hide, fieldError, clearField, clearErrors, flow, flowQuery, flowContext,
-    csrfToken, call, sentence, message, registerToken, instanceSelect,
+    csrfToken, call, sentence, message, registerToken, instanceSelect, otherBrowser, nameLogin,
   });
 })();

@@ -421,3 +421,207 @@ fn the_link_age_limit_is_range_checked() {
         .unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("--link-max-auth-age"));
 }
+
+/// A browser in miniature: keeps keyward's cookies and sends the CSRF header, as the pages do.
+#[derive(Default)]
+struct Browser {
+    cookies: std::collections::HashMap<String, String>,
+    set_cookies: Vec<String>,
+}
+
+impl Browser {
+    fn header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+    fn keep(&mut self, r: &Response) {
+        for v in r.headers().get_all("set-cookie") {
+            let c = v.to_str().unwrap().to_string();
+            let (kv, _) = c.split_once(';').unwrap_or((&c, ""));
+            let (k, val) = kv.split_once('=').unwrap();
+            self.cookies.insert(k.into(), val.into());
+            self.set_cookies.push(c.clone());
+        }
+    }
+    /// Opens the login page (which hands out the CSRF cookie).
+    fn open(s: &Server) -> Browser {
+        let mut b = Browser::default();
+        let r = s.http.get(s.url("/auth/flow/login")).send().unwrap();
+        assert_eq!(r.status(), 200);
+        b.keep(&r);
+        assert!(b.cookies.contains_key("kw_csrf"));
+        b
+    }
+    fn call(&mut self, s: &Server, path: &str, body: &Value) -> (u16, Value) {
+        let r = s
+            .http
+            .post(s.url(path))
+            .header("cookie", self.header())
+            .header("x-csrf-token", self.cookies["kw_csrf"].clone())
+            .json(body)
+            .send()
+            .unwrap();
+        self.keep(&r);
+        let status = r.status().as_u16();
+        (status, r.json().unwrap_or(Value::Null))
+    }
+    fn login(&mut self, s: &Server, username: &str, password: &str) -> Value {
+        let (status, v) = self.call(
+            s,
+            "/auth/api/flow/login",
+            &json!({"username": username, "password": password}),
+        );
+        assert_eq!(status, 200, "{v}");
+        v
+    }
+}
+
+/// The refusal the pages show for a register token made elsewhere.
+fn other_browser((status, v): (u16, Value)) {
+    assert_eq!(status, 403, "{v}");
+    assert_eq!(v["reason"], "register_token_other_browser", "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("another browser"),
+        "{v}"
+    );
+}
+
+#[test]
+fn the_pages_take_register_tokens_only_from_the_browser_that_made_them() {
+    let c = setup(&[]);
+    let alice = c.user("alice");
+    let users_before: Value =
+        c.s.get("/auth/api/login/user", Some(&c.admin))
+            .json()
+            .unwrap();
+    let login_data = || {
+        let r = c.s.get(
+            &format!("/auth/api/login/user/{alice}/login-data"),
+            Some(&c.admin),
+        );
+        let v: Value = r.json().unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["description"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+
+    // The victim is signed in on the pages.
+    let mut victim = Browser::open(&c.s);
+    victim.login(&c.s, "alice", PASSWORD);
+
+    // The attacker makes a password login of their own, with no login at all, and a second
+    // one through the pages of their own browser.
+    let r = c.s.post(
+        &format!(
+            "/auth/api/login/strategy-instance/{}/userpass/register",
+            c.local
+        ),
+        None,
+        &json!({"username": "mallory-pass", "password": "mallory password"}),
+    );
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    let api_token = r.json::<Value>().unwrap()["register_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut attacker = Browser::open(&c.s);
+    let answer = attacker.login(&c.s, "mallory-pass", "mallory password");
+    let page_token = answer["registerToken"].as_str().unwrap().to_string();
+    assert!(
+        answer["redirect"]
+            .as_str()
+            .unwrap()
+            .starts_with("/auth/flow/register#registerToken="),
+        "{answer}"
+    );
+    let bind = attacker
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("kw_browser="))
+        .expect("the login sets the binding cookie");
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(bind.contains(attr), "{bind}");
+    }
+
+    // In the victim's browser, neither token does anything on the pages.
+    for token in [&api_token, &page_token] {
+        other_browser(victim.call(
+            &c.s,
+            "/auth/api/flow/suggestion",
+            &json!({"registerToken": token}),
+        ));
+        other_browser(victim.call(
+            &c.s,
+            "/auth/api/flow/link",
+            &json!({"registerToken": token}),
+        ));
+        other_browser(victim.call(
+            &c.s,
+            "/auth/api/flow/register",
+            &json!({"registerToken": token, "username": "trapped", "displayName": "Trapped"}),
+        ));
+    }
+    // A browser without any binding cookie is refused the same way.
+    let mut bare = Browser::open(&c.s);
+    other_browser(bare.call(
+        &c.s,
+        "/auth/api/flow/suggestion",
+        &json!({"registerToken": page_token}),
+    ));
+    // Nothing changed: alice has her own login only, no account was made, the attacker's login
+    // still waits (its password login answers with a register token).
+    assert_eq!(login_data(), ["alice"]);
+    let users_after: Value =
+        c.s.get("/auth/api/login/user", Some(&c.admin))
+            .json()
+            .unwrap();
+    assert_eq!(users_after["items"], users_before["items"]);
+    let r =
+        c.s.password_grant(&c.app, "mallory-pass", "mallory password", Some("login"));
+    assert_eq!(r.json::<Value>().unwrap()["scope"], "login-register");
+
+    // In the browser that made it, the page token works, and the page learns what it attaches.
+    let (status, v) = attacker.call(
+        &c.s,
+        "/auth/api/flow/suggestion",
+        &json!({"registerToken": page_token}),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v["login"],
+        json!({"instance": "local", "type": "userpass", "account": "mallory-pass"})
+    );
+    // An invalid token is still the plain 401.
+    let (status, _) = attacker.call(
+        &c.s,
+        "/auth/api/flow/suggestion",
+        &json!({"registerToken": "not-a-token"}),
+    );
+    assert_eq!(status, 401);
+
+    // The victim's own flow: a login of hers that waits, signed in with in her browser, is
+    // linked from her browser.
+    let r = c.s.post(
+        &format!(
+            "/auth/api/login/strategy-instance/{}/userpass/register",
+            c.local
+        ),
+        None,
+        &json!({"username": "alice-second", "password": "second password"}),
+    );
+    assert_eq!(r.status(), 201);
+    let own = victim.login(&c.s, "alice-second", "second password")["registerToken"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, v) = victim.call(&c.s, "/auth/api/flow/link", &json!({"registerToken": own}));
+    assert_eq!(status, 200, "{v}");
+    let mut got = login_data();
+    got.sort();
+    assert_eq!(got, ["alice", "alice-second"]);
+}

@@ -1,9 +1,10 @@
 // The hosted link page: /auth/flow/link?flow=<flow>[#registerToken=<token>]. A signed-in user
-// adds another way to sign in: the waiting login behind a register token, or a new username
-// and password on a password instance.
+// adds another way to sign in: the waiting login behind a register token (only one that a
+// sign-in in this browser made; the page names that login first), or a new username and
+// password on a password instance.
 (function () {
   'use strict';
-  const { $, show, hide, fieldError, clearField, clearErrors, flow, flowQuery, flowContext, call, sentence, message, instanceSelect } = window.keyward;
+  const { $, show, hide, fieldError, clearField, clearErrors, flow, flowQuery, flowContext, call, sentence, message, instanceSelect, otherBrowser, nameLogin } = window.keyward;
   const loginUrl = '/auth/flow/login' + flowQuery;
   // The register token: out of the address bar, kept for this tab (see common.js).
   const { token: registerToken, forget: forgetToken } = window.keyward.registerToken('kw_link_token');
@@ -21,9 +22,17 @@
     show(el);
   }
 
+  /** A register token that this browser did not make: it is dropped, and the page says so. */
+  function showForeign() {
+    forgetToken();
+    hide($('token-box'));
+    show($('foreign'));
+  }
+
   async function start() {
     $('signin').href = loginUrl;
     $('restart-link').href = loginUrl;
+    $('foreign-link').href = loginUrl;
     const ctx = await flowContext('The page could not be loaded');
     if (!ctx) return;
     hide($('loading'));
@@ -41,9 +50,26 @@
     show($('signed-in'));
 
     if (registerToken) {
-      $('token-user').textContent = name;
-      show($('token-box'));
-      $('link-token').focus();
+      // Which login the token attaches, before anything is linked; a token made elsewhere is
+      // refused here already.
+      const s = await call('POST', '/auth/api/flow/suggestion', { registerToken });
+      if (otherBrowser(s)) {
+        showForeign();
+      } else if (s.status === 401) {
+        forgetToken();
+        show($('expired'));
+      } else if (s.status === 200 && s.data.status === 'ALREADY_REGISTERED') {
+        forgetToken();
+        show($('already'));
+      } else if (s.status === 200) {
+        $('token-user').textContent = name;
+        nameLogin('token-login', s.data.login);
+        show($('token-box'));
+        $('link-token').focus();
+      } else {
+        $('load-error').textContent = message(s, 'The page could not be loaded');
+        show($('load-error'));
+      }
       return;
     }
 
@@ -71,7 +97,9 @@
     }
     button.disabled = false;
     button.textContent = 'Link this login to your account';
-    if (r.status === 401) {
+    if (otherBrowser(r)) {
+      showForeign();
+    } else if (r.status === 401) {
       if (!(await signedIn())) {
         location.assign(loginUrl);
         return;

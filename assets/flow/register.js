@@ -1,10 +1,11 @@
 // The hosted register page: /auth/flow/register?flow=<flow>[#registerToken=<token>].
-// With a register token (a login found an identity that waits for registration) the account
-// is made from that identity; without one, from a new username and password. The flow id ties
-// the page to an authorization request; without it the new account lands on /account.
+// With a register token (a login in this browser found an identity that waits for
+// registration; the page names that login) the account is made from that identity; without
+// one, from a new username and password. The flow id ties the page to an authorization
+// request; without it the new account lands on /account.
 (function () {
   'use strict';
-  const { $, show, hide, fieldError, clearField, clearErrors, flow, flowQuery, flowContext, call, sentence, message, instanceSelect } = window.keyward;
+  const { $, show, hide, fieldError, clearField, clearErrors, flow, flowQuery, flowContext, call, sentence, message, instanceSelect, otherBrowser, nameLogin } = window.keyward;
   // The register token: out of the address bar, kept for this tab (see common.js).
   const { token: registerToken, forget: forgetToken } = window.keyward.registerToken('kw_register_token');
 
@@ -45,6 +46,16 @@
     show($('expired'));
   }
 
+  /** A register token that this browser did not make: it is dropped, and the page says so. */
+  function showForeign() {
+    forgetToken();
+    hide($('register'));
+    hide($('token-intro'));
+    hide($('token-login'));
+    hide($('signed-in'));
+    show($('foreign'));
+  }
+
   /** Userpass instances that allow self-registration, in the server's order. */
   async function selfRegisterInstances(ctxInstances) {
     const userpass = ctxInstances.filter((i) => i && i.type === 'userpass');
@@ -60,6 +71,7 @@
     $('signin-link').href = loginLink();
     $('restart-link').href = loginLink();
     $('already-link').href = loginLink();
+    $('foreign-link').href = '/auth/flow/register' + flowQuery;
 
     const ctx = await flowContext('The page could not be loaded');
     if (!ctx) return;
@@ -81,6 +93,10 @@
   async function startWithToken(ctx) {
     const s = await call('POST', '/auth/api/flow/suggestion', { registerToken });
     hide($('loading'));
+    if (otherBrowser(s)) {
+      showForeign();
+      return;
+    }
     if (s.status === 401) {
       showExpired();
       return;
@@ -93,6 +109,7 @@
     }
     hide($('password-rows'));
     show($('token-intro'));
+    if (s.status === 200) nameLogin('token-login', s.data.login);
     if (ctx.user) {
       $('signed-in-name').textContent = ctx.user.displayName || ctx.user.username || '';
       $('link-instead').href = '/auth/flow/link' + flowQuery + '#registerToken=' + encodeURIComponent(registerToken);
@@ -179,6 +196,8 @@
     button.textContent = 'Create account';
     if (r.status === 200) {
       showError('Unexpected answer from keyward. Try again.');
+    } else if (otherBrowser(r)) {
+      showForeign();
     } else if (r.status === 409) {
       fieldError('username', takenMessage(username));
       $('username').focus();

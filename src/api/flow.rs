@@ -5,6 +5,9 @@
 //! stored. It is HttpOnly and SameSite=Lax (Secure behind https). Every state-changing call
 //! must also carry the header `X-CSRF-Token` equal to the `kw_csrf` cookie that the pages set
 //! (double submit), and an `Origin`, when the browser sends one, must be keyward's own.
+//!
+//! A login here that finds an identity waiting for registration gets a register token bound
+//! to this browser (its `kw_browser` cookie); the register and link calls take no other.
 
 use super::body::Body;
 use super::{Req, error_response, method_not_allowed, send_json};
@@ -28,6 +31,12 @@ pub async fn handle(app: &App, req: Req) -> Response {
     let r = route(app, &req, &mut cookies).await;
     let mut resp = match r {
         Ok((status, v)) => send_json(status, &v),
+        // The pages show this refusal in their own words: it carries its reason.
+        Err(e) if e.code == Some(registration::OTHER_BROWSER) => send_json(
+            e.status(),
+            &json!({"statusCode": e.status(), "error": "Forbidden", "message": e.message,
+                    "reason": registration::OTHER_BROWSER}),
+        ),
         Err(e) => error_response(&e),
     };
     for c in cookies {
@@ -72,6 +81,35 @@ pub fn csrf_cookie(app: &App) -> String {
         random_token(24),
         secure_attr(app)
     )
+}
+
+/// The cookie that register tokens of the hosted pages are bound to. Behind https it has the
+/// `__Host-` prefix, so no sibling domain can plant a value of its choosing.
+fn browser_cookie_name(app: &App) -> &'static str {
+    if app.public_url.starts_with("https://") {
+        "__Host-kw_browser"
+    } else {
+        "kw_browser"
+    }
+}
+
+/// This browser's binding cookie, if it has one.
+fn browser_cookie<'a>(app: &App, req: &'a Req) -> Option<&'a str> {
+    cookie(req, browser_cookie_name(app)).filter(|v| !v.is_empty())
+}
+
+/// This browser's binding cookie value, made (and set) when it has none yet.
+fn browser_binding(app: &App, req: &Req, cookies: &mut Vec<String>) -> String {
+    if let Some(v) = browser_cookie(app, req) {
+        return v.to_string();
+    }
+    let v = random_token(32);
+    cookies.push(format!(
+        "{}={v}; Path=/; HttpOnly; SameSite=Lax{}",
+        browser_cookie_name(app),
+        secure_attr(app)
+    ));
+    v
 }
 
 /// Refuses a state-changing call that does not prove it comes from keyward's own pages.
@@ -165,9 +203,10 @@ async fn route(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u16, 
             check_csrf(app, req)?;
             let b = Body::parse(&req.body)?;
             b.only(&["registerToken"])?;
+            let token = b.nonempty("registerToken")?;
             Ok((
                 200,
-                registration::data_suggestion(app, &b.nonempty("registerToken")?).await?,
+                registration::page_suggestion(app, &token, browser_cookie(app, req)).await?,
             ))
         }
         (["register"], &Method::POST) => {
@@ -281,7 +320,10 @@ async fn register(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u1
         email: b.opt_str("email")?.filter(|e| !e.trim().is_empty()),
     };
     let (_, session_id) = match b.opt_str("registerToken")?.filter(|t| !t.is_empty()) {
-        Some(token) => registration::self_register(app, &token, r, req.address()).await?,
+        Some(token) => {
+            registration::check_browser(app, &token, browser_cookie(app, req))?;
+            registration::self_register(app, &token, r, req.address()).await?
+        }
         None => {
             let o = req.origin(request.as_ref().map(|r| r.client_id.as_str()));
             let instance = b.opt_str("instanceId")?;
@@ -309,7 +351,10 @@ async fn link(app: &App, req: &Req) -> Result<(u16, Value)> {
     ])?;
     let actor = crate::core::Actor::user(&user, req.address());
     let with = match b.opt_str("registerToken")?.filter(|t| !t.is_empty()) {
-        Some(t) => LinkWith::Token(t),
+        Some(t) => {
+            registration::check_browser(app, &t, browser_cookie(app, req))?;
+            LinkWith::Token(t)
+        }
         None => LinkWith::Password {
             instance: b.opt_str("instanceId")?,
             username: b.str("username")?.trim().to_string(),
@@ -350,7 +395,10 @@ async fn login(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u16, 
     match outcome {
         login::Outcome::LoggedIn { session, .. } => enter(app, &session.id, request, cookies).await,
         login::Outcome::Waiting { identity, session } => {
-            let (token, _) = registration::register_token(app, &identity, &session)?;
+            // The token is this browser's: the pages take it from no other.
+            let browser = browser_binding(app, req, cookies);
+            let (token, _) =
+                registration::browser_register_token(app, &identity, &session, &browser)?;
             let mut next = format!("/auth/flow/register#registerToken={token}");
             if let Some(f) = &flow {
                 next = format!("/auth/flow/register?flow={f}#registerToken={token}");

@@ -9,32 +9,102 @@ use super::{Actor, new_id};
 use crate::App;
 use crate::auth::jwt::{self, Claims, Kind};
 use crate::auth::password::check_new_password;
+use crate::auth::secret::{b64, digest, digest_eq};
 use crate::db::{self, identities, identities::Identity, sessions::Session, users::User};
 use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Signs the register token of a login to a waiting identity: `sub` is the identity, `sid` the
 /// session, and it lives as long as the identity may still wait. Returns it with its lifetime.
+/// This is the token of the JSON login API, which any holder may use.
 pub fn register_token(app: &App, identity: &Identity, session: &Session) -> Result<(String, i64)> {
+    sign_register_token(app, identity, session, None)
+}
+
+/// The register token of a login through the hosted pages: bound to the browser that made it
+/// (the value of its binding cookie), so that the pages take it from that browser only.
+pub fn browser_register_token(
+    app: &App,
+    identity: &Identity,
+    session: &Session,
+    browser: &str,
+) -> Result<(String, i64)> {
+    sign_register_token(app, identity, session, Some(browser_binding(browser)))
+}
+
+fn sign_register_token(
+    app: &App,
+    identity: &Identity,
+    session: &Session,
+    binding: Option<String>,
+) -> Result<(String, i64)> {
     let now = jwt::now_secs();
     let exp = identity
         .expires
         .map(|e| e / 1000)
         .unwrap_or(now + app.settings.register_window as i64)
         .min(now + app.settings.register_window as i64);
-    let claims = Claims {
-        iss: app.public_url.clone(),
-        sub: identity.id.clone(),
-        aud: app.public_url.clone(),
-        exp,
-        iat: now,
-        nbf: now,
-        jti: new_id(),
-        scope: "login-register".into(),
-        client_id: session.client_id.clone(),
-        sid: session.id.clone(),
+    let claims = RegisterClaims {
+        base: Claims {
+            iss: app.public_url.clone(),
+            sub: identity.id.clone(),
+            aud: app.public_url.clone(),
+            exp,
+            iat: now,
+            nbf: now,
+            jti: new_id(),
+            scope: "login-register".into(),
+            client_id: session.client_id.clone(),
+            sid: session.id.clone(),
+        },
+        browser: binding,
     };
     Ok((jwt::sign(&app.keys, Kind::Register, &claims)?, exp - now))
+}
+
+/// A register token's claims: those of every keyward token, and for a token made by the hosted
+/// pages the SHA-256 (base64url) of its browser's binding cookie.
+#[derive(Serialize, Deserialize)]
+struct RegisterClaims {
+    #[serde(flatten)]
+    base: Claims,
+    #[serde(
+        rename = "kw_browser",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    browser: Option<String>,
+}
+
+/// What a register token carries of a browser's binding cookie: its digest, so that the token
+/// (which travels in URLs and storage) never reveals the cookie.
+fn browser_binding(cookie: &str) -> String {
+    b64(&digest(cookie))
+}
+
+/// The machine-readable reason of the refusal below, for the pages to act on.
+pub const OTHER_BROWSER: &str = "register_token_other_browser";
+
+/// The hosted register and link pages take a register token only from the browser whose login
+/// made it (`cookie`: that browser's binding cookie): a token made through the JSON API, or in
+/// another browser and sent along in a link, could attach a login someone else chose. Checked
+/// before anything changes; an invalid token is the usual 401.
+pub fn check_browser(app: &App, token: &str, cookie: Option<&str>) -> Result<()> {
+    let claims = register_claims(app, token)?;
+    let ours = match (claims.browser, cookie) {
+        (Some(bound), Some(c)) => digest_eq(bound.as_bytes(), browser_binding(c).as_bytes()),
+        _ => false,
+    };
+    if ours {
+        Ok(())
+    } else {
+        Err(Error::forbidden(
+            "This sign-up link was made in another browser, or not by a sign-in on this site. \
+             Nothing was added or created. To add a login, sign in with it here, in this browser.",
+        )
+        .with_code(OTHER_BROWSER))
+    }
 }
 
 /// A register token that checked out: the identity still waits, and the session of its login.
@@ -53,8 +123,8 @@ pub fn invalid_token() -> Error {
 }
 
 /// The claims of a register token: signature, type, issuer, audience, lifetime and scope.
-fn register_claims(app: &App, token: &str) -> Result<Claims> {
-    jwt::verify::<Claims>(
+fn register_claims(app: &App, token: &str) -> Result<RegisterClaims> {
+    jwt::verify::<RegisterClaims>(
         &app.keys,
         Kind::Register,
         token,
@@ -62,13 +132,13 @@ fn register_claims(app: &App, token: &str) -> Result<Claims> {
         Some(&app.public_url),
     )
     .ok()
-    .filter(|c| c.has_scope("login-register"))
+    .filter(|c| c.base.has_scope("login-register"))
     .ok_or_else(invalid_token)
 }
 
 /// Checks a register token; every way it can fail is the same 401.
 pub async fn check_token(app: &App, token: &str) -> Result<Pending> {
-    let claims = register_claims(app, token)?;
+    let claims = register_claims(app, token)?.base;
     let id = claims.sub.clone();
     let identity = app
         .db
@@ -149,39 +219,70 @@ pub async fn userpass_register(
 
 /// What the provider told us about the person, checked against existing usernames.
 pub async fn data_suggestion(app: &App, token: &str) -> Result<Value> {
-    let claims = register_claims(app, token)?;
+    Ok(suggestion(app, token).await?.0)
+}
+
+/// The hosted pages' suggestion: `data_suggestion` for a register token of this browser only
+/// (see `check_browser`), and, while the login waits, the login the page is about to attach,
+/// so that it can name it: `login: {instance, type, account}`.
+pub async fn page_suggestion(app: &App, token: &str, cookie: Option<&str>) -> Result<Value> {
+    check_browser(app, token, cookie)?;
+    let (mut v, login) = suggestion(app, token).await?;
+    if let Some(l) = login {
+        v["login"] = l;
+    }
+    Ok(v)
+}
+
+/// The suggestion, and the waiting login it is about (none once it is registered).
+async fn suggestion(app: &App, token: &str) -> Result<(Value, Option<Value>)> {
+    let claims = register_claims(app, token)?.base;
     let id = claims.sub.clone();
-    let (identity, taken) = app
+    let (identity, instance, taken) = app
         .db
         .read(move |c| {
             let i = identities::get(c, &id)?;
+            let instance = match &i {
+                Some(i) => db::instances::get(c, &i.instance_id)?,
+                None => None,
+            };
             let taken = match i.as_ref().and_then(|i| i.profile["username"].as_str()) {
                 Some(u) => db::users::by_username(c, u)?.is_some(),
                 None => false,
             };
-            Ok((i, taken))
+            Ok((i, instance, taken))
         })
         .await?;
     let identity = identity.ok_or_else(invalid_token)?;
     if identity.state == identities::VALID && identity.user_id.is_some() {
-        return Ok(json!({"status": "ALREADY_REGISTERED"}));
+        return Ok((json!({"status": "ALREADY_REGISTERED"}), None));
     }
     if identity.state != identities::WAITING || identity.expires.is_none_or(|e| e <= db::now_ms()) {
         return Err(invalid_token());
     }
     let p = &identity.profile;
+    let login = instance.map(|inst| {
+        json!({
+            "instance": inst.name.unwrap_or(inst.id),
+            "type": inst.type_name,
+            "account": p["username"].as_str().or(p["email"].as_str()).unwrap_or(&identity.subject),
+        })
+    });
     let username = p["username"].as_str();
     let display_name = p["displayName"].as_str().or(username);
     let email = p["email"].as_str();
     if username.is_none() && display_name.is_none() && email.is_none() {
-        return Ok(json!({"status": "NO_DATA"}));
+        return Ok((json!({"status": "NO_DATA"}), login));
     }
-    Ok(json!({
-        "status": if taken { "USERNAME_TAKEN" } else { "OK" },
-        "username": username,
-        "displayName": display_name,
-        "email": email,
-    }))
+    Ok((
+        json!({
+            "status": if taken { "USERNAME_TAKEN" } else { "OK" },
+            "username": username,
+            "displayName": display_name,
+            "email": email,
+        }),
+        login,
+    ))
 }
 
 pub struct Registration {

@@ -1,6 +1,7 @@
 // The hosted link page (/auth/flow/link) against a real keyward, in Chromium: a signed-in user
-// adds a password login, signs in with it later; conflicts are shown; a register token from a
-// waiting login is linked; nobody signed in gets a way to sign in.
+// adds a password login, signs in with it later; conflicts are shown; a waiting login signed in
+// with in this browser is named and linked, a register token from anyone else links nothing;
+// nobody signed in gets a way to sign in.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -46,6 +47,11 @@ async function loginRows(page) {
   await page.locator('#logins tbody tr').first().waitFor();
   return page.locator('#logins tbody tr').evaluateAll((rows) =>
     rows.map((r) => Array.from(r.querySelectorAll('td')).slice(0, 4).map((td) => td.textContent.trim())));
+}
+
+/** The register token the register page keeps for its tab (it is out of the address bar). */
+async function keptToken(page) {
+  return page.evaluate(() => JSON.parse(sessionStorage.getItem('kw_register_token')).token);
 }
 
 async function fillLink(page, username, password) {
@@ -143,7 +149,7 @@ test('conflicts on the link page: another user\'s login, one\'s own, a wrong pas
   assert.deepEqual(errors.filter((e) => !/Failed to load resource: .* (409|401) /.test(e)), []);
 });
 
-test('a register token from a waiting login is linked to the signed-in user', async (t) => {
+test('a login that waits, signed in with in this browser, is named and linked to the signed-in user', async (t) => {
   const { server, users } = await setup(t);
   const localId = await localInstanceId(server);
   const third = { username: 'a-third', password: 'third password 1' };
@@ -156,16 +162,27 @@ test('a register token from a waiting login is linked to the signed-in user', as
   await fillLogin(page, ALICE.username, ALICE.password);
   await page.waitForURL((u) => u.pathname === '/account');
 
-  // Signed in, the register page offers to add the waiting login to this account instead.
-  await page.goto(server.base + '/auth/flow/register#registerToken=' + w.body.register_token);
+  // Signed in, she signs in with the waiting login in this browser: the register page opens
+  // with a register token that belongs to this browser.
+  await page.goto(server.base + '/auth/flow/login');
+  await fillLogin(page, third.username, third.password);
+  await page.waitForURL((u) => u.pathname === '/auth/flow/register');
   await page.locator('#register').waitFor({ state: 'visible' });
+  const registerToken = await keptToken(page);
+  assert.ok(registerToken);
   assert.match(await page.locator('#signed-in').innerText(), /You are signed in as Alice Liddell/);
+  assert.equal(await page.locator('#token-login-account').innerText(), 'a-third');
+  assert.equal(await page.locator('#token-login-where').innerText(), 'Password login on local');
+
+  // The register page offers to add the waiting login to this account instead.
   await page.getByRole('link', { name: 'Add this login to that account instead' }).click();
   await page.waitForURL((u) => u.pathname === '/auth/flow/link');
   await page.locator('#token-box').waitFor({ state: 'visible' });
   assert.equal(new URL(page.url()).hash, '', 'the token is out of the address bar');
   assert.equal(await page.locator('#link').isVisible(), false, 'no password form');
   assert.match(await page.locator('#token-box').innerText(), /sign in as Alice Liddell/);
+  assert.equal(await page.locator('#token-login-account').innerText(), 'a-third', 'the page names the login it adds');
+  assert.equal(await page.locator('#token-login-where').innerText(), 'Password login on local');
   await page.screenshot({ path: '/tmp/link-token-desktop.png', fullPage: true });
   await page.getByRole('button', { name: 'Link this login to your account' }).click();
   await page.waitForURL((u) => u.pathname === '/account');
@@ -180,14 +197,62 @@ test('a register token from a waiting login is linked to the signed-in user', as
   await other.page.waitForURL((u) => u.pathname === '/account');
   assert.equal((await flowUser(other.page)).username, ALICE.username);
 
-  // The token is used up: linking it again says so.
-  await page.goto(server.base + '/auth/flow/link#registerToken=' + w.body.register_token);
-  await page.getByRole('button', { name: 'Link this login to your account' }).click();
-  await page.locator('#expired').waitFor({ state: 'visible' });
-  assert.match(await page.locator('#expired').innerText(), /registration window has passed/);
+  // The token is used up: the link page says so and offers nothing to link.
+  await page.goto(server.base + '/auth/flow/link#registerToken=' + registerToken);
+  await page.locator('#already').waitFor({ state: 'visible' });
+  assert.equal(await page.locator('#token-box').isVisible(), false);
   const ld = await api(server, 'GET', `/auth/api/login/user/${users.alice.id}/login-data`, { bearer: await token(server, ALICE.username) });
   assert.equal(ld.body.length, 2);
-  assert.deepEqual(errors.filter((e) => !/Failed to load resource: .* 401 /.test(e)), []);
+  assert.deepEqual(errors, []);
+});
+
+test('a register token from someone else links nothing: the page refuses it', async (t) => {
+  const { server, users } = await setup(t);
+  const localId = await localInstanceId(server);
+  const browser = await browserFor(t);
+
+  // The attacker makes a password login with no login at all, and signs in with it in their
+  // own browser too: two register tokens, neither made in the victim's browser.
+  const mallory = { username: 'mallory-pass', password: 'mallory password 1' };
+  const w = await api(server, 'POST', `/auth/api/login/strategy-instance/${localId}/userpass/register`, { body: mallory });
+  assert.equal(w.status, 201, w.text);
+  const attacker = await pageFor(browser, t);
+  await attacker.page.goto(server.base + '/auth/flow/login');
+  await fillLogin(attacker.page, mallory.username, mallory.password);
+  await attacker.page.waitForURL((u) => u.pathname === '/auth/flow/register');
+  await attacker.page.locator('#register').waitFor({ state: 'visible' });
+  const attackersOwn = await keptToken(attacker.page);
+  assert.ok(attackersOwn);
+
+  // The victim, signed in, opens the links the attacker sends.
+  const { page, errors } = await pageFor(browser, t, PHONE);
+  await page.goto(server.base + '/auth/flow/login');
+  await fillLogin(page, ALICE.username, ALICE.password);
+  await page.waitForURL((u) => u.pathname === '/account');
+  for (const foreign of [w.body.register_token, attackersOwn]) {
+    await page.goto(server.base + '/auth/flow/link#registerToken=' + foreign);
+    await page.locator('#foreign').waitFor({ state: 'visible' });
+    assert.match(await page.locator('#foreign').innerText(), /not made in this browser\. Nothing was added to your account/);
+    assert.equal(await page.locator('#token-box').isVisible(), false, 'nothing to click');
+    assert.equal(await page.getByRole('button', { name: 'Link this login to your account' }).isVisible(), false);
+    assert.equal(await sidewaysOverflow(page), 0);
+    // Even a call made by hand (as a script on the page could) is refused.
+    const forced = await page.evaluate(async (tok) => {
+      const r = await window.keyward.call('POST', '/auth/api/flow/link', { registerToken: tok });
+      return { status: r.status, reason: r.data.reason };
+    }, foreign);
+    assert.deepEqual(forced, { status: 403, reason: 'register_token_other_browser' });
+  }
+  await page.screenshot({ path: '/tmp/link-foreign-phone.png', fullPage: true });
+
+  // Alice's logins are what they were; the attacker's login still waits for registration.
+  const ld = await api(server, 'GET', `/auth/api/login/user/${users.alice.id}/login-data`, { bearer: await token(server, ALICE.username) });
+  assert.deepEqual(ld.body.map((l) => l.description), ['alice']);
+  const again = await pageFor(browser, t);
+  await again.page.goto(server.base + '/auth/flow/login');
+  await fillLogin(again.page, mallory.username, mallory.password);
+  await again.page.waitForURL((u) => u.pathname === '/auth/flow/register');
+  assert.deepEqual(errors.filter((e) => !/Failed to load resource: .* 403 /.test(e)), []);
 });
 
 test('nobody signed in: a way to sign in, keeping the flow', async (t) => {

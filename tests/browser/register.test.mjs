@@ -1,6 +1,7 @@
 // The hosted register page (/auth/flow/register) against a real keyward, in Chromium: a new
 // account from a username and password, a taken username, and the register-token path that a
-// login to an identity waiting for registration starts (also inside an OAuth client's flow).
+// login to an identity waiting for registration starts (also inside an OAuth client's flow);
+// a register token made anywhere but in this browser creates nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
@@ -212,6 +213,8 @@ test('the register-token path: a waiting password login becomes an account, insi
   assert.equal(await page.getByLabel('Username').inputValue(), carol.username, 'the suggestion fills the username');
   assert.equal(await page.locator('#password-rows').isVisible(), false, 'no password asked: the login has one');
   assert.equal(await page.locator('#token-intro').isVisible(), true);
+  assert.equal(await page.locator('#token-login-account').innerText(), carol.username, 'the page names the login');
+  assert.equal(await page.locator('#token-login-where').innerText(), 'Password login on local');
   assert.match(await page.locator('h1').innerText(), /Create an account\s+to continue to test app/);
   assert.equal(await page.getByRole('link', { name: 'Sign in' }).getAttribute('href'), '/auth/flow/login?flow=' + encodeURIComponent(flow));
   assert.equal(await sidewaysOverflow(page), 0);
@@ -255,6 +258,8 @@ test('the register-token path without an application; a used or bad token', asyn
   await fillLogin(page, dave.username, dave.password);
   await page.waitForURL((u) => u.pathname === '/auth/flow/register');
   await page.locator('#register').waitFor({ state: 'visible' });
+  // The token the page keeps for this tab, made in this browser.
+  const daves = await page.evaluate(() => JSON.parse(sessionStorage.getItem('kw_register_token')).token);
   assert.equal(await page.getByLabel('Username').inputValue(), 'dave');
   assert.equal(await page.getByLabel('Display name').inputValue(), 'dave', 'suggested from the login');
   // A different account name than the login's is fine; no display name: the username.
@@ -268,12 +273,21 @@ test('the register-token path without an application; a used or bad token', asyn
   assert.equal(me.displayName, 'david', 'the display name defaults to the username');
   assert.deepEqual(errors, []);
 
-  // The token is used up: a second visit with it says the login has an account now.
+  // The token is used up: a second visit with it, in this browser, says the login has an
+  // account now.
+  await page.goto(server.base + '/auth/flow/register#registerToken=' + daves);
+  await page.locator('#already').waitFor({ state: 'visible' });
+  assert.match(await page.locator('#already').innerText(), /already belongs to an account/);
+  assert.equal(await page.locator('#register').isVisible(), false);
+
+  // In another browser it is a token made elsewhere, used or not: refused, telling nothing.
   const again = await pageFor(browser, t, PHONE);
-  await again.page.goto(server.base + '/auth/flow/register#registerToken=' + w.body.register_token);
-  await again.page.locator('#already').waitFor({ state: 'visible' });
-  assert.match(await again.page.locator('#already').innerText(), /already belongs to an account/);
-  assert.equal(await again.page.locator('#register').isVisible(), false);
+  for (const foreign of [daves, w.body.register_token]) {
+    await again.page.goto(server.base + '/auth/flow/register#registerToken=' + foreign);
+    await again.page.locator('#foreign').waitFor({ state: 'visible' });
+    assert.equal(await again.page.locator('#register').isVisible(), false);
+    assert.equal(await again.page.locator('#already').isVisible(), false);
+  }
 
   await again.page.goto(server.base + '/auth/flow/register?x=1#registerToken=not-a-token');
   const expired = again.page.locator('#expired');
@@ -282,5 +296,45 @@ test('the register-token path without an application; a used or bad token', asyn
   assert.equal(await again.page.getByRole('link', { name: /Start again/ }).getAttribute('href'), '/auth/flow/login');
   assert.equal(await again.page.locator('#register').isVisible(), false);
   await again.page.screenshot({ path: '/tmp/register-expired-phone.png', fullPage: true });
-  assert.deepEqual(again.errors.filter((e) => !/401/.test(e)), []);
+  assert.deepEqual(again.errors.filter((e) => !/ (401|403) /.test(e)), []);
+});
+
+test('a sign-up link from someone else creates no account: the page refuses it', async (t) => {
+  const server = await serverFor(t);
+  await createAdmin(server, ADMIN.username, ADMIN.password);
+  const adminToken = await token(server, ADMIN.username);
+  const localId = await localInstanceId(server);
+  const before = await api(server, 'GET', '/auth/api/login/user', { bearer: adminToken });
+  assert.equal(before.status, 200, before.text);
+
+  // The attacker's password login, made with no login at all: an account made of it would be
+  // one the attacker signs in to.
+  const mallory = { username: 'mallory-pass', password: 'mallory password 1' };
+  const w = await api(server, 'POST', `/auth/api/login/strategy-instance/${localId}/userpass/register`, { body: mallory });
+  assert.equal(w.status, 201, w.text);
+
+  const browser = await browserFor(t);
+  const { page, errors } = await pageFor(browser, t, PHONE);
+  await page.goto(server.base + '/auth/flow/register#registerToken=' + w.body.register_token);
+  await page.locator('#foreign').waitFor({ state: 'visible' });
+  assert.match(await page.locator('#foreign').innerText(), /not made in this browser\. No account was created/);
+  assert.equal(await page.locator('#register').isVisible(), false, 'no form to fill');
+  assert.equal(new URL(page.url()).hash, '', 'the token is out of the address bar');
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('kw_register_token')), null, 'and not kept');
+  assert.equal(await sidewaysOverflow(page), 0);
+  await page.screenshot({ path: '/tmp/register-foreign-phone.png', fullPage: true });
+  // The way out is a registration of one's own.
+  await page.getByRole('link', { name: 'start here' }).click();
+  await page.waitForURL((u) => u.pathname === '/auth/flow/register');
+  await page.locator('#plain-intro').waitFor({ state: 'visible' });
+
+  // Even a call made by hand is refused, and no account exists afterwards.
+  const forced = await page.evaluate(async (tok) => {
+    const r = await window.keyward.call('POST', '/auth/api/flow/register', { registerToken: tok, username: 'victim', displayName: 'Victim' });
+    return { status: r.status, reason: r.data.reason };
+  }, w.body.register_token);
+  assert.deepEqual(forced, { status: 403, reason: 'register_token_other_browser' });
+  const after = await api(server, 'GET', '/auth/api/login/user', { bearer: adminToken });
+  assert.deepEqual(after.body.items.map((u) => u.username), before.body.items.map((u) => u.username));
+  assert.deepEqual(errors.filter((e) => !/Failed to load resource: .* 403 /.test(e)), []);
 });
