@@ -343,7 +343,10 @@ fn listed_resources_become_the_audience() {
     assert_eq!(jwt_claims(&t)["aud"], API);
     // keyward's own URL, named or by default: a token for keyward's API.
     for form in [
-        vec![("grant_type", "client_credentials"), ("resource", &c.s.base)],
+        vec![
+            ("grant_type", "client_credentials"),
+            ("resource", &c.s.base),
+        ],
         vec![("grant_type", "client_credentials")],
     ] {
         let t = access(c.token(&a, &form));
@@ -364,7 +367,10 @@ fn listed_resources_become_the_audience() {
     // The code flow, with the resource named at authorize and again at the token endpoint.
     let spa = c.public_client(&[API]);
     let code = c.code(&spa, Some(API));
-    assert_eq!(jwt_claims(&access(c.redeem(&spa, &code, Some(API))))["aud"], API);
+    assert_eq!(
+        jwt_claims(&access(c.redeem(&spa, &code, Some(API))))["aud"],
+        API
+    );
     let code = c.code(&spa, Some(API));
     assert_eq!(jwt_claims(&access(c.redeem(&spa, &code, None)))["aud"], API);
 }

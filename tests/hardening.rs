@@ -121,13 +121,7 @@ fn cli(dir: &Path, args: &[&str], stdin: Option<&str>) -> String {
 }
 
 fn admin_token(dir: &Path, scope: &str) -> String {
-    let mut args = vec![
-        "admin",
-        "create",
-        "--username",
-        "admin",
-        "--password-stdin",
-    ];
+    let mut args = vec!["admin", "create", "--username", "admin", "--password-stdin"];
     args.extend_from_slice(FAST_HASH);
     cli(dir, &args, Some("correct horse battery\n"));
     cli(
@@ -302,7 +296,9 @@ fn internal_errors_never_reach_the_client() {
         .unwrap();
     let client = client["id"].as_str().unwrap().to_string();
     let secret: Value = http
-        .post(url(&format!("/auth/api/login/client/{client}/client-secret")))
+        .post(url(&format!(
+            "/auth/api/login/client/{client}/client-secret"
+        )))
         .bearer_auth(&admin)
         .send()
         .unwrap()
@@ -452,11 +448,7 @@ fn oversized_bodies_get_413_in_each_shape() {
             .unwrap()
     };
     // Login API, flows, operations.
-    for path in [
-        "/auth/api/login/user",
-        "/auth/api/flow/login",
-        "/healthz",
-    ] {
+    for path in ["/auth/api/login/user", "/auth/api/flow/login", "/healthz"] {
         let r = post(path, "application/json");
         assert_eq!(r.status(), 413, "{path}");
         let v: Value = r.json().unwrap();
@@ -480,7 +472,10 @@ fn oversized_bodies_get_413_in_each_shape() {
     assert_eq!(v["statusCode"], 413, "{v}");
     assert_eq!(v["error"], "Payload Too Large", "{v}");
     assert!(v["message"].is_string(), "{v}");
-    assert!(v["errorCode"].as_str().is_some_and(|c| !c.is_empty()), "{v}");
+    assert!(
+        v["errorCode"].as_str().is_some_and(|c| !c.is_empty()),
+        "{v}"
+    );
     // Just under the limit is read (and refused for what it says, not for its size).
     let r = s
         .http
@@ -600,7 +595,10 @@ fn json_bodies_need_the_json_content_type() {
         let v: Value = r.json().unwrap();
         assert_eq!(v["statusCode"], 415, "{v}");
         assert_eq!(v["error"], "Unsupported Media Type", "{v}");
-        assert!(v["message"].as_str().unwrap().contains("application/json"), "{v}");
+        assert!(
+            v["message"].as_str().unwrap().contains("application/json"),
+            "{v}"
+        );
     }
     // The flows.
     let r = send(
