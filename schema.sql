@@ -159,3 +159,8 @@ ALTER TABLE identities ADD COLUMN linked_at INTEGER;
 -- The RFC 8707 resource a refresh token was granted for, so that its access tokens keep their
 -- audience through every rotation (NULL: keyward's own public URL).
 ALTER TABLE refresh_tokens ADD COLUMN resource TEXT;
+
+-- version 4
+-- The RFC 8707 resources (a JSON array of URIs) a client may ask tokens for, besides keyward's
+-- own public URL.
+ALTER TABLE oauth_clients ADD COLUMN resources TEXT NOT NULL DEFAULT '[]';

@@ -11,6 +11,10 @@ pub enum Kind {
     NotFound,
     MethodNotAllowed,
     Conflict,
+    /// The request body is over the size limit (413).
+    PayloadTooLarge,
+    /// The request body is not in the media type the endpoint takes (415).
+    UnsupportedMediaType,
     /// The caller must wait; carries the seconds to wait.
     TooManyRequests(u64),
     /// A precondition of the operation does not hold (Zitadel's FAILED_PRECONDITION).
@@ -70,6 +74,8 @@ impl Error {
             Kind::NotFound => 404,
             Kind::MethodNotAllowed => 405,
             Kind::Conflict => 409,
+            Kind::PayloadTooLarge => 413,
+            Kind::UnsupportedMediaType => 415,
             Kind::TooManyRequests(_) => 429,
             Kind::Precondition => 412,
             Kind::Internal => 500,

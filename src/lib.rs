@@ -108,6 +108,7 @@ pub async fn serve(
     on_ready: impl FnOnce(&Running),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    auth::secret::check_key_file(&config::master_key_path(&common.db))?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| Error::internal(format!("cannot listen on {}: {e}", args.listen)))?;

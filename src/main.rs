@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     limit_malloc_arenas();
+    private_files();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -119,5 +120,15 @@ fn limit_malloc_arenas() {
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
         libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+    }
+}
+
+/// Every file keyward creates (the database, its -wal and -shm files, the master key, backups)
+/// holds secrets: only the owner may read it, whatever umask the process was started with.
+fn private_files() {
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file creation mask; nothing is open yet.
+    unsafe {
+        libc::umask(0o077);
     }
 }

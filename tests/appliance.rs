@@ -719,6 +719,7 @@ fn bad_requests_get_clear_4xx() {
         .http
         .post(s.url("/auth/api/login/user"))
         .bearer_auth(&admin)
+        .header("content-type", "application/json")
         .body(vec![0xff, 0xfe, 0x00])
         .send()
         .unwrap();

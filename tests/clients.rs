@@ -73,7 +73,7 @@ fn create_read_update_delete() {
         json!({
             "id": id, "name": "Tracker", "redirectUrls": [], "isValid": true,
             "requiresSecret": true, "validScopes": ["login"], "clientCredentialFlowUser": null,
-            "allowPasswordGrant": false, "builtin": false,
+            "allowPasswordGrant": false, "builtin": false, "resources": [],
         })
     );
     let got: Value = s.get(&client_path(&id), Some(&admin)).json().unwrap();
@@ -297,6 +297,7 @@ fn bad_input_is_refused_and_names_the_field() {
         .http
         .post(s.url(CLIENTS))
         .bearer_auth(&admin)
+        .header("content-type", "application/json")
         .body("{not json")
         .send()
         .unwrap();
@@ -490,6 +491,7 @@ fn built_in_clients_follow_the_public_url() {
                 "id": id, "name": name, "redirectUrls": [format!("{}{path}", s.base)],
                 "isValid": true, "requiresSecret": false, "validScopes": ["login"],
                 "clientCredentialFlowUser": null, "allowPasswordGrant": false, "builtin": true,
+                "resources": [],
             })
         );
         let one: Value = s.get(&client_path(id), Some(&admin)).json().unwrap();

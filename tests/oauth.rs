@@ -336,8 +336,16 @@ fn code_flow_refresh_rotation_and_reuse() {
 #[test]
 fn resource_audience_survives_refresh() {
     let c = setup();
-    let client = c.public_client();
     const API: &str = "https://api.example.com/";
+    // The client may ask for both resources: the refusal below is the grant's, not the client's.
+    let client = c
+        .client(
+            json!({"name": "spa", "redirectUrls": [REDIRECT], "requiresSecret": false,
+                   "validScopes": ["openid", "profile", "email", "login"],
+                   "resources": [API, "https://other.example.com/"]}),
+            false,
+        )
+        .0;
     let mut b = Browser::default();
     let back = b.authorize(
         &c.s,
@@ -734,13 +742,14 @@ fn client_authentication_and_grants() {
         "invalid_request",
     );
 
-    // Revoke and introspect.
+    // Revoke and introspect (by the client the tokens were issued to: to any other they are
+    // inactive, see attacks_oauth.rs).
     let access = t["access_token"].as_str().unwrap().to_string();
     let refresh = t["refresh_token"].as_str().unwrap().to_string();
     let intro = |token: &str| -> Value {
         c.s.http
             .post(c.s.url("/auth/oauth/introspect"))
-            .basic_auth(&conf, Some(&secret))
+            .basic_auth(&pw, Some(&pw_secret))
             .form(&[("token", token)])
             .send()
             .unwrap()

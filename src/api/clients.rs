@@ -21,6 +21,7 @@ const FIELDS: &[&str] = &[
     "validScopes",
     "clientCredentialFlowUser",
     "allowPasswordGrant",
+    "resources",
 ];
 
 pub async fn route(app: &App, req: &Req, rest: &[&str]) -> Result<(u16, Value)> {
@@ -43,6 +44,7 @@ pub async fn route(app: &App, req: &Req, rest: &[&str]) -> Result<(u16, Value)> 
                 valid_scopes: str_list(&b, "validScopes")?,
                 client_credential_flow_user: b.opt_str("clientCredentialFlowUser")?,
                 allow_password_grant: b.opt_bool("allowPasswordGrant")?,
+                resources: str_list(&b, "resources")?,
             };
             let c = clients::create(app, &p.actor(req.address()), n).await?;
             Ok((201, client_json(&c)))
@@ -68,6 +70,7 @@ pub async fn route(app: &App, req: &Req, rest: &[&str]) -> Result<(u16, Value)> 
                 valid_scopes: str_list(&b, "validScopes")?,
                 client_credential_flow_user: b.nullable_str("clientCredentialFlowUser")?,
                 allow_password_grant: b.opt_bool("allowPasswordGrant")?,
+                resources: str_list(&b, "resources")?,
                 builtin: b.opt_bool("builtin")?,
             };
             let c = clients::update(app, &p.actor(req.address()), id, u).await?;
@@ -148,6 +151,7 @@ pub fn client_json(c: &Client) -> Value {
         "validScopes": c.valid_scopes,
         "clientCredentialFlowUser": c.client_credential_flow_user,
         "allowPasswordGrant": c.allow_password_grant,
+        "resources": c.resources,
         "builtin": c.builtin,
     })
 }

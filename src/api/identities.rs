@@ -18,10 +18,13 @@ use warp::http::Method;
 use warp::reply::Response;
 
 /// Auth0's error shape, with its `errorCode`.
-fn auth0_error(e: &Error) -> Response {
+pub(super) fn auth0_error(e: &Error) -> Response {
+    let e = &*super::public_error(e);
     let status = e.status();
     let code = e.code.unwrap_or(match e.kind {
-        ErrKind::BadRequest => "invalid_body",
+        ErrKind::BadRequest | ErrKind::PayloadTooLarge | ErrKind::UnsupportedMediaType => {
+            "invalid_body"
+        }
         ErrKind::Unauthorized => "invalid_token",
         ErrKind::Forbidden => "insufficient_scope",
         ErrKind::NotFound => "inexistent_user",
@@ -53,9 +56,10 @@ pub async fn handle(app: &App, req: Req) -> Response {
 async fn caller(app: &App, req: &Req) -> Result<Principal> {
     let token = bearer(req.header("authorization"))
         .ok_or_else(|| Error::unauthorized("Missing authentication").with_code("invalid_token"))?;
-    authenticate(app, token)
-        .await
-        .map_err(|e| Error::unauthorized(e.message).with_code("invalid_token"))
+    authenticate(app, token).await.map_err(|e| match e.kind {
+        ErrKind::Internal => e,
+        _ => Error::unauthorized(e.message).with_code("invalid_token"),
+    })
 }
 
 /// The caller's own user with `own_scope`, or any user with the privileged `all_scope`.

@@ -14,12 +14,15 @@ pub mod ops;
 use crate::App;
 use crate::error::{Error, Kind};
 use bytes::Bytes;
+use futures_util::FutureExt;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Instant;
+use tracing::Instrument;
 use warp::Filter;
 use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use warp::reply::Response;
@@ -76,61 +79,139 @@ pub fn routes(app: App) -> impl Filter<Extract = (Response,), Error = Infallible
         .and(warp::addr::remote())
         .and(warp::body::stream())
         .then(
-            move |method, full: warp::path::FullPath, query_str: String, headers, addr, body| {
+            move |method: Method,
+                  full: warp::path::FullPath,
+                  query_str: String,
+                  headers,
+                  addr,
+                  body| {
                 let app = app.clone();
-                async move {
+                let id = new_request_id();
+                // Every log line of the request, database work on the blocking pool included,
+                // carries its id (see `Db::read`).
+                let span = tracing::error_span!("request", request_id = %id);
+                let answer = async move {
                     let started = Instant::now();
                     let path = full.as_str().to_string();
+                    let segs = split_path(&path);
                     let resp = match read_body(body).await {
                         Ok(body) => {
                             let req = Req {
-                                segs: split_path(&path),
+                                segs,
                                 query: serde_urlencoded::from_str(&query_str).unwrap_or_default(),
-                                method,
-                                path,
+                                method: method.clone(),
+                                path: path.clone(),
                                 headers,
                                 body,
                                 addr,
                             };
-                            let (m, p) = (req.method.clone(), req.path.clone());
-                            let resp = dispatch(&app, req).await;
-                            log_request(&m, &p, resp.status(), started);
-                            resp
+                            dispatch(&app, req).await
                         }
-                        Err(resp) => resp,
+                        Err(e) => {
+                            let mut r = Surface::of(&segs).error(&e);
+                            // The rest of the body is left unread: the connection cannot be reused.
+                            r.headers_mut()
+                                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                            r
+                        }
                     };
-                    secure(resp)
-                }
+                    log_request(&method, &path, resp.status(), started);
+                    resp
+                };
+                REQUEST_ID
+                    .scope(id.clone(), answer.instrument(span))
+                    .map(move |r| with_request_id(secure(r), &id))
             },
         )
         // Only a body that cannot be streamed at all gets here.
         .recover(|_| async {
-            Ok::<_, Infallible>(error_response(&Error::bad_request(
-                "the request could not be read",
-            )))
+            let r = error_response(&Error::bad_request("the request could not be read"));
+            Ok::<_, Infallible>(with_request_id(secure(r), &new_request_id()))
         })
         .unify()
 }
 
-async fn read_body<S, B>(mut stream: S) -> Result<Bytes, Response>
+tokio::task_local! {
+    /// The id of the request being answered: in its log lines, in its `X-Request-Id` header,
+    /// and in the message of an internal error, so that a report can be matched to the log.
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being answered, if any.
+pub fn request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+fn new_request_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+fn with_request_id(mut r: Response, id: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(id) {
+        r.headers_mut().insert("x-request-id", v);
+    }
+    r
+}
+
+/// Whose error shape an answer takes, by the prefix of its path: errors found before a surface
+/// has the request (an oversized body, a body in the wrong media type) come in it too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Surface {
+    /// The login API, the flows, operations and pages.
+    Login,
+    OAuth,
+    Auth0,
+}
+
+impl Surface {
+    fn of(segs: &[String]) -> Surface {
+        let seg = |i: usize| segs.get(i).map(String::as_str).unwrap_or("");
+        match (seg(0), seg(1)) {
+            (".well-known", _) | ("auth", "oauth") => Surface::OAuth,
+            ("api", "v2") => Surface::Auth0,
+            _ => Surface::Login,
+        }
+    }
+
+    fn error(self, e: &Error) -> Response {
+        match self {
+            Surface::Login => error_response(e),
+            Surface::OAuth => oauth::oauth_error(e),
+            Surface::Auth0 => identities::auth0_error(e),
+        }
+    }
+}
+
+/// What a client may see of an error. The text of an internal error (a database, task or
+/// signing failure) is for the log only; the client gets a generic message with the request's
+/// id, to quote when reporting the problem.
+pub fn public_error(e: &Error) -> Cow<'_, Error> {
+    if e.kind != Kind::Internal {
+        return Cow::Borrowed(e);
+    }
+    let id = request_id().unwrap_or_else(|| "unknown".into());
+    tracing::error!(error = %e.message, "internal error");
+    let mut out = Error::internal(format!("internal error; request id {id}"));
+    out.code = e.code;
+    Cow::Owned(out)
+}
+
+async fn read_body<S, B>(mut stream: S) -> Result<Bytes, Error>
 where
     S: futures_util::Stream<Item = Result<B, warp::Error>> + Unpin,
     B: warp::Buf,
 {
     let mut buf = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let mut chunk = chunk.map_err(|_| {
-            error_response(&Error::bad_request("the request body could not be read"))
-        })?;
+        let mut chunk =
+            chunk.map_err(|_| Error::bad_request("the request body could not be read"))?;
         while chunk.has_remaining() {
             let part = chunk.chunk();
             if buf.len() + part.len() > MAX_BODY {
-                let mut r = error_response(&Error::bad_request("the request body is too large"));
-                *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-                // The rest of the body is left unread, so the connection cannot be reused.
-                r.headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                return Err(r);
+                return Err(Error::new(
+                    Kind::PayloadTooLarge,
+                    format!("the request body is larger than {MAX_BODY} bytes"),
+                ));
             }
             buf.extend_from_slice(part);
             let n = part.len();
@@ -163,10 +244,38 @@ fn log_request(method: &Method, path: &str, status: StatusCode, started: Instant
     );
 }
 
+/// A JSON body must say so: `Content-Type: application/json`, parameters allowed. A request
+/// without a body needs no content type.
+fn check_json_body(req: &Req) -> crate::error::Result<()> {
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let json = req
+        .header("content-type")
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+    if json {
+        Ok(())
+    } else {
+        Err(Error::new(
+            Kind::UnsupportedMediaType,
+            "the body must be JSON, sent with Content-Type: application/json",
+        ))
+    }
+}
+
 async fn dispatch(app: &App, req: Req) -> Response {
     let first = req.segs.first().map(String::as_str).unwrap_or("");
     let second = req.segs.get(1).map(String::as_str).unwrap_or("");
     let third = req.segs.get(2).map(String::as_str).unwrap_or("");
+    // The surfaces that take JSON bodies (the OAuth endpoints take forms).
+    if matches!(
+        (first, second, third),
+        ("auth", "api", "login" | "flow") | ("api", "v2", _)
+    ) && let Err(e) = check_json_body(&req)
+    {
+        return Surface::of(&req.segs).error(&e);
+    }
     match (first, second, third) {
         ("healthz" | "readyz", _, _) => ops::handle(app, req).await,
         (".well-known", _, _) | ("auth", "oauth", _) => oauth::handle(app, req).await,
@@ -228,6 +337,7 @@ pub fn with_retry_after(mut r: Response, e: &Error) -> Response {
 
 /// The error shape of the login API, the flows and operations.
 pub fn error_response(e: &Error) -> Response {
+    let e = &*public_error(e);
     let status = e.status();
     with_retry_after(
         send_json(

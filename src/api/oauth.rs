@@ -17,6 +17,7 @@ use warp::reply::Response;
 /// RFC 6749's error shape. The status follows the error code: 401 for a failed client
 /// authentication, 429 for throttling, 400 for the rest of the protocol errors.
 pub fn oauth_error(e: &Error) -> Response {
+    let e = &*super::public_error(e);
     let code = e.code.unwrap_or(match e.kind {
         Kind::Unauthorized => "invalid_client",
         Kind::Forbidden => "access_denied",
@@ -28,7 +29,12 @@ pub fn oauth_error(e: &Error) -> Response {
     let status = match (code, e.kind) {
         (
             _,
-            Kind::NotFound | Kind::MethodNotAllowed | Kind::TooManyRequests(_) | Kind::Internal,
+            Kind::NotFound
+            | Kind::MethodNotAllowed
+            | Kind::PayloadTooLarge
+            | Kind::UnsupportedMediaType
+            | Kind::TooManyRequests(_)
+            | Kind::Internal,
         ) => e.status(),
         ("invalid_client", _) => 401,
         ("invalid_token", _) => 401,
@@ -61,12 +67,14 @@ pub async fn handle(app: &App, req: Req) -> Response {
     let m = req.method.clone();
     let r = match segs.as_slice() {
         [".well-known", "jwks.json"] if m == Method::GET => {
-            let mut r = send_json(200, &app.keys.jwks());
-            r.headers_mut().insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=300"),
-            );
-            Ok(r)
+            app.keys.published().await.map(|jwks| {
+                let mut r = send_json(200, &jwks);
+                r.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=300"),
+                );
+                r
+            })
         }
         [".well-known", "openid-configuration"] if m == Method::GET => {
             Ok(send_json(200, &discovery(app)))
@@ -187,21 +195,23 @@ async fn token(app: &App, req: &Req) -> Result<Response> {
     let grant = need("grant_type")?;
     let body = match grant {
         "authorization_code" => {
+            let resource = oauth::check_resource(app, &client, get("resource"))?;
             oauth::exchange_code(
                 app,
                 &client,
                 need("code")?,
                 get("redirect_uri"),
                 get("code_verifier"),
+                resource,
             )
             .await?
         }
         "refresh_token" => {
-            let resource = oauth::check_resource(get("resource"))?;
+            let resource = oauth::check_resource(app, &client, get("resource"))?;
             oauth::refresh(app, &client, need("refresh_token")?, get("scope"), resource).await?
         }
         "client_credentials" => {
-            let resource = oauth::check_resource(get("resource"))?;
+            let resource = oauth::check_resource(app, &client, get("resource"))?;
             oauth::client_credentials(app, &client, get("scope"), resource).await?
         }
         "password" => {
@@ -212,7 +222,7 @@ async fn token(app: &App, req: &Req) -> Result<Response> {
                 );
             }
             let scope = oauth::granted_scope(&client, get("scope"))?;
-            let resource = oauth::check_resource(get("resource"))?;
+            let resource = oauth::check_resource(app, &client, get("resource"))?;
             let inst = login::password_instance(app, get("instance")).await?;
             let o = req.origin(Some(&client.id));
             let outcome = login::password_login(
@@ -246,9 +256,10 @@ async fn userinfo(app: &App, req: &Req) -> Result<Response> {
     let token = bearer(req.header("authorization")).ok_or_else(|| {
         Error::unauthorized("an access token is required").with_code("invalid_token")
     })?;
-    let p = authenticate(app, token)
-        .await
-        .map_err(|e| Error::unauthorized(e.message).with_code("invalid_token"))?;
+    let p = authenticate(app, token).await.map_err(|e| match e.kind {
+        Kind::Internal => e,
+        _ => Error::unauthorized(e.message).with_code("invalid_token"),
+    })?;
     if !p.claims.has_scope("openid") {
         return Err(
             Error::forbidden("the token lacks the scope openid").with_code("insufficient_scope")
@@ -284,7 +295,10 @@ async fn introspect(app: &App, req: &Req) -> Result<Response> {
         .get("token")
         .filter(|t| !t.is_empty())
         .ok_or_else(|| Error::bad_request("token is required"))?;
-    Ok(send_json(200, &oauth::introspect(app, token).await?))
+    Ok(send_json(
+        200,
+        &oauth::introspect(app, &client, token).await?,
+    ))
 }
 
 /// The page shown when an authorization request cannot be sent back to its client.
@@ -394,7 +408,7 @@ async fn authorize(app: &App, req: &Req) -> Response {
             "code_challenge must be a base64url SHA-256 digest",
         );
     }
-    let resource = match oauth::check_resource(q("resource")) {
+    let resource = match oauth::check_resource(app, &client, q("resource")) {
         Ok(r) => r,
         Err(e) => return fail("invalid_target", &e.message),
     };
@@ -429,7 +443,7 @@ async fn authorize(app: &App, req: &Req) -> Response {
                 .await
             {
                 Ok(url) => return redirect(&url),
-                Err(e) => return error_page(&e.message),
+                Err(e) => return error_page(&super::public_error(&e).message),
             }
         }
         if prompt == "none" {

@@ -25,14 +25,12 @@ pub struct SigningKey {
     pub alg: Algorithm,
     pub encoding: EncodingKey,
     pub decoding: DecodingKey,
-    pub jwk: Value,
 }
 
 #[derive(Default)]
 struct KeySet {
     signing: Option<Arc<SigningKey>>,
     by_kid: HashMap<String, Arc<SigningKey>>,
-    jwks: Value,
     /// The kids and their retirement, to tell whether a reload found anything new.
     shape: Vec<(String, Option<i64>)>,
 }
@@ -130,7 +128,6 @@ fn load_key(master: &MasterKey, row: &KeyRow) -> Result<SigningKey> {
         alg: algorithm(alg),
         encoding,
         decoding,
-        jwk,
     })
 }
 
@@ -197,16 +194,13 @@ impl Keyring {
             shape,
             ..KeySet::default()
         };
-        let mut published = Vec::new();
         for row in &rows {
             let key = Arc::new(load_key(&self.master, row)?);
             if row.retired_at.is_none() && set.signing.is_none() {
                 set.signing = Some(key.clone());
             }
-            published.push(key.jwk.clone());
             set.by_kid.insert(key.kid.clone(), key);
         }
-        set.jwks = json!({ "keys": published });
         *self.set.write().expect("keyring lock") = Arc::new(set);
         Ok(())
     }
@@ -246,8 +240,39 @@ impl Keyring {
             .cloned()
     }
 
-    pub fn jwks(&self) -> Value {
-        self.set.read().expect("keyring lock").jwks.clone()
+    /// The JWKS, read from the database on every call rather than from this keyring: a key
+    /// that `keyward keys rotate` (another process) has just added is published at once, before
+    /// the keyring has picked it up and before any token it signs can reach a client. Only the
+    /// stored public JWKs are read; nothing is decrypted.
+    pub async fn published(&self) -> Result<Value> {
+        let since = db::now_ms() - KEY_RETENTION_MS;
+        let stored = self
+            .db
+            .read(move |c| db::keys::public_jwks(c, since))
+            .await?;
+        // A key this process does not hold yet (`keys rotate` has just added it): take it up
+        // now rather than at the next periodic reload, so that once a key is published, this
+        // server signs with it too. Publishing does not wait for it to succeed.
+        let new_kid = {
+            let set = self.set.read().expect("keyring lock");
+            stored.iter().any(|(kid, _)| !set.by_kid.contains_key(kid))
+        };
+        if new_kid {
+            let ring = self.clone();
+            match tokio::task::spawn_blocking(move || ring.reload()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "key reload failed"),
+                Err(e) => tracing::warn!(error = %e, "key reload failed"),
+            }
+        }
+        let keys = stored
+            .iter()
+            .map(|(_, j)| {
+                serde_json::from_str::<Value>(j)
+                    .map_err(|e| Error::internal(format!("bad stored JWK: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(json!({ "keys": keys }))
     }
 
     /// Every stored key, newest first, for `keys list`.

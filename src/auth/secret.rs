@@ -123,6 +123,28 @@ impl MasterKey {
     }
 }
 
+/// Refuses a master key file that other users may read or change: whoever reads it can open
+/// every sealed secret (signing keys, provider secrets), and whoever changes it locks keyward
+/// out of them. A loose mode may mean the key was already exposed, so keyward does not quietly
+/// fix it: the refusal says how.
+pub fn check_key_file(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                let p = path.display();
+                return Err(Error::internal(format!(
+                    "the master key file {p} can be read or changed by other users (mode {mode:03o}); \
+                     make it private with `chmod 600 {p}` and start keyward again"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);

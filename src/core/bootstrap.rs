@@ -103,6 +103,9 @@ pub async fn complete_setup(
     address: Option<String>,
 ) -> Result<db::users::User> {
     users::check_username(&username)?;
+    if let Some(d) = display_name.as_deref().filter(|d| !d.trim().is_empty()) {
+        users::check_display_name(d)?;
+    }
     check_new_password(&password)?;
     check_setup_token(app, token.clone()).await?;
     let hash = app.hasher.hash(password.clone()).await?;

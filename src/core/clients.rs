@@ -40,7 +40,8 @@ const BUILTINS: &[(&str, &str, &str)] = &[
 ];
 
 const MAX_NAME_LEN: usize = 200;
-const MAX_REDIRECT_URLS: usize = 100;
+/// The most redirect URLs, and the most resources, a client may have.
+const MAX_URLS: usize = 100;
 const MAX_URL_LEN: usize = 2048;
 
 /// A client as the core hands it out: its row, with the redirect URLs of a built-in client
@@ -55,6 +56,13 @@ impl Client {
 
     pub fn allows_scope(&self, scope: &str) -> bool {
         self.valid_scopes.iter().any(|s| s == scope)
+    }
+
+    /// Whether the client may ask for tokens whose audience is `resource` (RFC 8707): one of
+    /// its `resources`, or keyward's own public URL, which every client may ask for. The
+    /// comparison is exact, as the audience check of a resource server is.
+    pub fn allows_resource(&self, public_url: &str, resource: &str) -> bool {
+        resource == public_url || self.resources.iter().any(|r| r == resource)
     }
 }
 
@@ -95,6 +103,7 @@ pub fn ensure_builtin(tx: &Connection) -> Result<()> {
                     allow_password_grant: false,
                     builtin: true,
                     created_at: db::now_ms(),
+                    resources: Vec::new(),
                 },
             )?;
         }
@@ -111,6 +120,7 @@ fn require_admin(actor: &Actor) -> Result<()> {
 }
 
 fn check_name(name: &str) -> Result<String> {
+    super::check_no_control("name", name)?;
     let name = name.trim();
     if name.is_empty() {
         return Err(Error::bad_request("name must not be empty"));
@@ -123,20 +133,22 @@ fn check_name(name: &str) -> Result<String> {
     Ok(name.to_string())
 }
 
-/// Redirect URLs are absolute http or https URLs with a host and without a fragment (RFC 6749
-/// 3.1.2). Other schemes (`javascript:`, `data:`, custom app schemes) are refused. They are
-/// stored exactly as given, because the authorize endpoint compares them exactly.
-fn check_redirect_urls(urls: &[String]) -> Result<()> {
-    if urls.len() > MAX_REDIRECT_URLS {
+/// Redirect URLs (`field` redirectUrls) and resources (`field` resources) are absolute http or
+/// https URLs with a host and without a fragment (RFC 6749 3.1.2, RFC 8707 2). Other schemes
+/// (`javascript:`, `data:`, custom app schemes) are refused. They are stored exactly as given,
+/// because the authorize endpoint and resource servers compare them exactly.
+fn check_urls(field: &str, urls: &[String]) -> Result<()> {
+    if urls.len() > MAX_URLS {
         return Err(Error::bad_request(format!(
-            "redirectUrls: at most {MAX_REDIRECT_URLS} URLs are allowed"
+            "{field}: at most {MAX_URLS} URLs are allowed"
         )));
     }
     for u in urls {
+        super::check_no_control(field, u)?;
         // url::Url::parse would quietly trim these, and the stored text would then never match.
-        if u.len() > MAX_URL_LEN || u.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if u.len() > MAX_URL_LEN || u.chars().any(char::is_whitespace) {
             return Err(Error::bad_request(format!(
-                "redirectUrls: {u:?} is not a valid URL"
+                "{field}: {u:?} is not a valid URL"
             )));
         }
         let parsed = url::Url::parse(u)
@@ -144,12 +156,12 @@ fn check_redirect_urls(urls: &[String]) -> Result<()> {
             .filter(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some())
             .ok_or_else(|| {
                 Error::bad_request(format!(
-                    "redirectUrls: {u:?} is not an absolute http or https URL"
+                    "{field}: {u:?} is not an absolute http or https URL"
                 ))
             })?;
         if parsed.fragment().is_some() {
             return Err(Error::bad_request(format!(
-                "redirectUrls: {u:?} must not have a fragment"
+                "{field}: {u:?} must not have a fragment"
             )));
         }
     }
@@ -229,12 +241,16 @@ pub struct NewClient {
     pub client_credential_flow_user: Option<String>,
     /// Default: false.
     pub allow_password_grant: Option<bool>,
+    /// Default: none (keyward's own URL only).
+    pub resources: Option<Vec<String>>,
 }
 
 pub async fn create(app: &App, actor: &Actor, n: NewClient) -> Result<Client> {
     require_admin(actor)?;
     let redirect_urls = n.redirect_urls.unwrap_or_default();
-    check_redirect_urls(&redirect_urls)?;
+    check_urls("redirectUrls", &redirect_urls)?;
+    let resources = n.resources.unwrap_or_default();
+    check_urls("resources", &resources)?;
     let row = ClientRow {
         id: new_id(),
         name: check_name(&n.name)?,
@@ -246,6 +262,7 @@ pub async fn create(app: &App, actor: &Actor, n: NewClient) -> Result<Client> {
         allow_password_grant: n.allow_password_grant.unwrap_or(false),
         builtin: false,
         created_at: db::now_ms(),
+        resources,
     };
     let actor = actor.clone();
     let row = app
@@ -265,6 +282,7 @@ pub async fn create(app: &App, actor: &Actor, n: NewClient) -> Result<Client> {
                     "validScopes": row.valid_scopes,
                     "clientCredentialFlowUser": row.client_credential_flow_user,
                     "allowPasswordGrant": row.allow_password_grant,
+                    "resources": row.resources,
                 }),
             )?;
             Ok(row)
@@ -284,6 +302,7 @@ pub struct Update {
     /// Some(None) removes the user.
     pub client_credential_flow_user: Option<Option<String>>,
     pub allow_password_grant: Option<bool>,
+    pub resources: Option<Vec<String>>,
     /// Read-only: accepted only when it matches, so a client read with GET can be sent back.
     pub builtin: Option<bool>,
 }
@@ -292,7 +311,10 @@ pub async fn update(app: &App, actor: &Actor, id: &str, u: Update) -> Result<Cli
     require_admin(actor)?;
     let name = u.name.as_deref().map(check_name).transpose()?;
     if let Some(urls) = &u.redirect_urls {
-        check_redirect_urls(urls)?;
+        check_urls("redirectUrls", urls)?;
+    }
+    if let Some(urls) = &u.resources {
+        check_urls("resources", urls)?;
     }
     let valid_scopes = u.valid_scopes.map(check_scopes).transpose()?;
     let (id, actor, app2) = (id.to_string(), actor.clone(), app.clone());
@@ -342,6 +364,10 @@ pub async fn update(app: &App, actor: &Actor, id: &str, u: Update) -> Result<Cli
             if let Some(v) = u.allow_password_grant {
                 row.allow_password_grant = v;
                 changed.push("allowPasswordGrant");
+            }
+            if let Some(v) = u.resources {
+                row.resources = v;
+                changed.push("resources");
             }
             check_row(tx, &row)?;
             db::clients::update(tx, &row)?;

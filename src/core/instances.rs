@@ -128,10 +128,11 @@ fn apply_flags(i: &mut Instance, f: Flags, defaults_from_capability: bool) -> Re
 }
 
 fn check_name(name: &Option<String>) -> Result<()> {
-    if let Some(n) = name
-        && n.trim().is_empty()
-    {
-        return Err(Error::bad_request("name must not be empty"));
+    if let Some(n) = name {
+        super::check_no_control("name", n)?;
+        if n.trim().is_empty() {
+            return Err(Error::bad_request("name must not be empty"));
+        }
     }
     Ok(())
 }

@@ -76,6 +76,18 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// Names and the other text that people and programs show (usernames, display names, e-mails,
+/// client and instance names, URLs) hold no control characters: a NUL cuts a string short in C
+/// code, and line breaks and escape sequences forge log lines and terminal output.
+pub fn check_no_control(field: &str, value: &str) -> Result<()> {
+    if value.chars().any(char::is_control) {
+        return Err(crate::error::Error::bad_request(format!(
+            "{field} must not contain control characters"
+        )));
+    }
+    Ok(())
+}
+
 /// Drops rows that can no longer matter: identities that waited past their registration
 /// window, revoked tokens past their expiry, used or expired
 /// codes and refresh tokens, and sessions that ended more than a day ago.

@@ -50,20 +50,53 @@ pub fn granted_scope(client: &Client, requested: Option<&str>) -> Result<Vec<Str
     Ok(req)
 }
 
-/// An RFC 8707 `resource`: the audience of the access token, an absolute URL without fragment.
-pub fn check_resource(resource: Option<&str>) -> Result<Option<String>> {
+fn invalid_target(m: &str) -> Error {
+    Error::bad_request(m).with_code("invalid_target")
+}
+
+/// An RFC 8707 `resource`, the audience of the access token: an absolute URL without fragment
+/// that `client` may ask for (`Client::allows_resource`). None when none was asked for.
+pub fn check_resource(
+    app: &App,
+    client: &Client,
+    resource: Option<&str>,
+) -> Result<Option<String>> {
     match resource {
         None | Some("") => Ok(None),
         Some(r) => {
             let ok = url::Url::parse(r).is_ok_and(|u| u.fragment().is_none() && u.has_host());
-            if ok {
-                Ok(Some(r.to_string()))
-            } else {
-                Err(Error::bad_request("resource must be an absolute URL")
-                    .with_code("invalid_target"))
+            if !ok {
+                return Err(invalid_target("resource must be an absolute URL"));
             }
+            if !client.allows_resource(&app.public_url, r) {
+                return Err(invalid_target(
+                    "the client may not ask for tokens for this resource",
+                ));
+            }
+            Ok(Some(r.to_string()))
         }
     }
+}
+
+/// The audience a grant made for `granted` (None: keyward's own URL) gives its tokens, checked
+/// again when the grant is used: the client may have lost the resource since, and a `requested`
+/// resource must be the one the grant was made for.
+fn grant_audience(
+    app: &App,
+    client: &Client,
+    granted: Option<String>,
+    requested: Option<&str>,
+) -> Result<Option<String>> {
+    let audience = granted.as_deref().unwrap_or(&app.public_url);
+    if requested.is_some_and(|r| r != audience) {
+        return Err(invalid_target("the grant was not made for this resource"));
+    }
+    if !client.allows_resource(&app.public_url, audience) {
+        return Err(invalid_target(
+            "the client may no longer ask for tokens for this resource",
+        ));
+    }
+    Ok(granted)
 }
 
 /// What a grant hands out tokens for.
@@ -273,14 +306,17 @@ fn live_user(tx: &Connection, session_id: &str) -> Result<(db::sessions::Session
     Ok((s, user))
 }
 
+/// authorization_code. `resource`, when the token request names one, must be the one of the
+/// authorization request (already checked against the client by `check_resource`).
 pub async fn exchange_code(
     app: &App,
     client: &Client,
     code: &str,
     redirect_uri: Option<&str>,
     verifier: Option<&str>,
+    resource: Option<String>,
 ) -> Result<Value> {
-    let (app2, client_id) = (app.clone(), client.id.clone());
+    let (app2, client_id, client) = (app.clone(), client.id.clone(), client.clone());
     let (code, redirect_uri, verifier) = (
         code.to_string(),
         redirect_uri.map(str::to_string),
@@ -350,6 +386,17 @@ pub async fn exchange_code(
                     None => return Ok(Err(invalid_grant("code_verifier is required"))),
                 }
             }
+            let payload: Value = serde_json::from_str(&payload).unwrap_or_default();
+            // Refused before the code is used up: the client may try again as it should.
+            let audience = match grant_audience(
+                &app2,
+                &client,
+                payload["resource"].as_str().map(str::to_string),
+                resource.as_deref(),
+            ) {
+                Ok(a) => a,
+                Err(e) => return Ok(Err(e)),
+            };
             tx.execute(
                 "UPDATE authorization_codes SET used_at = ?2 WHERE digest = ?1",
                 params![digest(&code), db::now_ms()],
@@ -358,7 +405,6 @@ pub async fn exchange_code(
                 Ok(x) => x,
                 Err(e) => return Ok(Err(e)),
             };
-            let payload: Value = serde_json::from_str(&payload).unwrap_or_default();
             let scope: Vec<String> =
                 serde_json::from_value(payload["scope"].clone()).unwrap_or_default();
             let mut g = Grant {
@@ -367,7 +413,7 @@ pub async fn exchange_code(
                 session_created: session.created_at,
                 client_id,
                 scope,
-                audience: payload["resource"].as_str().map(str::to_string),
+                audience,
                 nonce,
                 refresh: None,
             };
@@ -379,7 +425,8 @@ pub async fn exchange_code(
 }
 
 /// refresh_token: rotates the refresh token. The new access token keeps the audience the grant
-/// was made for; a `resource` other than that one is refused (RFC 8707, `invalid_target`).
+/// was made for; a `resource` other than that one, or one the client may no longer ask for, is
+/// refused (RFC 8707, `invalid_target`).
 pub async fn refresh(
     app: &App,
     client: &Client,
@@ -387,7 +434,7 @@ pub async fn refresh(
     scope: Option<&str>,
     resource: Option<String>,
 ) -> Result<Value> {
-    let (app2, client_id) = (app.clone(), client.id.clone());
+    let (app2, client_id, client) = (app.clone(), client.id.clone(), client.clone());
     let token = token.to_string();
     let narrowed = scope.map(parse_scope);
     let grant = app
@@ -419,12 +466,11 @@ pub async fn refresh(
             if expires <= now {
                 return Ok(Err(invalid_grant("the refresh token has expired")));
             }
-            if resource.is_some() && resource != granted_resource {
-                return Ok(Err(Error::bad_request(
-                    "the refresh token was not granted for this resource",
-                )
-                .with_code("invalid_target")));
-            }
+            let granted_resource =
+                match grant_audience(&app2, &client, granted_resource, resource.as_deref()) {
+                    Ok(a) => a,
+                    Err(e) => return Ok(Err(e)),
+                };
             let (session, user) = match live_user(tx, &sid) {
                 Ok(x) => x,
                 Err(e) => return Ok(Err(e)),
@@ -635,10 +681,17 @@ pub async fn revoke(app: &App, client: &Client, token: &str) -> Result<()> {
     Ok(())
 }
 
-/// RFC 7662: what a token is, or `{"active": false}` for anything not currently good.
-pub async fn introspect(app: &App, token: &str) -> Result<Value> {
+/// RFC 7662: what a token is, or `{"active": false}` for anything not currently good. A client
+/// learns about its own tokens and about access tokens for one of its resources (it is their
+/// resource server); every other token is `{"active": false}` to it, whatever it is.
+pub async fn introspect(app: &App, client: &Client, token: &str) -> Result<Value> {
     if let Ok(claims) = jwt::verify::<Claims>(&app.keys, Kind::Access, token, &app.public_url, None)
     {
+        let ours = claims.client_id.as_deref() == Some(client.id.as_str())
+            || client.resources.contains(&claims.aud);
+        if !ours {
+            return Ok(json!({"active": false}));
+        }
         return Ok(
             match crate::auth::principal::check_live(app, claims).await {
                 Ok(p) => json!({
@@ -660,7 +713,7 @@ pub async fn introspect(app: &App, token: &str) -> Result<Value> {
             },
         );
     }
-    let t = token.to_string();
+    let (t, own) = (token.to_string(), client.id.clone());
     let found = app
         .db
         .read(move |c| {
@@ -676,7 +729,8 @@ pub async fn introspect(app: &App, token: &str) -> Result<Value> {
                 return Ok(None);
             };
             let now = db::now_ms();
-            if used.is_some() || expires <= now {
+            // A refresh token is only ever for the client it was issued to.
+            if used.is_some() || expires <= now || cid.as_deref() != Some(own.as_str()) {
                 return Ok(None);
             }
             let session = db::sessions::get(c, &sid)?.filter(|s| s.is_live(now));

@@ -12,6 +12,7 @@ pub const MAX_USERNAME_LEN: usize = 64;
 
 /// Usernames: 1 to 64 letters, digits and `. _ - @`, so they are safe in URLs, logs and pages.
 pub fn check_username(username: &str) -> Result<()> {
+    super::check_no_control("username", username)?;
     if username.is_empty() {
         return Err(Error::bad_request("username must not be empty"));
     }
@@ -32,6 +33,7 @@ pub fn check_username(username: &str) -> Result<()> {
 }
 
 pub fn check_display_name(name: &str) -> Result<()> {
+    super::check_no_control("displayName", name)?;
     if name.trim().is_empty() {
         return Err(Error::bad_request("displayName must not be empty"));
     }
@@ -45,6 +47,7 @@ pub fn check_display_name(name: &str) -> Result<()> {
 
 pub fn check_email(email: &Option<String>) -> Result<()> {
     if let Some(e) = email {
+        super::check_no_control("email", e)?;
         let ok = e.len() <= 254
             && e.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty() && domain.contains('.') && !e.chars().any(char::is_whitespace)

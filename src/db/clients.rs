@@ -18,6 +18,8 @@ pub struct ClientRow {
     pub allow_password_grant: bool,
     pub builtin: bool,
     pub created_at: i64,
+    /// The RFC 8707 resources the client may ask tokens for, besides keyward's own URL.
+    pub resources: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -30,11 +32,12 @@ pub struct SecretRow {
 }
 
 const COLS: &str = "id, name, redirect_urls, is_valid, requires_secret, valid_scopes, \
-                    client_credential_flow_user, allow_password_grant, builtin, created_at";
+                    client_credential_flow_user, allow_password_grant, builtin, created_at, resources";
 
 /// The same columns qualified for the join in `for_auth`.
 const C_COLS: &str = "c.id, c.name, c.redirect_urls, c.is_valid, c.requires_secret, c.valid_scopes, \
-                      c.client_credential_flow_user, c.allow_password_grant, c.builtin, c.created_at";
+                      c.client_credential_flow_user, c.allow_password_grant, c.builtin, c.created_at, \
+                      c.resources";
 
 /// A JSON array of strings column; a damaged value is a storage error, not an empty list.
 fn string_list(r: &Row, i: usize) -> rusqlite::Result<Vec<String>> {
@@ -55,6 +58,7 @@ fn from_row(r: &Row) -> rusqlite::Result<ClientRow> {
         allow_password_grant: r.get(7)?,
         builtin: r.get(8)?,
         created_at: r.get(9)?,
+        resources: string_list(r, 10)?,
     })
 }
 
@@ -79,7 +83,7 @@ pub fn list(c: &Connection) -> Result<Vec<ClientRow>> {
 pub fn insert(c: &Connection, r: &ClientRow) -> Result<()> {
     c.execute(
         &format!(
-            "INSERT INTO oauth_clients ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+            "INSERT INTO oauth_clients ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
         ),
         params![
             r.id,
@@ -91,7 +95,8 @@ pub fn insert(c: &Connection, r: &ClientRow) -> Result<()> {
             r.client_credential_flow_user,
             r.allow_password_grant,
             r.builtin,
-            r.created_at
+            r.created_at,
+            to_json(&r.resources)
         ],
     )
     .map_err(|e| super::unique_or(e, "a client with this id already exists"))?;
@@ -102,7 +107,8 @@ pub fn insert(c: &Connection, r: &ClientRow) -> Result<()> {
 pub fn update(c: &Connection, r: &ClientRow) -> Result<()> {
     c.execute(
         "UPDATE oauth_clients SET name = ?2, redirect_urls = ?3, is_valid = ?4, requires_secret = ?5,
-         valid_scopes = ?6, client_credential_flow_user = ?7, allow_password_grant = ?8
+         valid_scopes = ?6, client_credential_flow_user = ?7, allow_password_grant = ?8,
+         resources = ?9
          WHERE id = ?1",
         params![
             r.id,
@@ -112,7 +118,8 @@ pub fn update(c: &Connection, r: &ClientRow) -> Result<()> {
             r.requires_secret,
             to_json(&r.valid_scopes),
             r.client_credential_flow_user,
-            r.allow_password_grant
+            r.allow_password_grant,
+            to_json(&r.resources)
         ],
     )?;
     Ok(())
@@ -137,7 +144,7 @@ pub fn for_auth(
          WHERE c.id = ?1"
     ))?;
     Ok(st
-        .query_row(params![id, fingerprint], |r| Ok((from_row(r)?, r.get(10)?)))
+        .query_row(params![id, fingerprint], |r| Ok((from_row(r)?, r.get(11)?)))
         .optional()?)
 }
 

@@ -31,6 +31,17 @@ pub fn list_live(c: &Connection, since: i64) -> Result<Vec<KeyRow>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// The kids and public JWKs of the same keys as `list_live`, newest first; no private key is
+/// read.
+pub fn public_jwks(c: &Connection, since: i64) -> Result<Vec<(String, String)>> {
+    let mut st = c.prepare_cached(
+        "SELECT kid, public_jwk FROM signing_keys
+         WHERE retired_at IS NULL OR retired_at > ?1 ORDER BY created_at DESC, kid",
+    )?;
+    let rows = st.query_map(params![since], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Adds `key` as the signing key and retires every other one, in the caller's transaction.
 pub fn insert_and_retire_others(c: &Connection, key: &KeyRow) -> Result<()> {
     c.execute(

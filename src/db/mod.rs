@@ -55,9 +55,60 @@ fn configure(c: &mut Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The database holds password hashes and the digests of live tokens: only its owner may read
+/// it. A new database file is made 0600 before SQLite opens it (SQLite gives its `-wal` and
+/// `-shm` files the database's mode), and files an older keyward left open to others are made
+/// private.
+fn make_private(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+        match created {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(Error::internal(format!(
+                    "cannot create {}: {e}",
+                    path.display()
+                )));
+            }
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            let file = std::path::PathBuf::from(name);
+            let Ok(meta) = std::fs::metadata(&file) else {
+                continue;
+            };
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                let private = std::fs::Permissions::from_mode(mode & 0o700);
+                match std::fs::set_permissions(&file, private) {
+                    Ok(()) => tracing::warn!(
+                        file = %file.display(),
+                        "the file was open to other users (mode {mode:03o}); it is now private"
+                    ),
+                    Err(e) => tracing::warn!(
+                        file = %file.display(),
+                        error = %e,
+                        "the file is open to other users (mode {mode:03o}) and cannot be made private"
+                    ),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Db {
     /// Opens (creating if needed) the database and upgrades its schema to the newest version.
     pub fn open(path: &Path, pool_size: u32) -> Result<Db> {
+        make_private(path)?;
         let manager = SqliteConnectionManager::file(path).with_init(configure);
         // SQLite connections to a local file do not go stale, so no test query per checkout.
         let pool = r2d2::Pool::builder()
@@ -98,7 +149,10 @@ impl Db {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
+        // Log lines of the work (a database error, say) carry the request's id.
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _in = span.enter();
             let conn = pool.get()?;
             f(&conn)
         })
@@ -118,7 +172,9 @@ impl Db {
             self.writer.clone(),
             self.generation.clone(),
         );
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _in = span.enter();
             let mut conn = pool.get()?;
             let _turn = writer.lock().unwrap_or_else(|e| e.into_inner());
             write_in(&mut conn, &generation, f)
