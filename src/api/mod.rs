@@ -2,6 +2,7 @@
 //! to the surface that owns its path prefix, and each surface matches `(method, segments)`
 //! itself, so that every answer, a 404 or 405 included, comes in that surface's error shape.
 
+pub mod address;
 pub mod assets;
 pub mod body;
 pub mod clients;
@@ -18,7 +19,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 use warp::Filter;
 use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -35,7 +36,8 @@ pub struct Req {
     pub query: HashMap<String, String>,
     pub headers: HeaderMap,
     pub body: Bytes,
-    pub addr: Option<SocketAddr>,
+    /// The client's address: the TCP peer, or what a trusted proxy says (see `address`).
+    pub client: Option<IpAddr>,
 }
 
 impl Req {
@@ -45,9 +47,9 @@ impl Req {
     pub fn query(&self, name: &str) -> Option<&str> {
         self.query.get(name).map(String::as_str)
     }
-    /// The client's address, as text for logs and audit events.
+    /// The client's address, as text for sessions, audit events and the throttle.
     pub fn address(&self) -> Option<String> {
-        self.addr.map(|a| a.ip().to_string())
+        self.client.map(|a| a.to_string())
     }
     /// Where a login comes from (and for which OAuth client), kept with its session.
     pub fn origin(&self, client_id: Option<&str>) -> crate::core::sessions::Origin {
@@ -76,13 +78,21 @@ pub fn routes(app: App) -> impl Filter<Extract = (Response,), Error = Infallible
         .and(warp::addr::remote())
         .and(warp::body::stream())
         .then(
-            move |method, full: warp::path::FullPath, query_str: String, headers, addr, body| {
+            move |method,
+                  full: warp::path::FullPath,
+                  query_str: String,
+                  headers: HeaderMap,
+                  addr: Option<SocketAddr>,
+                  body| {
                 let app = app.clone();
                 async move {
                     let started = Instant::now();
                     let path = full.as_str().to_string();
                     let resp = match read_body(body).await {
                         Ok(body) => {
+                            let client = addr.map(|a| {
+                                address::client(a.ip(), &headers, &app.settings.trusted_proxies)
+                            });
                             let req = Req {
                                 segs: split_path(&path),
                                 query: serde_urlencoded::from_str(&query_str).unwrap_or_default(),
@@ -90,7 +100,7 @@ pub fn routes(app: App) -> impl Filter<Extract = (Response,), Error = Infallible
                                 path,
                                 headers,
                                 body,
-                                addr,
+                                client,
                             };
                             let (m, p) = (req.method.clone(), req.path.clone());
                             let resp = dispatch(&app, req).await;
@@ -216,9 +226,9 @@ fn status_text(status: u16) -> &'static str {
         .unwrap_or("Error")
 }
 
-/// Sets `Retry-After` on a 429.
+/// Sets `Retry-After` on a 429 or 503.
 pub fn with_retry_after(mut r: Response, e: &Error) -> Response {
-    if let Kind::TooManyRequests(secs) = e.kind
+    if let Kind::TooManyRequests(secs) | Kind::Unavailable(secs) = e.kind
         && let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string())
     {
         r.headers_mut().insert(header::RETRY_AFTER, v);

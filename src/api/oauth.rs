@@ -15,20 +15,26 @@ use warp::http::{HeaderValue, Method, header};
 use warp::reply::Response;
 
 /// RFC 6749's error shape. The status follows the error code: 401 for a failed client
-/// authentication, 429 for throttling, 400 for the rest of the protocol errors.
+/// authentication, 429 for throttling, 503 for a full hash queue, 400 for the rest of the
+/// protocol errors.
 pub fn oauth_error(e: &Error) -> Response {
     let code = e.code.unwrap_or(match e.kind {
         Kind::Unauthorized => "invalid_client",
         Kind::Forbidden => "access_denied",
         Kind::NotFound => "not_found",
         Kind::TooManyRequests(_) => "slow_down",
+        Kind::Unavailable(_) => "temporarily_unavailable",
         Kind::Internal => "server_error",
         _ => "invalid_request",
     });
     let status = match (code, e.kind) {
         (
             _,
-            Kind::NotFound | Kind::MethodNotAllowed | Kind::TooManyRequests(_) | Kind::Internal,
+            Kind::NotFound
+            | Kind::MethodNotAllowed
+            | Kind::TooManyRequests(_)
+            | Kind::Unavailable(_)
+            | Kind::Internal,
         ) => e.status(),
         ("invalid_client", _) => 401,
         ("invalid_token", _) => 401,
@@ -215,19 +221,20 @@ async fn token(app: &App, req: &Req) -> Result<Response> {
             let resource = oauth::check_resource(get("resource"))?;
             let inst = login::password_instance(app, get("instance")).await?;
             let o = req.origin(Some(&client.id));
-            let outcome = login::password_login(
+            oauth::password_grant(
                 app,
+                &client,
                 &inst,
                 need("username")?,
                 f.get("password").map(String::as_str).unwrap_or(""),
                 &o,
+                oauth::Asked { scope, resource },
             )
             .await
             .map_err(|e| match e.kind {
                 Kind::Forbidden => Error::bad_request(e.message).with_code("invalid_grant"),
                 _ => e,
-            })?;
-            oauth::login_response(app, &client, outcome, &scope, resource).await?
+            })?
         }
         other => {
             return Err(
