@@ -163,8 +163,8 @@ fn ip(origin: &Origin) -> Option<std::net::IpAddr> {
 
 /// `POST /strategy-instance/{id}/userpass/register`: a new password identity that waits for
 /// registration. Nobody needs to be logged in. Everything that needs no hash is checked first
-/// (the instance, the username and password rules, the address's budget of new logins, that
-/// the username is free), so a refused request never costs a hash.
+/// (the instance, the username and password rules, that the username is free), so a refused
+/// request never costs a hash; what is left counts against the address's budget of new logins.
 pub async fn userpass_register(
     app: &App,
     instance_id: &str,
@@ -185,9 +185,9 @@ pub async fn userpass_register(
     }
     check_username(username)?;
     check_new_password(password)?;
-    app.throttle.creation(ip(origin))?;
     let subject = userpass_subject(username);
     check_subject_free(app, &inst.id, &subject).await?;
+    app.throttle.creation(ip(origin))?;
     let hash = app.hasher.hash(password.to_string()).await?;
     let (app2, origin, username) = (app.clone(), origin.clone(), username.to_string());
     let (identity, session) = app
@@ -320,7 +320,6 @@ where
     }
     check_registration(&r)?;
     check_new_password(password)?;
-    app.throttle.creation(ip(origin))?;
     let name = r.username.clone();
     if app
         .db
@@ -332,6 +331,7 @@ where
     }
     let subject = userpass_subject(&r.username);
     check_subject_free(app, &inst.id, &subject).await?;
+    app.throttle.creation(ip(origin))?;
     let hash = app.hasher.hash(password.to_string()).await?;
     let (app2, origin) = (app.clone(), origin.clone());
     app.db
