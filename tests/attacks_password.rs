@@ -535,3 +535,74 @@ fn out_of_range_flags_exit_2_naming_the_flag() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--session-lifetime"), "{err}");
 }
+
+/// Signs in on the hosted login page; returns the browser's cookie header.
+fn page_login(s: &Server, username: &str, password: &str) -> String {
+    let r = s
+        .http
+        .post(s.url("/auth/api/flow/login"))
+        .header("cookie", "kw_csrf=t0k3n")
+        .header("x-csrf-token", "t0k3n")
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let session = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("kw_session="))
+        .expect("a session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    format!("kw_csrf=t0k3n; {session}")
+}
+
+#[test]
+fn the_link_page_claims_a_waiting_password_login_only_with_its_password() {
+    let s = Server::start();
+    let admin = s.admin("admin");
+    let (alice, token) = s.user(&admin, "alice");
+    let local = instance_id(&s, "local");
+    let r = s.post(
+        &register_path(&local),
+        None,
+        &json!({"username": "spare", "password": "spare password"}),
+    );
+    assert_eq!(r.status(), 201);
+    let cookies = page_login(&s, "alice", "password-of-user");
+    let link = |password: &str| {
+        s.http
+            .post(s.url("/auth/api/flow/link"))
+            .header("cookie", &cookies)
+            .header("x-csrf-token", "t0k3n")
+            .json(&json!({"username": "spare", "password": password}))
+            .send()
+            .unwrap()
+    };
+    expect_error(link("not the password"), 401);
+    let r = link("spare password");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().unwrap()["redirect"], "/account");
+    let data: Value = s
+        .get(
+            &format!("/auth/api/login/user/{alice}/login-data"),
+            Some(&token),
+        )
+        .json()
+        .unwrap();
+    assert_eq!(data.as_array().unwrap().len(), 2, "{data}");
+    assert!(
+        data.as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["state"] == "VALID")
+    );
+    // Now it is hers: linking it again is a conflict, told to whoever knows its password.
+    expect_error(link("spare password"), 409);
+    let cookies = page_login(&s, "spare", "spare password");
+    assert!(cookies.contains("kw_session="));
+}

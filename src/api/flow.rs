@@ -350,16 +350,21 @@ async fn link(app: &App, req: &Req) -> Result<(u16, Value)> {
             password: b.str("password")?,
         },
     };
-    linking::link_from_page(app, &actor, with, &req.origin(None)).await?;
-    let redirect = match flow_request(app, &b)? {
-        Some(r) => {
-            let sid = browser_session.id;
-            app.db
-                .write(move |tx| oauth::issue_code(tx, &sid, &r))
-                .await?
-        }
-        None => AFTER_LOGIN.to_string(),
-    };
+    let request = flow_request(app, &b)?;
+    let sid = browser_session.id;
+    // The code for the application, if one asked, comes with the link.
+    let redirect =
+        linking::link_from_page(
+            app,
+            &actor,
+            with,
+            &req.origin(None),
+            move |tx| match &request {
+                Some(r) => oauth::issue_code(tx, &sid, r),
+                None => Ok(AFTER_LOGIN.to_string()),
+            },
+        )
+        .await?;
     Ok((200, json!({"redirect": redirect})))
 }
 

@@ -81,19 +81,30 @@ pub enum LinkWith {
     },
 }
 
-/// The hosted link page: self-link for the signed-in `actor`. With a register token, the
-/// browser keeps its own session, so the session of the login that found the identity, held by
+/// The hosted link page: self-link for the signed-in `actor`; `then` adds the page's own
+/// writes (an authorization code) to the last transaction. With a register token, the browser
+/// keeps its own session, so the session of the login that found the identity, held by
 /// nobody, ends. With a password, see `link_password`.
-pub async fn link_from_page(
+pub async fn link_from_page<T, F>(
     app: &App,
     actor: &Actor,
     with: LinkWith,
     origin: &Origin,
-) -> Result<()> {
+    then: F,
+) -> Result<T>
+where
+    F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
     match with {
         LinkWith::Token(token) => {
             let found_by = link(app, actor, &token, &actor.id, "self-link").await?;
-            end_session(app, found_by).await
+            app.db
+                .write(move |tx| {
+                    db::sessions::end(tx, &found_by, db::now_ms())?;
+                    then(tx)
+                })
+                .await
         }
         LinkWith::Password {
             instance,
@@ -107,6 +118,7 @@ pub async fn link_from_page(
                 &username,
                 &password,
                 origin,
+                then,
             )
             .await
         }
@@ -118,14 +130,19 @@ pub async fn link_from_page(
 /// must be given. One that already belongs to a user is a conflict, told only to whoever
 /// knows its password. The hash is made or checked first; the identity is then made or
 /// claimed and linked in one transaction.
-async fn link_password(
+async fn link_password<T, F>(
     app: &App,
     actor: &Actor,
     instance: Option<&str>,
     username: &str,
     password: &str,
     origin: &Origin,
-) -> Result<()> {
+    then: F,
+) -> Result<T>
+where
+    F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
     let inst = super::login::password_instance(app, instance).await?;
     let subject = userpass_subject(username);
     let (iid, subj) = (inst.id.clone(), subject.clone());
@@ -159,7 +176,8 @@ async fn link_password(
                     "identity.self-link",
                     Some(&identity.id),
                     json!({"user": actor2.id, "instance": inst.id}),
-                )
+                )?;
+                then(tx)
             })
             .await;
     };
@@ -195,14 +213,9 @@ async fn link_password(
                 "identity.self-link",
                 Some(&i.id),
                 json!({"user": actor2.id, "instance": i.instance_id}),
-            )
+            )?;
+            then(tx)
         })
-        .await
-}
-
-async fn end_session(app: &App, id: String) -> Result<()> {
-    app.db
-        .write(move |tx| db::sessions::end(tx, &id, db::now_ms()).map(|_| ()))
         .await
 }
 
