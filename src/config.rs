@@ -2,6 +2,7 @@
 //! `keyward` with no arguments serves on 127.0.0.1:8080 with ./keyward.db.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -77,37 +78,60 @@ impl Default for ServeArgs {
 /// Tunables of the running service.
 #[derive(Args, Debug, Clone)]
 pub struct Settings {
-    /// Lifetime of access tokens and ID tokens, in seconds.
+    /// Lifetime of access tokens and ID tokens, in seconds; 10 to 86400.
     #[arg(long, env = "KEYWARD_ACCESS_TOKEN_TTL", default_value_t = 600, value_parser = clap::value_parser!(u64).range(10..=86_400))]
     pub access_token_ttl: u64,
-    /// How long an identity may wait for registration (and its register token lives), in seconds.
+    /// How long an identity may wait for registration (and its register token lives), in
+    /// seconds; 10 to 86400.
     #[arg(long, env = "KEYWARD_REGISTER_WINDOW", default_value_t = 600, value_parser = clap::value_parser!(u64).range(10..=86_400))]
     pub register_window: u64,
     /// An ID token handed to the identities API as `link_with` proves a login at most this many
     /// seconds old (its `auth_time`); older ones are refused.
     #[arg(long, env = "KEYWARD_LINK_MAX_AUTH_AGE", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=3_600))]
     pub link_max_auth_age: u64,
-    /// A session ends after this many seconds without use (refresh tokens slide with it).
-    #[arg(long, env = "KEYWARD_SESSION_INACTIVITY", default_value_t = 30 * 86_400)]
+    /// A session ends after this many seconds without use (refresh tokens slide with it);
+    /// 60 to 315360000 (ten years).
+    #[arg(long, env = "KEYWARD_SESSION_INACTIVITY", default_value_t = 30 * 86_400, value_parser = clap::value_parser!(u64).range(60..=MAX_SESSION_SECS))]
     pub session_inactivity: u64,
-    /// A session ends this many seconds after its login, however much it is used.
-    #[arg(long, env = "KEYWARD_SESSION_LIFETIME", default_value_t = 365 * 86_400)]
+    /// A session ends this many seconds after its login, however much it is used; 60 to
+    /// 315360000 (ten years).
+    #[arg(long, env = "KEYWARD_SESSION_LIFETIME", default_value_t = 365 * 86_400, value_parser = clap::value_parser!(u64).range(60..=MAX_SESSION_SECS))]
     pub session_lifetime: u64,
-    /// argon2id memory cost in KiB (OWASP: 19456).
-    #[arg(long, env = "KEYWARD_ARGON2_MEMORY", default_value_t = 19_456, value_parser = clap::value_parser!(u32).range(8..))]
+    /// argon2id memory cost in KiB (OWASP: 19456); 8 to 1048576 (1 GiB).
+    #[arg(long, env = "KEYWARD_ARGON2_MEMORY", default_value_t = 19_456, value_parser = clap::value_parser!(u32).range(8..=1_048_576))]
     pub argon2_memory: u32,
-    /// argon2id iterations.
-    #[arg(long, env = "KEYWARD_ARGON2_ITERATIONS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    /// argon2id iterations; 1 to 64.
+    #[arg(long, env = "KEYWARD_ARGON2_ITERATIONS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub argon2_iterations: u32,
     /// argon2id parallelism.
     #[arg(long, env = "KEYWARD_ARGON2_PARALLELISM", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
     pub argon2_parallelism: u32,
-    /// Password hashes computed at once; 0 means one per CPU core.
-    #[arg(long, env = "KEYWARD_HASH_CONCURRENCY", default_value_t = 0)]
-    pub hash_concurrency: usize,
-    /// Database connections in the pool.
+    /// Password hashes computed at once; 0 means one per CPU core; at most 256.
+    #[arg(long, env = "KEYWARD_HASH_CONCURRENCY", default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=256))]
+    pub hash_concurrency: u16,
+    /// Password checks that may wait for a hashing slot, per slot (0 to 1024); past that a
+    /// request is answered 503 with Retry-After at once instead of waiting.
+    #[arg(long, env = "KEYWARD_HASH_QUEUE", default_value_t = 64, value_parser = clap::value_parser!(u16).range(0..=1024))]
+    pub hash_queue: u16,
+    /// Reverse proxies whose `X-Forwarded-For` is believed: comma-separated CIDRs or
+    /// addresses (default none: the client is always the TCP peer).
+    #[arg(long, env = "KEYWARD_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy)]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Database connections in the pool; 1 to 64.
     #[arg(long, env = "KEYWARD_DB_POOL", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub db_pool: u32,
+}
+
+/// The longest session setting: ten years, so that milliseconds from now never overflow.
+const MAX_SESSION_SECS: u64 = 10 * 365 * 86_400;
+
+/// One trusted proxy: a CIDR, or a single address.
+fn parse_proxy(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .map(|n| n.trunc())
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{s:?} is not a CIDR (like 10.0.0.0/8) or an address"))
 }
 
 impl Default for Settings {

@@ -17,6 +17,9 @@ pub enum Kind {
     UnsupportedMediaType,
     /// The caller must wait; carries the seconds to wait.
     TooManyRequests(u64),
+    /// The server is too busy for this request now (the hash queue is full); carries the
+    /// seconds to wait before trying again.
+    Unavailable(u64),
     /// A precondition of the operation does not hold (Zitadel's FAILED_PRECONDITION).
     Precondition,
     Internal,
@@ -79,6 +82,7 @@ impl Error {
             Kind::TooManyRequests(_) => 429,
             Kind::Precondition => 412,
             Kind::Internal => 500,
+            Kind::Unavailable(_) => 503,
         }
     }
 }

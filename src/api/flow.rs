@@ -265,26 +265,47 @@ async fn enter(
     request: Option<oauth::AuthRequest>,
     cookies: &mut Vec<String>,
 ) -> Result<(u16, Value)> {
-    let secret = random_token(32);
     let sid = session_id.to_string();
-    let (redirect, max_age) = app
+    let entered = app
         .db
-        .write(move |tx| {
-            db::sessions::set_cookie_digest(tx, &sid, &digest(&secret))?;
-            let s =
-                db::sessions::get(tx, &sid)?.ok_or_else(|| Error::internal("session vanished"))?;
-            let redirect = match &request {
-                Some(r) => oauth::issue_code(tx, &sid, r)?,
-                None => AFTER_LOGIN.to_string(),
-            };
-            Ok((
-                (redirect, format!("{sid}.{secret}")),
-                (s.absolute_expires - db::now_ms()) / 1000,
-            ))
-        })
+        .write(move |tx| enter_in(tx, &sid, request.as_ref()))
         .await?;
-    cookies.push(session_cookie(app, &redirect.1, max_age));
-    Ok((200, json!({"redirect": redirect.0})))
+    Ok(entered.reply(app, cookies))
+}
+
+/// What `enter_in` wrote: where the browser goes next and its session cookie.
+pub struct Entered {
+    redirect: String,
+    cookie: String,
+    max_age: i64,
+}
+
+impl Entered {
+    fn reply(self, app: &App, cookies: &mut Vec<String>) -> (u16, Value) {
+        cookies.push(session_cookie(app, &self.cookie, self.max_age));
+        (200, json!({"redirect": self.redirect}))
+    }
+}
+
+/// `enter` in the caller's transaction: the session's cookie digest and, for an authorization
+/// request, its code, written with the login itself.
+fn enter_in(
+    tx: &rusqlite::Connection,
+    sid: &str,
+    request: Option<&oauth::AuthRequest>,
+) -> Result<Entered> {
+    let secret = random_token(32);
+    db::sessions::set_cookie_digest(tx, sid, &digest(&secret))?;
+    let s = db::sessions::get(tx, sid)?.ok_or_else(|| Error::internal("session vanished"))?;
+    let redirect = match request {
+        Some(r) => oauth::issue_code(tx, sid, r)?,
+        None => AFTER_LOGIN.to_string(),
+    };
+    Ok(Entered {
+        redirect,
+        cookie: format!("{sid}.{secret}"),
+        max_age: (s.absolute_expires - db::now_ms()) / 1000,
+    })
 }
 
 fn flow_request(app: &App, b: &Body) -> Result<Option<oauth::AuthRequest>> {
@@ -319,19 +340,30 @@ async fn register(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u1
         display_name,
         email: b.opt_str("email")?.filter(|e| !e.trim().is_empty()),
     };
-    let (_, session_id) = match b.opt_str("registerToken")?.filter(|t| !t.is_empty()) {
+    match b.opt_str("registerToken")?.filter(|t| !t.is_empty()) {
         Some(token) => {
             registration::check_browser(app, &token, browser_cookie(app, req))?;
-            registration::self_register(app, &token, r, req.address()).await?
+            let (_, session_id) =
+                registration::self_register(app, &token, r, req.address()).await?;
+            enter(app, &session_id, request, cookies).await
         }
         None => {
             let o = req.origin(request.as_ref().map(|r| r.client_id.as_str()));
             let instance = b.opt_str("instanceId")?;
             let password = b.str("password")?;
-            registration::register_with_password(app, instance.as_deref(), &password, r, &o).await?
+            // The account, its login, the session and the browser's way in: one transaction.
+            let entered = registration::register_with_password(
+                app,
+                instance.as_deref(),
+                &password,
+                r,
+                &o,
+                move |tx, _, session| enter_in(tx, &session.id, request.as_ref()),
+            )
+            .await?;
+            Ok(entered.reply(app, cookies))
         }
-    };
-    enter(app, &session_id, request, cookies).await
+    }
 }
 
 /// The hosted link page: the logged-in user adds another way to log in, by a register token
@@ -361,16 +393,21 @@ async fn link(app: &App, req: &Req) -> Result<(u16, Value)> {
             password: b.str("password")?,
         },
     };
-    linking::link_from_page(app, &actor, with, &req.origin(None)).await?;
-    let redirect = match flow_request(app, &b)? {
-        Some(r) => {
-            let sid = browser_session.id;
-            app.db
-                .write(move |tx| oauth::issue_code(tx, &sid, &r))
-                .await?
-        }
-        None => AFTER_LOGIN.to_string(),
-    };
+    let request = flow_request(app, &b)?;
+    let sid = browser_session.id;
+    // The code for the application, if one asked, comes with the link.
+    let redirect =
+        linking::link_from_page(
+            app,
+            &actor,
+            with,
+            &req.origin(None),
+            move |tx| match &request {
+                Some(r) => oauth::issue_code(tx, &sid, r),
+                None => Ok(AFTER_LOGIN.to_string()),
+            },
+        )
+        .await?;
     Ok((200, json!({"redirect": redirect})))
 }
 
@@ -384,17 +421,30 @@ async fn login(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u16, 
         .transpose()?;
     let inst = login::password_instance(app, b.opt_str("instanceId")?.as_deref()).await?;
     let o = req.origin(request.as_ref().map(|r| r.client_id.as_str()));
-    let outcome = login::password_login(
+    // A login to a user gets its cookie (and code) in the login's own transaction; a login to
+    // a waiting identity goes on to the register page.
+    let step = login::password_login_then(
         app,
         &inst,
         b.str("username")?.trim(),
         &b.str("password")?,
         &o,
+        move |tx, outcome| {
+            Ok(match outcome {
+                login::Outcome::LoggedIn { session, .. } => {
+                    LoginStep::Enter(enter_in(tx, &session.id, request.as_ref())?)
+                }
+                login::Outcome::Waiting { identity, session } => {
+                    LoginStep::Register(Box::new((identity, session)))
+                }
+            })
+        },
     )
     .await?;
-    match outcome {
-        login::Outcome::LoggedIn { session, .. } => enter(app, &session.id, request, cookies).await,
-        login::Outcome::Waiting { identity, session } => {
+    match step {
+        LoginStep::Enter(entered) => Ok(entered.reply(app, cookies)),
+        LoginStep::Register(waiting) => {
+            let (identity, session) = *waiting;
             // The token is this browser's: the pages take it from no other.
             let browser = browser_binding(app, req, cookies);
             let (token, _) =
@@ -406,4 +456,11 @@ async fn login(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u16, 
             Ok((200, json!({"registerToken": token, "redirect": next})))
         }
     }
+}
+
+/// Where a hosted password login goes on.
+enum LoginStep {
+    Enter(Entered),
+    /// The waiting identity and the session of this login.
+    Register(Box<(db::identities::Identity, Session)>),
 }

@@ -31,6 +31,7 @@ pub(super) fn auth0_error(e: &Error) -> Response {
         ErrKind::Conflict => "identity_conflict",
         ErrKind::MethodNotAllowed => "invalid_uri",
         ErrKind::TooManyRequests(_) => "too_many_requests",
+        ErrKind::Unavailable(_) => "temporarily_unavailable",
         _ => "internal_error",
     });
     let error = warp::http::StatusCode::from_u16(status)

@@ -2,6 +2,7 @@
 //! to the surface that owns its path prefix, and each surface matches `(method, segments)`
 //! itself, so that every answer, a 404 or 405 included, comes in that surface's error shape.
 
+pub mod address;
 pub mod assets;
 pub mod body;
 pub mod clients;
@@ -20,7 +21,7 @@ use serde_json::{Value, json};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 use tracing::Instrument;
 use warp::Filter;
@@ -38,7 +39,8 @@ pub struct Req {
     pub query: HashMap<String, String>,
     pub headers: HeaderMap,
     pub body: Bytes,
-    pub addr: Option<SocketAddr>,
+    /// The client's address: the TCP peer, or what a trusted proxy says (see `address`).
+    pub client: Option<IpAddr>,
 }
 
 impl Req {
@@ -48,9 +50,9 @@ impl Req {
     pub fn query(&self, name: &str) -> Option<&str> {
         self.query.get(name).map(String::as_str)
     }
-    /// The client's address, as text for logs and audit events.
+    /// The client's address, as text for sessions, audit events and the throttle.
     pub fn address(&self) -> Option<String> {
-        self.addr.map(|a| a.ip().to_string())
+        self.client.map(|a| a.to_string())
     }
     /// Where a login comes from (and for which OAuth client), kept with its session.
     pub fn origin(&self, client_id: Option<&str>) -> crate::core::sessions::Origin {
@@ -82,8 +84,8 @@ pub fn routes(app: App) -> impl Filter<Extract = (Response,), Error = Infallible
             move |method: Method,
                   full: warp::path::FullPath,
                   query_str: String,
-                  headers,
-                  addr,
+                  headers: HeaderMap,
+                  addr: Option<SocketAddr>,
                   body| {
                 let app = app.clone();
                 let id = new_request_id();
@@ -96,6 +98,9 @@ pub fn routes(app: App) -> impl Filter<Extract = (Response,), Error = Infallible
                     let segs = split_path(&path);
                     let resp = match read_body(body).await {
                         Ok(body) => {
+                            let client = addr.map(|a| {
+                                address::client(a.ip(), &headers, &app.settings.trusted_proxies)
+                            });
                             let req = Req {
                                 segs,
                                 query: serde_urlencoded::from_str(&query_str).unwrap_or_default(),
@@ -103,7 +108,7 @@ pub fn routes(app: App) -> impl Filter<Extract = (Response,), Error = Infallible
                                 path: path.clone(),
                                 headers,
                                 body,
-                                addr,
+                                client,
                             };
                             dispatch(&app, req).await
                         }
@@ -325,9 +330,9 @@ fn status_text(status: u16) -> &'static str {
         .unwrap_or("Error")
 }
 
-/// Sets `Retry-After` on a 429.
+/// Sets `Retry-After` on a 429 or 503.
 pub fn with_retry_after(mut r: Response, e: &Error) -> Response {
-    if let Kind::TooManyRequests(secs) = e.kind
+    if let Kind::TooManyRequests(secs) | Kind::Unavailable(secs) = e.kind
         && let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string())
     {
         r.headers_mut().insert(header::RETRY_AFTER, v);

@@ -15,7 +15,8 @@ use warp::http::{HeaderValue, Method, header};
 use warp::reply::Response;
 
 /// RFC 6749's error shape. The status follows the error code: 401 for a failed client
-/// authentication, 429 for throttling, 400 for the rest of the protocol errors.
+/// authentication, 429 for throttling, 503 for a full hash queue, 400 for the rest of the
+/// protocol errors.
 pub fn oauth_error(e: &Error) -> Response {
     let e = &*super::public_error(e);
     let code = e.code.unwrap_or(match e.kind {
@@ -23,6 +24,7 @@ pub fn oauth_error(e: &Error) -> Response {
         Kind::Forbidden => "access_denied",
         Kind::NotFound => "not_found",
         Kind::TooManyRequests(_) => "slow_down",
+        Kind::Unavailable(_) => "temporarily_unavailable",
         Kind::Internal => "server_error",
         _ => "invalid_request",
     });
@@ -34,6 +36,7 @@ pub fn oauth_error(e: &Error) -> Response {
             | Kind::PayloadTooLarge
             | Kind::UnsupportedMediaType
             | Kind::TooManyRequests(_)
+            | Kind::Unavailable(_)
             | Kind::Internal,
         ) => e.status(),
         ("invalid_client", _) => 401,
@@ -225,19 +228,20 @@ async fn token(app: &App, req: &Req) -> Result<Response> {
             let resource = oauth::check_resource(app, &client, get("resource"))?;
             let inst = login::password_instance(app, get("instance")).await?;
             let o = req.origin(Some(&client.id));
-            let outcome = login::password_login(
+            oauth::password_grant(
                 app,
+                &client,
                 &inst,
                 need("username")?,
                 f.get("password").map(String::as_str).unwrap_or(""),
                 &o,
+                oauth::Asked { scope, resource },
             )
             .await
             .map_err(|e| match e.kind {
                 Kind::Forbidden => Error::bad_request(e.message).with_code("invalid_grant"),
                 _ => e,
-            })?;
-            oauth::login_response(app, &client, outcome, &scope, resource).await?
+            })?
         }
         other => {
             return Err(

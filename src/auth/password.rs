@@ -1,13 +1,16 @@
 //! Password hashing with argon2id. Hashing is slow on purpose, so it runs on the blocking pool
 //! behind a semaphore sized to the cores: a flood of logins queues here and never starves the
-//! async workers that serve health checks, token refreshes and pages.
+//! async workers that serve health checks, token refreshes and pages. The queue is bounded
+//! (`--hash-queue` places per slot): past it a request is refused at once with 503 rather than
+//! waiting behind everyone else.
 
 use crate::config::Settings;
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use argon2::password_hash::phc::{Output, ParamsString, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, TryAcquireError};
 
 /// The shortest password accepted anywhere a password is set.
 pub const MIN_PASSWORD_LEN: usize = 8;
@@ -33,6 +36,9 @@ pub fn check_new_password(password: &str) -> Result<()> {
 pub struct Hasher {
     params: Params,
     permits: Arc<Semaphore>,
+    /// Requests waiting for a permit now, and how many may wait.
+    waiting: Arc<AtomicUsize>,
+    queue: usize,
     /// Work memory of finished hashes, kept for the next ones: one argon2 buffer per permit at
     /// most. Allocating 19 MiB for every hash costs page faults and, with glibc, leaves the
     /// freed buffers fragmenting the heap until the process holds gigabytes.
@@ -68,11 +74,13 @@ impl Hasher {
                 .map(|n| n.get())
                 .unwrap_or(1)
         } else {
-            s.hash_concurrency
+            usize::from(s.hash_concurrency)
         };
         Ok(Hasher {
             params,
             permits: Arc::new(Semaphore::new(permits)),
+            waiting: Arc::default(),
+            queue: permits * usize::from(s.hash_queue),
             buffers: Arc::default(),
             last_use: Arc::default(),
             dummy: Arc::default(),
@@ -226,16 +234,35 @@ impl Hasher {
         }
     }
 
+    /// A place in the queue in front of the permits, or 503 at once when it is full.
+    fn queue_place(&self) -> Result<QueuePlace> {
+        self.waiting
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < self.queue).then_some(n + 1)
+            })
+            .map_err(|_| {
+                Error::new(
+                    Kind::Unavailable(1),
+                    "Too many password checks are waiting. Try again in a second.",
+                )
+            })?;
+        Ok(QueuePlace(self.waiting.clone()))
+    }
+
     async fn off_thread<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::internal("hasher closed"))?;
+        let closed = |_| Error::internal("hasher closed");
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(TryAcquireError::Closed) => return Err(Error::internal("hasher closed")),
+            Err(TryAcquireError::NoPermits) => {
+                // Held while waiting; a request that goes away gives its place back.
+                let _place = self.queue_place()?;
+                self.permits.clone().acquire_owned().await.map_err(closed)?
+            }
+        };
         // The permit moves into the task: a request that goes away mid-hash does not free its
         // place while the hash still runs, so hashes in flight (and pooled buffers) never exceed
         // the permits.
@@ -245,6 +272,15 @@ impl Hasher {
         })
         .await
         .map_err(|e| Error::internal(format!("hash task failed: {e}")))?
+    }
+}
+
+/// A request's place in the hash queue, given back when dropped.
+struct QueuePlace(Arc<AtomicUsize>);
+
+impl Drop for QueuePlace {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -298,5 +334,33 @@ mod tests {
             h.hash_now("again and again").unwrap();
         }
         assert_eq!(h.buffers.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_and_frees_its_places() {
+        let h = Hasher::new(&Settings {
+            argon2_memory: 64,
+            argon2_iterations: 1,
+            hash_concurrency: 1,
+            hash_queue: 1,
+            ..Default::default()
+        })
+        .unwrap();
+        // The only permit is taken: one request may wait, the next is refused.
+        let held = h.permits.clone().try_acquire_owned().unwrap();
+        let waiting = tokio::spawn({
+            let h = h.clone();
+            async move { h.hash("first password".into()).await }
+        });
+        while h.waiting.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        let e = h.hash("second password".into()).await.unwrap_err();
+        assert_eq!(e.kind, Kind::Unavailable(1));
+        assert_eq!(e.status(), 503);
+        drop(held);
+        assert!(waiting.await.unwrap().is_ok());
+        assert_eq!(h.waiting.load(Ordering::SeqCst), 0);
+        assert!(h.hash("third password".into()).await.is_ok());
     }
 }

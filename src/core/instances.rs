@@ -232,38 +232,38 @@ pub struct Update {
     pub flags: Flags,
 }
 
+/// Changes an instance: the row is read, changed and written in one transaction, so two
+/// concurrent updates each apply to what the other wrote and neither is lost.
 pub async fn update(app: &App, actor: &Actor, id: &str, u: Update) -> Result<Instance> {
-    let mut inst = get(app, id).await?;
-    if let Some(t) = &u.type_name
-        && *t != inst.type_name
-    {
-        return Err(Error::bad_request("type cannot change"));
-    }
-    if let Some(name) = u.name {
-        check_name(&name)?;
-        inst.name = name;
-    }
-    if let Some(mut config) = u.config {
-        let s = inst.strategy();
-        if config.is_object() {
-            s.restore_secrets(&mut config, &inst.config);
-        }
-        s.check_config(&config)?;
-        inst.config = config;
-    }
-    apply_flags(&mut inst, u.flags, false)?;
-    let row = seal_row(app, &inst);
-    let actor = actor.clone();
+    let (app2, actor, id) = (app.clone(), actor.clone(), id.to_string());
     app.db
         .write(move |tx| {
-            if db::instances::get(tx, &row.id)?.is_none() {
-                return Err(Error::not_found("strategy instance not found"));
+            let row = db::instances::get(tx, &id)?
+                .ok_or_else(|| Error::not_found("strategy instance not found"))?;
+            let mut inst = open_row(&app2, row)?;
+            if let Some(t) = &u.type_name
+                && *t != inst.type_name
+            {
+                return Err(Error::bad_request("type cannot change"));
             }
-            db::instances::update(tx, &row)?;
-            actor.audit(tx, "strategy-instance.update", Some(&row.id), json!({}))
+            if let Some(name) = u.name {
+                check_name(&name)?;
+                inst.name = name;
+            }
+            if let Some(mut config) = u.config {
+                let s = inst.strategy();
+                if config.is_object() {
+                    s.restore_secrets(&mut config, &inst.config);
+                }
+                s.check_config(&config)?;
+                inst.config = config;
+            }
+            apply_flags(&mut inst, u.flags, false)?;
+            db::instances::update(tx, &seal_row(&app2, &inst))?;
+            actor.audit(tx, "strategy-instance.update", Some(&inst.id), json!({}))?;
+            Ok(inst)
         })
-        .await?;
-    Ok(inst)
+        .await
 }
 
 /// Deletes an instance. While identities use it this needs `cascade`, which removes them too;

@@ -4,8 +4,10 @@
 //! the conditional update in `claim_waiting` make an identity belong to at most one user even
 //! when requests race.
 
-use super::login::{Outcome, password_login};
-use super::registration::{Pending, check_token, invalid_token, register_token, userpass_register};
+use super::login::check_password;
+use super::registration::{
+    Pending, check_token, claim_subject, invalid_token, password_identity, stale,
+};
 use super::sessions::Origin;
 use super::users::AdminGuard;
 use super::users::{MAX_USERNAME_LEN, check_username, subject_for, userpass_subject};
@@ -13,6 +15,7 @@ use super::{Actor, new_id};
 use crate::App;
 use crate::auth::jwt::{self, Kind};
 use crate::auth::principal::live_subject_in;
+use crate::auth::password::check_new_password;
 use crate::db::{self, identities, identities::Identity, users, users::User};
 use crate::error::{Error, Result};
 use rusqlite::Connection;
@@ -80,75 +83,141 @@ pub enum LinkWith {
     },
 }
 
-/// The hosted link page: self-link for the signed-in `actor`. The browser keeps its own
-/// session, so the session of the login that found the identity, held by nobody, ends.
-pub async fn link_from_page(
+/// The hosted link page: self-link for the signed-in `actor`; `then` adds the page's own
+/// writes (an authorization code) to the last transaction. With a register token, the browser
+/// keeps its own session, so the session of the login that found the identity, held by
+/// nobody, ends. With a password, see `link_password`.
+pub async fn link_from_page<T, F>(
     app: &App,
     actor: &Actor,
     with: LinkWith,
     origin: &Origin,
-) -> Result<()> {
-    let token = match with {
-        LinkWith::Token(t) => t,
+    then: F,
+) -> Result<T>
+where
+    F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    match with {
+        LinkWith::Token(token) => {
+            let found_by = link(app, actor, &token, &actor.id, "self-link").await?;
+            app.db
+                .write(move |tx| {
+                    db::sessions::end(tx, &found_by, db::now_ms())?;
+                    then(tx)
+                })
+                .await
+        }
         LinkWith::Password {
             instance,
             username,
             password,
         } => {
-            password_token(
+            link_password(
                 app,
-                &actor.id,
+                actor,
                 instance.as_deref(),
                 &username,
                 &password,
                 origin,
+                then,
             )
-            .await?
-        }
-    };
-    let found_by = link(app, actor, &token, &actor.id, "self-link").await?;
-    end_session(app, found_by).await
-}
-
-/// A register token for a password login that `user_id` wants to link: a new identity when
-/// the username is free on the instance, else a checked login to the one that waits. One that
-/// already belongs to a user is a conflict.
-async fn password_token(
-    app: &App,
-    user_id: &str,
-    instance: Option<&str>,
-    username: &str,
-    password: &str,
-    origin: &Origin,
-) -> Result<String> {
-    let inst = super::login::password_instance(app, instance).await?;
-    let (iid, subject) = (inst.id.clone(), userpass_subject(username));
-    let existing = app
-        .db
-        .read(move |c| identities::by_subject(c, &iid, &subject))
-        .await?;
-    let Some(existing) = existing else {
-        return Ok(userpass_register(app, &inst.id, username, password, origin)
-            .await?
-            .0);
-    };
-    match password_login(app, &inst, username, password, origin).await? {
-        Outcome::Waiting { identity, session } => Ok(register_token(app, &identity, &session)?.0),
-        Outcome::LoggedIn { session, .. } => {
-            // The check made a session that nobody will use.
-            end_session(app, session.id).await?;
-            Err(if existing.user_id.as_deref() == Some(user_id) {
-                Error::conflict("this login is already yours")
-            } else {
-                Error::conflict("this login belongs to another account")
-            })
+            .await
         }
     }
 }
 
-async fn end_session(app: &App, id: String) -> Result<()> {
+/// A username and password that the signed-in `actor` adds: a new password login when the
+/// username is free on the instance, else the one that waits for registration, whose password
+/// must be given. One that already belongs to a user is a conflict, told only to whoever
+/// knows its password. The hash is made or checked first; the identity is then made or
+/// claimed and linked in one transaction.
+async fn link_password<T, F>(
+    app: &App,
+    actor: &Actor,
+    instance: Option<&str>,
+    username: &str,
+    password: &str,
+    origin: &Origin,
+    then: F,
+) -> Result<T>
+where
+    F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let inst = super::login::password_instance(app, instance).await?;
+    let subject = userpass_subject(username);
+    let (iid, subj) = (inst.id.clone(), subject.clone());
+    let existing = app
+        .db
+        .read(move |c| identities::by_subject(c, &iid, &subj))
+        .await?
+        .filter(|i| !stale(i));
+    let (app2, actor2) = (app.clone(), actor.clone());
+    let Some(existing) = existing else {
+        check_username(username)?;
+        check_new_password(password)?;
+        let ip = origin.address.as_deref().and_then(|a| a.parse().ok());
+        app.throttle.creation(ip)?;
+        let hash = app.hasher.hash(password.to_string()).await?;
+        let username = username.to_string();
+        return app
+            .db
+            .write(move |tx| {
+                if users::get(tx, &actor2.id)?.is_none() {
+                    return Err(Error::not_found("no user has this id"));
+                }
+                claim_subject(tx, &inst.id, &subject)?;
+                let identity =
+                    password_identity(&app2, &inst.id, &username, hash, Some(&actor2.id));
+                identities::insert(tx, &identity)
+                    .map_err(|_| Error::conflict("the instance already has this username"))?;
+                users::bump_sequence(tx, &actor2.id)?;
+                actor2.audit(
+                    tx,
+                    "identity.self-link",
+                    Some(&identity.id),
+                    json!({"user": actor2.id, "instance": inst.id}),
+                )?;
+                then(tx)
+            })
+            .await;
+    };
+    let key = format!("identity:{}", existing.id);
+    let checked = check_password(
+        app,
+        &key,
+        origin.address.as_deref(),
+        Some(existing),
+        password,
+    )
+    .await?;
     app.db
-        .write(move |tx| db::sessions::end(tx, &id, db::now_ms()).map(|_| ()))
+        .write(move |tx| {
+            let i = checked.current(tx)?;
+            match i.user_id.as_deref() {
+                Some(u) if u == actor2.id => {
+                    return Err(Error::conflict("this login is already yours"));
+                }
+                Some(_) => return Err(Error::conflict("this login belongs to another account")),
+                None => {}
+            }
+            if users::get(tx, &actor2.id)?.is_none() {
+                return Err(Error::not_found("no user has this id"));
+            }
+            if !identities::claim_waiting(tx, &i.id, &actor2.id, db::now_ms())? {
+                return Err(Error::forbidden("This login method is blocked or expired.")
+                    .with_code("access_denied"));
+            }
+            users::bump_sequence(tx, &actor2.id)?;
+            actor2.audit(
+                tx,
+                "identity.self-link",
+                Some(&i.id),
+                json!({"user": actor2.id, "instance": i.instance_id}),
+            )?;
+            then(tx)
+        })
         .await
 }
 

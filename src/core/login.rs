@@ -1,13 +1,15 @@
 //! Password login, the one path behind the token endpoint's password grant and the hosted
 //! login page: throttled, the same answer and cost for an unknown username and a wrong
-//! password, and a stored hash upgraded when its parameters are out of date.
+//! password, and a stored hash upgraded when its parameters are out of date. The hash is
+//! checked first; everything the login changes is then one write transaction.
 
 use super::instances::{self, Instance};
 use super::sessions::{self, Origin};
 use super::users::userpass_subject;
 use crate::App;
 use crate::db::{self, identities, identities::Identity, sessions::Session, users::User};
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
+use rusqlite::Connection;
 
 /// What a successful password check leads to.
 pub enum Outcome {
@@ -49,18 +51,103 @@ pub async fn password_instance(app: &App, key: Option<&str>) -> Result<Instance>
     Ok(inst)
 }
 
-pub async fn password_login(
+/// The throttle key of a password login: the identity, or for an unknown username its own key
+/// on the instance, throttled exactly like a known one.
+fn throttle_key(inst: &Instance, subject: &str, identity: Option<&Identity>) -> String {
+    match identity {
+        Some(i) => format!("identity:{}", i.id),
+        None => format!("unknown:{}:{subject}", inst.id),
+    }
+}
+
+fn wrong() -> Error {
+    Error::unauthorized(WRONG).with_code("invalid_grant")
+}
+
+/// A checked password: the identity as it was read, the hash it was checked against, and a new
+/// hash when that one's parameters are out of date.
+pub struct Checked {
+    pub identity: Identity,
+    pub verified: Option<String>,
+    pub upgrade: Option<String>,
+}
+
+/// Checks `password` against `identity` (None: an unknown username, checked against a dummy so
+/// it costs the same), throttled under `key` and the client's address. A wrong password is the
+/// same 401 either way.
+pub async fn check_password(
+    app: &App,
+    key: &str,
+    address: Option<&str>,
+    identity: Option<Identity>,
+    password: &str,
+) -> Result<Checked> {
+    let ip = address.and_then(|a| a.parse().ok());
+    // Counted from here on; released if this request ends without a verdict.
+    let attempt = app.throttle.begin(key, ip)?;
+    let stored = identity.as_ref().and_then(|i| i.password_hash.clone());
+    let verdict = app
+        .hasher
+        .verify(password.to_string(), stored.clone())
+        .await?;
+    let Some(identity) = identity.filter(|_| verdict.ok) else {
+        attempt.failed();
+        return Err(wrong());
+    };
+    attempt.succeeded();
+    let upgrade = if verdict.outdated {
+        // An upgrade can wait for the next login when the hash queue is full.
+        match app.hasher.hash(password.to_string()).await {
+            Ok(h) => Some(h),
+            Err(e) if matches!(e.kind, Kind::Unavailable(_)) => None,
+            Err(e) => return Err(e),
+        }
+    } else {
+        None
+    };
+    Ok(Checked {
+        identity,
+        verified: stored,
+        upgrade,
+    })
+}
+
+impl Checked {
+    /// In the transaction that acts on the check: the identity as it is now, refused unless
+    /// it still has the hash that was checked (a password changed meanwhile does not let the
+    /// old one in); an outdated hash is replaced here too.
+    pub fn current(&self, tx: &Connection) -> Result<Identity> {
+        let now = identities::get(tx, &self.identity.id)?
+            .filter(|i| i.password_hash == self.verified)
+            .ok_or_else(wrong)?;
+        if let Some(h) = &self.upgrade {
+            identities::set_password_hash(tx, &now.id, h)?;
+        }
+        Ok(now)
+    }
+}
+
+/// A password login (token endpoint, hosted login page). The password is checked first; then
+/// one write transaction confirms the identity, upgrades an outdated hash, starts the session
+/// and runs `then` with the outcome, so that a caller's own writes (a refresh token, a cookie,
+/// an authorization code) land together with the login or not at all.
+pub async fn password_login_then<T, F>(
     app: &App,
     inst: &Instance,
     username: &str,
     password: &str,
     origin: &Origin,
-) -> Result<Outcome> {
+    then: F,
+) -> Result<T>
+where
+    F: FnOnce(&Connection, Outcome) -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
     if username.is_empty() || password.is_empty() {
         return Err(Error::bad_request("username and password must be given"));
     }
     if password.len() > crate::auth::password::MAX_PASSWORD_LEN {
-        return Err(Error::unauthorized(WRONG).with_code("invalid_grant"));
+        return Err(wrong());
     }
     let subject = userpass_subject(username);
     let (inst_id, subj) = (inst.id.clone(), subject.clone());
@@ -68,68 +155,67 @@ pub async fn password_login(
         .db
         .read(move |c| identities::by_subject(c, &inst_id, &subj))
         .await?;
-    // Unknown usernames are throttled under their own key, exactly like known ones.
-    let key = match &identity {
-        Some(i) => format!("identity:{}", i.id),
-        None => format!("unknown:{}:{subject}", inst.id),
-    };
-    let ip = origin.address.as_deref().and_then(|a| a.parse().ok());
-    app.throttle.check(&key, ip)?;
-    let stored = identity.as_ref().and_then(|i| i.password_hash.clone());
-    let verdict = app.hasher.verify(password.to_string(), stored).await?;
-    let Some(identity) = identity.filter(|_| verdict.ok) else {
-        app.throttle.failure(&key, ip);
-        return Err(Error::unauthorized(WRONG).with_code("invalid_grant"));
-    };
-    app.throttle.success(&key);
-    if verdict.outdated {
-        let hash = app.hasher.hash(password.to_string()).await?;
-        let id = identity.id.clone();
-        app.db
-            .write(move |tx| identities::set_password_hash(tx, &id, &hash))
-            .await?;
-    }
-    finish(app, identity, origin).await
-}
-
-/// After a successful check: the identity's state decides between a session for its user and a
-/// wait for registration.
-pub async fn finish(app: &App, identity: Identity, origin: &Origin) -> Result<Outcome> {
-    let app2 = app.clone();
-    let origin = origin.clone();
+    let key = throttle_key(inst, &subject, identity.as_ref());
+    let checked = check_password(app, &key, origin.address.as_deref(), identity, password).await?;
+    let (app2, origin) = (app.clone(), origin.clone());
     app.db
         .write(move |tx| {
-            let now = db::now_ms();
-            match identity.state.as_str() {
-                identities::VALID => {
-                    let uid = identity
-                        .user_id
-                        .clone()
-                        .ok_or_else(|| Error::internal("valid identity without user"))?;
-                    let user = db::users::get(tx, &uid)?
-                        .ok_or_else(|| Error::internal("identity of a deleted user"))?;
-                    if user.is_blocked {
-                        return Err(
-                            Error::forbidden("This account is blocked.").with_code("access_denied")
-                        );
-                    }
-                    let session =
-                        sessions::start(&app2, tx, Some(&uid), Some(&identity.id), &origin)?;
-                    Ok(Outcome::LoggedIn { user, session })
-                }
-                identities::WAITING if identity.expires.is_some_and(|e| e > now) => {
-                    let session = sessions::start(&app2, tx, None, Some(&identity.id), &origin)?;
-                    Ok(Outcome::Waiting { identity, session })
-                }
-                _ => Err(Error::forbidden("This login method is blocked or expired.")
-                    .with_code("access_denied")),
-            }
+            let identity = checked.current(tx)?;
+            let outcome = finish_in(&app2, tx, identity, &origin)?;
+            then(tx, outcome)
         })
         .await
 }
 
+/// `password_login_then` with nothing more to write.
+pub async fn password_login(
+    app: &App,
+    inst: &Instance,
+    username: &str,
+    password: &str,
+    origin: &Origin,
+) -> Result<Outcome> {
+    password_login_then(app, inst, username, password, origin, |_, o| Ok(o)).await
+}
+
+/// After a successful check, in the caller's transaction: the identity's state decides between
+/// a session for its user and a wait for registration.
+pub fn finish_in(
+    app: &App,
+    tx: &Connection,
+    identity: Identity,
+    origin: &Origin,
+) -> Result<Outcome> {
+    let now = db::now_ms();
+    match identity.state.as_str() {
+        identities::VALID => {
+            let uid = identity
+                .user_id
+                .clone()
+                .ok_or_else(|| Error::internal("valid identity without user"))?;
+            let user = db::users::get(tx, &uid)?
+                .ok_or_else(|| Error::internal("identity of a deleted user"))?;
+            if user.is_blocked {
+                return Err(Error::forbidden("This account is blocked.").with_code("access_denied"));
+            }
+            let session = sessions::start(app, tx, Some(&uid), Some(&identity.id), origin)?;
+            Ok(Outcome::LoggedIn { user, session })
+        }
+        identities::WAITING if identity.expires.is_some_and(|e| e > now) => {
+            let session = sessions::start(app, tx, None, Some(&identity.id), origin)?;
+            Ok(Outcome::Waiting { identity, session })
+        }
+        _ => {
+            Err(Error::forbidden("This login method is blocked or expired.")
+                .with_code("access_denied"))
+        }
+    }
+}
+
 /// `PUT /login-data/{id}/password`: the owner proves the old password (throttled like a login);
-/// an admin may set another user's password without it.
+/// an admin may set another user's password without it. Both hashes are made first; then one
+/// transaction checks that the login data still belongs to whom it did and still has the
+/// password that was proven, and writes.
 pub async fn change_password(
     app: &App,
     actor: &super::Actor,
@@ -139,51 +225,68 @@ pub async fn change_password(
 ) -> Result<()> {
     crate::auth::password::check_new_password(&new)?;
     let id = identity_id.to_string();
-    let identity = app
+    let not_found = || Error::not_found("login data not found");
+    let (identity, inst) = app
         .db
-        .read(move |c| identities::get(c, &id))
+        .read(move |c| {
+            let Some(i) = identities::get(c, &id)? else {
+                return Ok(None);
+            };
+            let inst = db::instances::get(c, &i.instance_id)?
+                .ok_or_else(|| Error::internal("identity without instance"))?;
+            Ok(Some((i, inst)))
+        })
         .await?
-        .ok_or_else(|| Error::not_found("login data not found"))?;
+        .ok_or_else(not_found)?;
     let owner = identity.user_id.as_deref() == Some(actor.id.as_str());
     if !owner && !actor.is_admin {
-        return Err(Error::not_found("login data not found"));
+        return Err(not_found());
     }
-    let inst_id = identity.instance_id.clone();
-    let inst = app
-        .db
-        .read(move |c| db::instances::get(c, &inst_id))
-        .await?
-        .ok_or_else(|| Error::internal("identity without instance"))?;
     if inst.type_name != "userpass" {
         return Err(Error::bad_request(
             "only password login data has a password",
         ));
     }
-    if owner {
+    let verified = if owner {
         let old = old.ok_or_else(|| Error::bad_request("oldPassword must be given"))?;
         let key = format!("identity:{}", identity.id);
         let ip = actor.address.as_deref().and_then(|a| a.parse().ok());
-        app.throttle.check(&key, ip)?;
+        let attempt = app.throttle.begin(&key, ip)?;
         let v = app
             .hasher
             .verify(old, identity.password_hash.clone())
             .await?;
         if !v.ok {
-            app.throttle.failure(&key, ip);
+            attempt.failed();
             return Err(Error::forbidden("oldPassword is wrong"));
         }
-        app.throttle.success(&key);
-    }
+        attempt.succeeded();
+        Some(identity.password_hash.clone())
+    } else {
+        None
+    };
     let hash = app.hasher.hash(new).await?;
     let actor = actor.clone();
     app.db
         .write(move |tx| {
-            identities::set_password_hash(tx, &identity.id, &hash)?;
+            let now = identities::get(tx, &identity.id)?.ok_or_else(not_found)?;
+            let still_owner = now.user_id.as_deref() == Some(actor.id.as_str());
+            if still_owner != owner || (!still_owner && !actor.is_admin) {
+                return Err(not_found());
+            }
+            if let Some(proven) = &verified
+                && now.password_hash != *proven
+            {
+                return Err(Error::conflict(
+                    "the password was changed meanwhile; try again",
+                ));
+            }
+            identities::set_password_hash(tx, &now.id, &hash)?;
             actor.audit(
                 tx,
                 "login-data.password",
-                Some(&identity.id),
-                serde_json::json!({"user": identity.user_id, "reset": !owner}),
+                Some(&now.id),
+                serde_json::json!({"user": now.user_id, "reset": !owner}),
             )
         })
         .await

@@ -5,12 +5,13 @@
 //! separate tables, so one can never be used as the other.
 
 use super::clients::Client;
+use super::instances::Instance;
 use super::login::Outcome;
 use super::sessions::{self, Origin};
 use crate::App;
 use crate::auth::jwt::{self, Claims, Kind};
 use crate::auth::secret::{b64, digest, random_token};
-use crate::db::{self, users::User};
+use crate::db::{self, identities::Identity, users::User};
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
@@ -597,35 +598,57 @@ pub async fn client_credentials(
     }))
 }
 
-/// The token response of a login made directly at the token endpoint (password grant).
-pub async fn login_response(
+/// What a grant request asks for, checked: its scopes and the audience (RFC 8707 resource).
+pub struct Asked {
+    pub scope: Vec<String>,
+    pub resource: Option<String>,
+}
+
+/// The password grant: the password is checked first; the session and its refresh token are
+/// then written in one transaction. A login to a waiting identity answers, as Gropius did, with
+/// a register token instead, and no refresh token.
+pub async fn password_grant(
     app: &App,
     client: &Client,
-    outcome: Outcome,
-    scope: &[String],
-    resource: Option<String>,
+    inst: &Instance,
+    username: &str,
+    password: &str,
+    origin: &Origin,
+    asked: Asked,
 ) -> Result<Value> {
-    match outcome {
-        Outcome::LoggedIn { user, session } => {
-            let mut g = Grant {
-                user,
-                session_id: session.id,
-                session_created: session.created_at,
-                client_id: client.id.clone(),
-                scope: scope.to_vec(),
-                audience: resource,
-                nonce: None,
-                refresh: None,
-            };
-            let app2 = app.clone();
-            let g = app
-                .db
-                .write(move |tx| store_refresh(&app2, tx, &mut g).map(|_| g))
-                .await?;
-            respond(app, &g)
-        }
-        Outcome::Waiting { identity, session } => {
-            // As Gropius: the answer carries a register token instead, and no refresh token.
+    enum Done {
+        Tokens(Grant),
+        Waiting(Identity, db::sessions::Session),
+    }
+    let (app2, client_id) = (app.clone(), client.id.clone());
+    let done = super::login::password_login_then(
+        app,
+        inst,
+        username,
+        password,
+        origin,
+        move |tx, outcome| match outcome {
+            Outcome::LoggedIn { user, session } => {
+                let mut g = Grant {
+                    user,
+                    session_id: session.id,
+                    session_created: session.created_at,
+                    client_id,
+                    scope: asked.scope,
+                    audience: asked.resource,
+                    nonce: None,
+                    refresh: None,
+                };
+                store_refresh(&app2, tx, &mut g)?;
+                Ok(Done::Tokens(g))
+            }
+            Outcome::Waiting { identity, session } => Ok(Done::Waiting(identity, session)),
+        },
+    )
+    .await?;
+    match done {
+        Done::Tokens(g) => respond(app, &g),
+        Done::Waiting(identity, session) => {
             let (token, ttl) = super::registration::register_token(app, &identity, &session)?;
             Ok(json!({
                 "access_token": token,

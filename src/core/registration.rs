@@ -13,6 +13,7 @@ use crate::auth::secret::{b64, digest, digest_eq};
 use crate::db::{self, identities, identities::Identity, sessions::Session, users::User};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
+use rusqlite::Connection;
 use serde_json::{Value, json};
 
 /// Signs the register token of a login to a waiting identity: `sub` is the identity, `sid` the
@@ -158,8 +159,82 @@ pub async fn check_token(app: &App, token: &str) -> Result<Pending> {
     })
 }
 
+/// Refuses a username that a password identity on `instance_id` holds: a waiting one holds
+/// it until its registration window ends. Read before any hash, and again in the writing
+/// transaction (`claim_subject`).
+async fn check_subject_free(app: &App, instance_id: &str, subject: &str) -> Result<()> {
+    let (iid, subj) = (instance_id.to_string(), subject.to_string());
+    let held = app
+        .db
+        .read(move |c| Ok(identities::by_subject(c, &iid, &subj)?.is_some_and(|i| !stale(&i))))
+        .await?;
+    if held {
+        return Err(username_held());
+    }
+    Ok(())
+}
+
+fn username_held() -> Error {
+    Error::conflict("the instance already has this username")
+}
+
+/// A registration abandoned past its window does not keep the name.
+pub(super) fn stale(i: &Identity) -> bool {
+    i.state == identities::WAITING && i.expires.is_some_and(|e| e <= db::now_ms())
+}
+
+/// In the writing transaction: makes room for a new identity `subject` on `instance_id`,
+/// removing a stale waiting one, or refuses with 409.
+pub(super) fn claim_subject(tx: &Connection, instance_id: &str, subject: &str) -> Result<()> {
+    if let Some(old) = identities::by_subject(tx, instance_id, subject)? {
+        if !stale(&old) {
+            return Err(username_held());
+        }
+        identities::delete(tx, &old.id)?;
+    }
+    Ok(())
+}
+
+/// A new password identity as the write makes it: waiting for registration (`user` None) or
+/// at once the login of `user`.
+pub(super) fn password_identity(
+    app: &App,
+    instance_id: &str,
+    username: &str,
+    hash: String,
+    user: Option<&str>,
+) -> Identity {
+    let now = db::now_ms();
+    Identity {
+        id: new_id(),
+        user_id: user.map(str::to_string),
+        instance_id: instance_id.to_string(),
+        subject: userpass_subject(username),
+        state: if user.is_some() {
+            identities::VALID
+        } else {
+            identities::WAITING
+        }
+        .into(),
+        expires: match user {
+            Some(_) => None,
+            None => Some(now + app.settings.register_window as i64 * 1000),
+        },
+        password_hash: Some(hash),
+        profile: json!({"username": username}),
+        created_at: now,
+    }
+}
+
+/// The client's address for the throttle.
+fn ip(origin: &Origin) -> Option<std::net::IpAddr> {
+    origin.address.as_deref().and_then(|a| a.parse().ok())
+}
+
 /// `POST /strategy-instance/{id}/userpass/register`: a new password identity that waits for
-/// registration. Nobody needs to be logged in.
+/// registration. Nobody needs to be logged in. Everything that needs no hash is checked first
+/// (the instance, the username and password rules, that the username is free), so a refused
+/// request never costs a hash; what is left counts against the address's budget of new logins.
 pub async fn userpass_register(
     app: &App,
     instance_id: &str,
@@ -180,35 +255,17 @@ pub async fn userpass_register(
     }
     check_username(username)?;
     check_new_password(password)?;
+    let subject = userpass_subject(username);
+    check_subject_free(app, &inst.id, &subject).await?;
+    app.throttle.creation(ip(origin))?;
     let hash = app.hasher.hash(password.to_string()).await?;
     let (app2, origin, username) = (app.clone(), origin.clone(), username.to_string());
     let (identity, session) = app
         .db
         .write(move |tx| {
-            let now = db::now_ms();
-            let subject = userpass_subject(&username);
-            if let Some(old) = identities::by_subject(tx, &inst.id, &subject)? {
-                // A registration abandoned past its window does not keep the name.
-                let stale =
-                    old.state == identities::WAITING && old.expires.is_some_and(|e| e <= now);
-                if !stale {
-                    return Err(Error::conflict("the instance already has this username"));
-                }
-                identities::delete(tx, &old.id)?;
-            }
-            let identity = Identity {
-                id: new_id(),
-                user_id: None,
-                instance_id: inst.id.clone(),
-                subject,
-                state: identities::WAITING.into(),
-                expires: Some(now + app2.settings.register_window as i64 * 1000),
-                password_hash: Some(hash),
-                profile: json!({"username": username}),
-                created_at: now,
-            };
-            identities::insert(tx, &identity)
-                .map_err(|_| Error::conflict("the instance already has this username"))?;
+            claim_subject(tx, &inst.id, &subject)?;
+            let identity = password_identity(&app2, &inst.id, &username, hash, None);
+            identities::insert(tx, &identity).map_err(|_| username_held())?;
             let session = sessions::start(&app2, tx, None, Some(&identity.id), &origin)?;
             Ok((identity, session))
         })
@@ -341,22 +398,29 @@ pub async fn self_register(
 }
 
 /// The hosted register page without a register token: a new password login on a userpass
-/// instance that allows self-registration, and at once the account it belongs to. Returns the
-/// new user and the session of that login.
-pub async fn register_with_password(
+/// instance that allows self-registration, and at once the account it belongs to. Every
+/// check that needs no hash comes first; then, after the hash, one transaction makes the user,
+/// its password identity and the session of this login, and runs `then` (the page's cookie
+/// and authorization code): a failure anywhere leaves nothing behind, no identity holding the
+/// username.
+pub async fn register_with_password<T, F>(
     app: &App,
     instance: Option<&str>,
     password: &str,
     r: Registration,
     origin: &Origin,
-) -> Result<(User, String)> {
+    then: F,
+) -> Result<T>
+where
+    F: FnOnce(&Connection, &User, &Session) -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
     let inst = super::login::password_instance(app, instance).await?;
     if !inst.is_self_register_active {
         return Err(self_register_disabled());
     }
-    // The account is checked before the password identity is made, so that a refused
-    // registration leaves no waiting identity behind to hold the username.
     check_registration(&r)?;
+    check_new_password(password)?;
     let name = r.username.clone();
     if app
         .db
@@ -366,6 +430,41 @@ pub async fn register_with_password(
     {
         return Err(Error::conflict("username is already taken"));
     }
-    let (token, _) = userpass_register(app, &inst.id, &r.username, password, origin).await?;
-    self_register(app, &token, r, origin.address.clone()).await
+    let subject = userpass_subject(&r.username);
+    check_subject_free(app, &inst.id, &subject).await?;
+    app.throttle.creation(ip(origin))?;
+    let hash = app.hasher.hash(password.to_string()).await?;
+    let (app2, origin) = (app.clone(), origin.clone());
+    app.db
+        .write(move |tx| {
+            claim_subject(tx, &inst.id, &subject)?;
+            let identity_id = new_id();
+            let username = r.username.clone();
+            let actor = Actor {
+                id: format!("self-register:{identity_id}"),
+                is_admin: false,
+                address: origin.address.clone(),
+            };
+            let user = users::create_in(
+                &app2,
+                tx,
+                &actor,
+                NewUser {
+                    username: r.username,
+                    display_name: r.display_name,
+                    email: r.email,
+                    is_admin: false,
+                    password: None,
+                },
+                None,
+            )?;
+            let identity = Identity {
+                id: identity_id,
+                ..password_identity(&app2, &inst.id, &username, hash, Some(&user.id))
+            };
+            identities::insert(tx, &identity).map_err(|_| username_held())?;
+            let session = sessions::start(&app2, tx, Some(&user.id), Some(&identity.id), &origin)?;
+            then(tx, &user, &session)
+        })
+        .await
 }

@@ -142,7 +142,8 @@ impl Db {
         Ok(self.pool.get()?)
     }
 
-    /// Runs read-only work on the blocking pool.
+    /// Runs read-only work on the blocking pool, in one read transaction: every statement of
+    /// `f` sees the same snapshot of the database.
     pub async fn read<T, F>(&self, f: F) -> Result<T>
     where
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
@@ -153,8 +154,12 @@ impl Db {
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _in = span.enter();
-            let conn = pool.get()?;
-            f(&conn)
+            let mut conn = pool.get()?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let out = f(&tx)?;
+            // Nothing was written: ending it either way only releases the snapshot.
+            tx.commit()?;
+            Ok(out)
         })
         .await
         .map_err(|e| Error::internal(format!("database task failed: {e}")))?
