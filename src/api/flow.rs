@@ -257,22 +257,6 @@ async fn context(app: &App, req: &Req) -> Result<(u16, Value)> {
     ))
 }
 
-/// Gives the browser a cookie for `session_id` and answers where to go next: back to the
-/// application with a code when the login came from an authorization request.
-async fn enter(
-    app: &App,
-    session_id: &str,
-    request: Option<oauth::AuthRequest>,
-    cookies: &mut Vec<String>,
-) -> Result<(u16, Value)> {
-    let sid = session_id.to_string();
-    let entered = app
-        .db
-        .write(move |tx| enter_in(tx, &sid, request.as_ref()))
-        .await?;
-    Ok(entered.reply(app, cookies))
-}
-
 /// What `enter_in` wrote: where the browser goes next and its session cookie.
 pub struct Entered {
     redirect: String,
@@ -343,9 +327,16 @@ async fn register(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u1
     match b.opt_str("registerToken")?.filter(|t| !t.is_empty()) {
         Some(token) => {
             registration::check_browser(app, &token, browser_cookie(app, req))?;
-            let (_, session_id) =
-                registration::self_register(app, &token, r, req.address()).await?;
-            enter(app, &session_id, request, cookies).await
+            // The account, its login, the session and the browser's way in: one transaction.
+            let entered = registration::self_register_then(
+                app,
+                &token,
+                r,
+                req.address(),
+                move |tx, _, sid| enter_in(tx, sid, request.as_ref()),
+            )
+            .await?;
+            Ok(entered.reply(app, cookies))
         }
         None => {
             let o = req.origin(request.as_ref().map(|r| r.client_id.as_str()));

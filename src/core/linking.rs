@@ -14,8 +14,8 @@ use super::users::{MAX_USERNAME_LEN, check_username, subject_for, userpass_subje
 use super::{Actor, new_id};
 use crate::App;
 use crate::auth::jwt::{self, Kind};
-use crate::auth::principal::live_subject_in;
 use crate::auth::password::check_new_password;
+use crate::auth::principal::live_subject_in;
 use crate::db::{self, identities, identities::Identity, users, users::User};
 use crate::error::{Error, Result};
 use rusqlite::Connection;
@@ -46,6 +46,26 @@ pub async fn link(
     user_id: &str,
     operation: &str,
 ) -> Result<String> {
+    link_then(app, actor, token, user_id, operation, |_, sid| {
+        Ok(sid.to_string())
+    })
+    .await
+}
+
+/// `link` with the caller's own writes in the same transaction; `then` gets the session of
+/// the login that found the identity.
+async fn link_then<T, F>(
+    app: &App,
+    actor: &Actor,
+    token: &str,
+    user_id: &str,
+    operation: &str,
+    then: F,
+) -> Result<T>
+where
+    F: FnOnce(&Connection, &str) -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
     let pending = check_token(app, token).await?;
     let (app2, actor, user_id, op) = (
         app.clone(),
@@ -65,7 +85,7 @@ pub async fn link(
                 Some(&pending.identity.id),
                 json!({"user": user_id, "instance": pending.instance.id}),
             )?;
-            Ok(pending.session_id)
+            then(tx, &pending.session_id)
         })
         .await
 }
@@ -100,13 +120,18 @@ where
 {
     match with {
         LinkWith::Token(token) => {
-            let found_by = link(app, actor, &token, &actor.id, "self-link").await?;
-            app.db
-                .write(move |tx| {
-                    db::sessions::end(tx, &found_by, db::now_ms())?;
+            link_then(
+                app,
+                actor,
+                &token,
+                &actor.id,
+                "self-link",
+                move |tx, found_by| {
+                    db::sessions::end(tx, found_by, db::now_ms())?;
                     then(tx)
-                })
-                .await
+                },
+            )
+            .await
         }
         LinkWith::Password {
             instance,

@@ -12,8 +12,8 @@ use crate::auth::password::check_new_password;
 use crate::auth::secret::{b64, digest, digest_eq};
 use crate::db::{self, identities, identities::Identity, sessions::Session, users::User};
 use crate::error::{Error, Result};
-use serde::{Deserialize, Serialize};
 use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Signs the register token of a login to a waiting identity: `sub` is the identity, `sid` the
@@ -359,12 +359,32 @@ fn self_register_disabled() -> Error {
 }
 
 /// `self-register`: a new user made from a waiting identity, which becomes its first login.
+/// Returns the user and the session of the login that found the identity.
 pub async fn self_register(
     app: &App,
     token: &str,
     r: Registration,
     address: Option<String>,
 ) -> Result<(User, String)> {
+    self_register_then(app, token, r, address, |_, user, sid| {
+        Ok((user.clone(), sid.to_string()))
+    })
+    .await
+}
+
+/// `self_register` with the caller's own writes (the hosted page's cookie and authorization
+/// code) in the same transaction as the new user: all of it lands, or none.
+pub async fn self_register_then<T, F>(
+    app: &App,
+    token: &str,
+    r: Registration,
+    address: Option<String>,
+    then: F,
+) -> Result<T>
+where
+    F: FnOnce(&Connection, &User, &str) -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
     let pending = check_token(app, token).await?;
     if !pending.instance.is_self_register_active {
         return Err(self_register_disabled());
@@ -392,7 +412,7 @@ pub async fn self_register(
                 None,
             )?;
             super::linking::attach_in(&app2, tx, &pending, &user.id)?;
-            Ok((user, pending.session_id))
+            then(tx, &user, &pending.session_id)
         })
         .await
 }
