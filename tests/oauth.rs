@@ -980,6 +980,7 @@ fn hosted_login_page_and_csrf() {
             .unwrap()
             .contains("frame-ancestors 'none'")
     );
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
     assert!(b.cookies.contains_key("kw_csrf"));
     // Without the CSRF header, or from another origin: 403.
     let creds = json!({"username": "admin", "password": "correct horse battery"});
