@@ -64,6 +64,12 @@ impl Error {
     pub fn internal(m: impl Into<String>) -> Self {
         Self::new(Kind::Internal, m)
     }
+    pub fn unavailable(m: impl Into<String>, retry_after: u64) -> Self {
+        Self::new(Kind::Unavailable(retry_after), m)
+    }
+    pub fn unsupported_media_type(m: impl Into<String>) -> Self {
+        Self::new(Kind::UnsupportedMediaType, m)
+    }
     pub fn with_code(mut self, code: &'static str) -> Self {
         self.code = Some(code);
         self

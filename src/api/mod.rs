@@ -8,6 +8,9 @@ pub mod body;
 pub mod clients;
 pub mod flow;
 pub mod identities;
+pub mod io;
+pub mod openapi;
+pub mod route;
 pub mod login_api;
 pub mod oauth;
 pub mod ops;
@@ -37,6 +40,8 @@ pub struct Req {
     /// The path split at `/`, percent-decoded, without empty segments.
     pub segs: Vec<String>,
     pub query: HashMap<String, String>,
+    /// The query string as sent, for typed query parameters.
+    pub raw_query: String,
     pub headers: HeaderMap,
     pub body: Bytes,
     /// The client's address: the TCP peer, or what a trusted proxy says (see `address`).
@@ -104,6 +109,7 @@ pub fn routes(app: App) -> impl Filter<Extract = (Response,), Error = Infallible
                             let req = Req {
                                 segs,
                                 query: serde_urlencoded::from_str(&query_str).unwrap_or_default(),
+                                raw_query: query_str,
                                 method: method.clone(),
                                 path: path.clone(),
                                 headers,
@@ -282,7 +288,9 @@ async fn dispatch(app: &App, req: Req) -> Response {
         return Surface::of(&req.segs).error(&e);
     }
     match (first, second, third) {
-        ("healthz" | "readyz", _, _) => ops::handle(app, req).await,
+        ("healthz" | "readyz", _, _) | ("api", "openapi.json", _) => {
+            surfaces().ops.dispatch(app, req).await
+        }
         (".well-known", _, _) | ("auth", "oauth", _) => oauth::handle(app, req).await,
         ("auth", "api", "login") => login_api::handle(app, req).await,
         ("auth", "api", "flow") => flow::handle(app, req).await,
@@ -292,6 +300,41 @@ async fn dispatch(app: &App, req: Req) -> Response {
         }
         _ => error_response(&Error::not_found("no such resource")),
     }
+}
+
+/// The route tables of the surfaces, built once.
+pub struct Surfaces {
+    pub ops: route::Surface,
+}
+
+pub fn surfaces() -> &'static Surfaces {
+    static S: std::sync::OnceLock<Surfaces> = std::sync::OnceLock::new();
+    S.get_or_init(|| Surfaces { ops: ops::surface() })
+}
+
+pub fn openapi_document(app: &App) -> Value {
+    let s = surfaces();
+    openapi::document(&app.public_url, &[&s.ops])
+}
+
+/// The error shape of the login API, the flows and operations.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginError {
+    /// The HTTP status.
+    status_code: u16,
+    /// Its reason phrase.
+    error: String,
+    /// What went wrong, in words.
+    message: String,
+}
+
+pub fn login_error_schema(g: &mut schemars::SchemaGenerator) -> Value {
+    route::schema_ref::<LoginError>(g)
+}
+
+pub fn internal_error_response(e: &Error) -> Response {
+    error_response(e)
 }
 
 /// Headers every answer carries.

@@ -1,28 +1,58 @@
-//! Health and readiness for load balancers and supervisors.
+//! Operations: health and readiness for load balancers and supervisors, and the OpenAPI
+//! document of every surface.
 
-use super::{Req, error_response, send_json};
-use crate::App;
-use crate::error::Error;
-use serde_json::json;
-use warp::reply::Response;
+use super::io::{Json, NoInput, Raw};
+use super::route::{Cx, Public, Route, Surface};
+use crate::error::{Error, Result};
+use schemars::JsonSchema;
+use serde::Serialize;
+use std::sync::OnceLock;
+use warp::http::Method;
 
-pub async fn handle(app: &App, req: Req) -> Response {
-    match req.segs[0].as_str() {
-        // The process answers: nothing else is checked, so this stays cheap under load.
-        "healthz" => send_json(200, &json!({"status": "ok"})),
-        _ => {
-            let ok = app
-                .db
-                .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
-                .await
-                .is_ok();
-            if ok {
-                send_json(200, &json!({"status": "ok"}))
-            } else {
-                let mut r = error_response(&Error::internal("the database does not answer"));
-                *r.status_mut() = warp::http::StatusCode::SERVICE_UNAVAILABLE;
-                r
-            }
-        }
+#[derive(Serialize, JsonSchema)]
+/// The process (or the database) answers.
+pub struct Status {
+    /// Always `ok`.
+    status: &'static str,
+}
+
+pub fn surface() -> Surface {
+    Surface {
+        name: "operations",
+        error_schema: super::login_error_schema,
+        render: super::error_response,
+        routes: vec![
+            Route::new(Method::GET, "/healthz", "healthz", healthz)
+                .summary("The process is up")
+                .describe("Checks nothing else, so it stays cheap under load."),
+            Route::new(Method::GET, "/readyz", "readyz", readyz)
+                .summary("The database answers")
+                .errors(&[503]),
+            Route::new(Method::GET, "/api/openapi.json", "openapi", openapi)
+                .summary("This document")
+                .response(200, serde_json::json!({
+                    "description": "The OpenAPI 3.1 document of every surface",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                })),
+        ],
     }
+}
+
+async fn healthz(_: Cx, _: Public, _: NoInput) -> Result<Json<Status>> {
+    Ok(Json(Status { status: "ok" }))
+}
+
+async fn readyz(cx: Cx, _: Public, _: NoInput) -> Result<Json<Status>> {
+    cx.app
+        .db
+        .ping()
+        .await
+        .map_err(|_| Error::unavailable("the database does not answer", 1))?;
+    Ok(Json(Status { status: "ok" }))
+}
+
+async fn openapi(cx: Cx, _: Public, _: NoInput) -> Result<Raw> {
+    static DOC: OnceLock<String> = OnceLock::new();
+    let doc = DOC.get_or_init(|| super::openapi_document(&cx.app).to_string());
+    Ok(Raw(super::respond(200, "application/json", doc.clone())))
 }

@@ -133,6 +133,12 @@ impl Db {
         Ok(())
     }
 
+    /// Whether the database answers a query.
+    pub async fn ping(&self) -> Result<()> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+
     /// The number of writes this process has committed so far.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::SeqCst)
