@@ -132,7 +132,7 @@
   /** Whether a call was refused because its register token was made in another browser (or
    *  not by a sign-in on these pages): such a token is never used here. */
   function otherBrowser(r) {
-    return r.status === 403 && r.data.reason === 'register_token_other_browser';
+    return r.status === 403 && r.data.code === 'register_token_other_browser';
   }
 
   const LOGIN_KINDS = { userpass: 'Password login', passkey: 'Passkey', github: 'GitHub account', gitlab: 'GitLab account', oidc: 'Account' };

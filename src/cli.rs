@@ -4,7 +4,7 @@
 use crate::config::{AdminCommand, Common, KeysCommand, Settings};
 use crate::core::{Actor, rfc3339, sessions, users};
 use crate::db;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Thing};
 use serde_json::json;
 use std::io::BufRead;
 
@@ -48,8 +48,9 @@ pub async fn admin(common: &Common, cmd: AdminCommand) -> Result<()> {
             let token = app
                 .db
                 .write(move |tx| {
-                    let user = db::users::by_username(tx, &username)?
-                        .ok_or_else(|| Error::not_found(format!("no user named {username:?}")))?;
+                    let user = db::users::by_username(tx, &username)?.ok_or_else(|| {
+                        Error::not_found(Thing::User, format!("no user named {username:?}"))
+                    })?;
                     if user.is_blocked {
                         return Err(Error::forbidden(format!("{username} is blocked")));
                     }

@@ -1,95 +1,178 @@
-//! One error type for the core. Each API surface renders it in its own wire shape
-//! (see `api::render`), so the core never knows which surface called it.
+//! One error type for the core. It says what went wrong as a `Reason`, in the core's own terms;
+//! each API surface maps a reason to its own status and code (`api::*::render`), so the core
+//! never picks a surface's wire code and never knows which surface called it.
 
 use std::fmt;
 
+/// What a `NotFound` did not find.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    BadRequest,
-    Unauthorized,
+pub enum Thing {
+    User,
+    Identity,
+    Instance,
+    Strategy,
+    Client,
+    Secret,
+    Session,
+    Passkey,
+    /// A path no route serves.
+    Route,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The request or one of its fields is not valid; the message (and `field`) say which.
+    Invalid,
+    /// A query parameter is not valid; the message says which.
+    InvalidQuery,
+    /// The request body is over the size limit.
+    TooLarge,
+    /// The request body is not in the media type the operation takes.
+    MediaType,
+    /// No credentials were presented.
+    NotLoggedIn,
+    /// A presented token is not valid: bad signature, expired, revoked, used up, wrong kind,
+    /// or its login has ended.
+    TokenInvalid,
+    /// Wrong username or password (and unknown usernames, which answer the same).
+    WrongCredentials,
+    /// An OAuth client failed to authenticate.
+    ClientUnauthenticated,
+    /// The caller is known but may not do this.
     Forbidden,
-    NotFound,
+    /// The caller's token lacks a scope the operation needs.
+    ScopeMissing,
+    /// The account or the login method is blocked, disabled or expired.
+    Blocked,
+    /// A register token that another browser made (see `core::pending`).
+    OtherBrowser,
+    NotFound(Thing),
     MethodNotAllowed,
+    /// The change clashes with what exists (a name, a username, an id).
     Conflict,
-    /// The request body is over the size limit (413).
-    PayloadTooLarge,
-    /// The request body is not in the media type the endpoint takes (415).
-    UnsupportedMediaType,
+    /// The identity already belongs to a user (maybe this one).
+    IdentityTaken,
+    /// Linking a user's main identity, or the user itself, to that same user.
+    SameIdentity,
+    /// The change would take away the user's last way to log in.
+    LastLoginMethod,
+    /// An authorization grant (code, refresh token) is not valid.
+    GrantInvalid,
+    /// The client may not ask for a scope.
+    ScopeInvalid,
+    /// The client may not ask for a resource (RFC 8707).
+    TargetInvalid,
+    /// The client may not use this grant or flow.
+    ClientNotAllowed,
+    /// The grant type is not one keyward supports.
+    GrantUnsupported,
     /// The caller must wait; carries the seconds to wait.
-    TooManyRequests(u64),
-    /// The server is too busy for this request now (the hash queue is full); carries the
-    /// seconds to wait before trying again.
-    Unavailable(u64),
+    Throttled(u64),
+    /// The service cannot take the request now (a full hash queue); carries seconds to wait.
+    Busy(u64),
     /// A precondition of the operation does not hold (Zitadel's FAILED_PRECONDITION).
     Precondition,
+    /// Something failed inside keyward; the message is for the log only.
     Internal,
+}
+
+impl Reason {
+    /// A stable machine-readable name, for surfaces without codes of their own (the pages).
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::Invalid => "invalid",
+            Reason::InvalidQuery => "invalid_query",
+            Reason::TooLarge => "too_large",
+            Reason::MediaType => "unsupported_media_type",
+            Reason::NotLoggedIn => "not_logged_in",
+            Reason::TokenInvalid => "token_invalid",
+            Reason::WrongCredentials => "wrong_credentials",
+            Reason::ClientUnauthenticated => "client_unauthenticated",
+            Reason::Forbidden => "forbidden",
+            Reason::ScopeMissing => "scope_missing",
+            Reason::Blocked => "blocked",
+            Reason::OtherBrowser => "register_token_other_browser",
+            Reason::NotFound(_) => "not_found",
+            Reason::MethodNotAllowed => "method_not_allowed",
+            Reason::Conflict => "conflict",
+            Reason::IdentityTaken => "identity_taken",
+            Reason::SameIdentity => "same_identity",
+            Reason::LastLoginMethod => "last_login_method",
+            Reason::GrantInvalid => "grant_invalid",
+            Reason::ScopeInvalid => "scope_invalid",
+            Reason::TargetInvalid => "target_invalid",
+            Reason::ClientNotAllowed => "client_not_allowed",
+            Reason::GrantUnsupported => "grant_unsupported",
+            Reason::Throttled(_) => "throttled",
+            Reason::Busy(_) => "busy",
+            Reason::Precondition => "precondition",
+            Reason::Internal => "internal",
+        }
+    }
+
+    /// The seconds a caller should wait, for `Retry-After`.
+    pub fn retry_after(self) -> Option<u64> {
+        match self {
+            Reason::Throttled(s) | Reason::Busy(s) => Some(s.max(1)),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Error {
-    pub kind: Kind,
+    pub reason: Reason,
     pub message: String,
-    /// A machine-readable code for surfaces that have one (Auth0 `errorCode`, OAuth `error`).
-    pub code: Option<&'static str>,
+    /// The request field at fault, when there is one (pages show the message next to it).
+    pub field: Option<String>,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
-    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
         Error {
-            kind,
+            reason,
             message: message.into(),
-            code: None,
+            field: None,
+        }
+    }
+    /// An invalid request field: the message starts with the field's name.
+    pub fn field(field: &str, problem: impl fmt::Display) -> Self {
+        let problem = problem.to_string();
+        let sep = if problem.starts_with(':') { "" } else { " " };
+        Error {
+            reason: Reason::Invalid,
+            message: format!("{field}{sep}{problem}"),
+            field: Some(field.to_string()),
         }
     }
     pub fn bad_request(m: impl Into<String>) -> Self {
-        Self::new(Kind::BadRequest, m)
+        Self::new(Reason::Invalid, m)
     }
     pub fn unauthorized(m: impl Into<String>) -> Self {
-        Self::new(Kind::Unauthorized, m)
+        Self::new(Reason::NotLoggedIn, m)
+    }
+    pub fn token_invalid(m: impl Into<String>) -> Self {
+        Self::new(Reason::TokenInvalid, m)
     }
     pub fn forbidden(m: impl Into<String>) -> Self {
-        Self::new(Kind::Forbidden, m)
+        Self::new(Reason::Forbidden, m)
     }
-    pub fn not_found(m: impl Into<String>) -> Self {
-        Self::new(Kind::NotFound, m)
+    pub fn not_found(thing: Thing, m: impl Into<String>) -> Self {
+        Self::new(Reason::NotFound(thing), m)
     }
     pub fn conflict(m: impl Into<String>) -> Self {
-        Self::new(Kind::Conflict, m)
+        Self::new(Reason::Conflict, m)
     }
     pub fn precondition(m: impl Into<String>) -> Self {
-        Self::new(Kind::Precondition, m)
+        Self::new(Reason::Precondition, m)
     }
     pub fn internal(m: impl Into<String>) -> Self {
-        Self::new(Kind::Internal, m)
+        Self::new(Reason::Internal, m)
     }
-    pub fn unavailable(m: impl Into<String>, retry_after: u64) -> Self {
-        Self::new(Kind::Unavailable(retry_after), m)
-    }
-    pub fn unsupported_media_type(m: impl Into<String>) -> Self {
-        Self::new(Kind::UnsupportedMediaType, m)
-    }
-    pub fn with_code(mut self, code: &'static str) -> Self {
-        self.code = Some(code);
-        self
-    }
-
-    pub fn status(&self) -> u16 {
-        match self.kind {
-            Kind::BadRequest => 400,
-            Kind::Unauthorized => 401,
-            Kind::Forbidden => 403,
-            Kind::NotFound => 404,
-            Kind::MethodNotAllowed => 405,
-            Kind::Conflict => 409,
-            Kind::PayloadTooLarge => 413,
-            Kind::UnsupportedMediaType => 415,
-            Kind::TooManyRequests(_) => 429,
-            Kind::Precondition => 412,
-            Kind::Internal => 500,
-            Kind::Unavailable(_) => 503,
-        }
+    pub fn is(&self, reason: Reason) -> bool {
+        self.reason == reason
     }
 }
 

@@ -482,7 +482,7 @@ impl Browser {
 /// The refusal the pages show for a register token made elsewhere.
 fn other_browser((status, v): (u16, Value)) {
     assert_eq!(status, 403, "{v}");
-    assert_eq!(v["reason"], "register_token_other_browser", "{v}");
+    assert_eq!(v["code"], "register_token_other_browser", "{v}");
     assert!(
         v["message"].as_str().unwrap().contains("another browser"),
         "{v}"

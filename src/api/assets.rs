@@ -2,7 +2,7 @@
 
 use super::{Req, error_response, respond};
 use crate::App;
-use crate::error::Error;
+use crate::error::{Error, Thing};
 use rust_embed::RustEmbed;
 use warp::http::{HeaderValue, Method, header};
 use warp::reply::Response;
@@ -31,7 +31,7 @@ pub async fn handle(app: &App, req: Req) -> Response {
         ["auth", "flow", "link"] => "flow/link.html".to_string(),
         ["account"] => "account/index.html".to_string(),
         ["assets", rest @ ..] if !rest.is_empty() && !rest.contains(&"..") => rest.join("/"),
-        _ => return error_response(&Error::not_found("no such page")),
+        _ => return error_response(&Error::not_found(Thing::Route, "no such page")),
     };
     let mut r = serve(&file);
     // Pages hand the browser its CSRF cookie; the flow calls require it back in a header.
@@ -47,7 +47,7 @@ pub async fn handle(app: &App, req: Req) -> Response {
 
 fn serve(file: &str) -> Response {
     let Some(content) = Assets::get(file) else {
-        return error_response(&Error::not_found("no such file"));
+        return error_response(&Error::not_found(Thing::Route, "no such file"));
     };
     let mime = mime_guess::from_path(file).first_or_octet_stream();
     let mut r = respond(200, "text/plain", content.data.into_owned());

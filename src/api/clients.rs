@@ -7,7 +7,7 @@ use crate::App;
 use crate::auth::principal::Principal;
 use crate::core::clients::{self, Client};
 use crate::core::rfc3339;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Thing};
 use serde_json::{Value, json};
 use warp::http::Method;
 
@@ -60,7 +60,7 @@ pub async fn route(app: &App, req: &Req, rest: &[&str]) -> Result<(u16, Value)> 
             // be changed and sent back as it is.
             b.only(&[FIELDS, &["id", "builtin"]].concat())?;
             if b.opt_str("id")?.is_some_and(|given| given != *id) {
-                return Err(Error::bad_request("id cannot be changed"));
+                return Err(Error::field("id", "cannot be changed"));
             }
             let u = clients::Update {
                 name: b.opt_str("name")?,
@@ -117,7 +117,7 @@ pub async fn route(app: &App, req: &Req, rest: &[&str]) -> Result<(u16, Value)> 
             Ok((200, default_return("delete-client-secret")))
         }
         [] | [_] | [_, "client-secret"] | [_, "client-secret", _] => Err(method_not_allowed()),
-        _ => Err(Error::not_found("no such resource")),
+        _ => Err(Error::not_found(Thing::Route, "no such resource")),
     }
 }
 

@@ -16,7 +16,7 @@ use crate::auth::secret::{digest, digest_eq, random_token};
 use crate::core::linking::{self, LinkWith};
 use crate::core::{bootstrap, login, oauth, registration};
 use crate::db::{self, sessions::Session, users::User};
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result, Thing};
 use serde_json::{Value, json};
 use warp::http::{HeaderValue, Method, header};
 use warp::reply::Response;
@@ -31,12 +31,6 @@ pub async fn handle(app: &App, req: Req) -> Response {
     let r = route(app, &req, &mut cookies).await;
     let mut resp = match r {
         Ok((status, v)) => send_json(status, &v),
-        // The pages show this refusal in their own words: it carries its reason.
-        Err(e) if e.code == Some(registration::OTHER_BROWSER) => send_json(
-            e.status(),
-            &json!({"statusCode": e.status(), "error": "Forbidden", "message": e.message,
-                    "reason": registration::OTHER_BROWSER}),
-        ),
         Err(e) => error_response(&e),
     };
     for c in cookies {
@@ -171,7 +165,7 @@ async fn route(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u16, 
                 let actor = crate::core::Actor::user(&u, req.address());
                 // A session that ended meanwhile (404) is logged out all the same.
                 match crate::core::sessions::end(app, &actor, &s.id).await {
-                    Err(e) if e.kind != crate::error::Kind::NotFound => return Err(e),
+                    Err(e) if !matches!(e.reason, Reason::NotFound(_)) => return Err(e),
                     _ => {}
                 }
             }
@@ -228,7 +222,7 @@ async fn route(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u16, 
             | ["link"],
             _,
         ) => Err(method_not_allowed()),
-        _ => Err(Error::not_found("no such resource")),
+        _ => Err(Error::not_found(Thing::Route, "no such resource")),
     }
 }
 

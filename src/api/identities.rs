@@ -12,36 +12,44 @@ use crate::core::linking;
 use crate::core::users::{self, subject_for};
 use crate::core::{Actor, rfc3339};
 use crate::db::{identities::Identity, users::User};
-use crate::error::{Error, Kind as ErrKind, Result};
+use crate::error::{Error, Reason, Result, Thing};
 use serde_json::{Value, json};
 use warp::http::Method;
 use warp::reply::Response;
 
-/// Auth0's error shape, with its `errorCode`.
+/// Auth0's error shape, `{statusCode, error, message, errorCode}`.
 pub(super) fn auth0_error(e: &Error) -> Response {
     let e = &*super::public_error(e);
-    let status = e.status();
-    let code = e.code.unwrap_or(match e.kind {
-        ErrKind::BadRequest | ErrKind::PayloadTooLarge | ErrKind::UnsupportedMediaType => {
-            "invalid_body"
+    let (status, code) = match e.reason {
+        Reason::InvalidQuery => (400, "invalid_query_string"),
+        Reason::SameIdentity | Reason::LastLoginMethod => (400, "invalid_body"),
+        Reason::NotLoggedIn | Reason::TokenInvalid | Reason::WrongCredentials => {
+            (401, "invalid_token")
         }
-        ErrKind::Unauthorized => "invalid_token",
-        ErrKind::Forbidden => "insufficient_scope",
-        ErrKind::NotFound => "inexistent_user",
-        ErrKind::Conflict => "identity_conflict",
-        ErrKind::MethodNotAllowed => "invalid_uri",
-        ErrKind::TooManyRequests(_) => "too_many_requests",
-        ErrKind::Unavailable(_) => "temporarily_unavailable",
-        _ => "internal_error",
-    });
-    let error = warp::http::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("Error");
+        Reason::Forbidden | Reason::ScopeMissing | Reason::Blocked => (403, "insufficient_scope"),
+        Reason::NotFound(Thing::Route) => (404, "invalid_uri"),
+        Reason::NotFound(Thing::Identity | Thing::Instance | Thing::Strategy) => {
+            (404, "inexistent_identity")
+        }
+        Reason::NotFound(_) => (404, "inexistent_user"),
+        Reason::MethodNotAllowed => (405, "invalid_uri"),
+        Reason::Conflict | Reason::IdentityTaken => (409, "identity_conflict"),
+        Reason::TooLarge => (413, "invalid_body"),
+        Reason::MediaType => (415, "invalid_body"),
+        Reason::Throttled(_) => (429, "too_many_requests"),
+        Reason::Busy(_) => (503, "temporarily_unavailable"),
+        Reason::Internal => (500, "internal_error"),
+        _ => (400, "invalid_body"),
+    };
     super::with_retry_after(
         send_json(
             status,
-            &json!({"statusCode": status, "error": error, "message": e.message, "errorCode": code}),
+            &json!({
+                "statusCode": status,
+                "error": super::status_text(status),
+                "message": e.message,
+                "errorCode": code,
+            }),
         ),
         e,
     )
@@ -56,11 +64,8 @@ pub async fn handle(app: &App, req: Req) -> Response {
 
 async fn caller(app: &App, req: &Req) -> Result<Principal> {
     let token = bearer(req.header("authorization"))
-        .ok_or_else(|| Error::unauthorized("Missing authentication").with_code("invalid_token"))?;
-    authenticate(app, token).await.map_err(|e| match e.kind {
-        ErrKind::Internal => e,
-        _ => Error::unauthorized(e.message).with_code("invalid_token"),
-    })
+        .ok_or_else(|| Error::token_invalid("Missing authentication"))?;
+    authenticate(app, token).await
 }
 
 /// The caller's own user with `own_scope`, or any user with the privileged `all_scope`.
@@ -69,13 +74,12 @@ fn allow(p: &Principal, id: &str, own_scope: &str, all_scope: &str) -> Result<()
         return Ok(());
     }
     if p.user.id != id {
-        return Err(Error::forbidden(format!(
-            "only your own user, unless the token has {all_scope}"
-        ))
-        .with_code("insufficient_scope"));
+        return Err(Error::new(
+            Reason::ScopeMissing,
+            format!("only your own user, unless the token has {all_scope}"),
+        ));
     }
     p.require_scope(own_scope)
-        .map_err(|e| e.with_code("insufficient_scope"))
 }
 
 async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
@@ -91,35 +95,24 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
         }
         ["users", id, "identities"] if m == Method::POST => {
             let p = caller(app, req).await?;
-            let b = Body::parse(&req.body).map_err(|e| e.with_code("invalid_body"))?;
-            b.only(&["link_with", "provider", "user_id", "connection_id"])
-                .map_err(|e| e.with_code("invalid_body"))?;
+            let b = Body::parse(&req.body)?;
+            b.only(&["link_with", "provider", "user_id", "connection_id"])?;
             let by_token = b.has("link_with");
             if by_token && (b.has("provider") || b.has("user_id") || b.has("connection_id")) {
                 return Err(Error::bad_request(
                     "link_with cannot be used together with provider, user_id or connection_id",
-                )
-                .with_code("invalid_body"));
+                ));
             }
             let actor = p.actor(req.address());
             if by_token {
                 allow(&p, id, "update:current_user_identities", "update:users")?;
-                let token = b
-                    .nonempty("link_with")
-                    .map_err(|e| e.with_code("invalid_body"))?;
+                let token = b.nonempty("link_with")?;
                 linking::link_with(app, &actor, id, &token, p.claims.client_id.as_deref()).await?;
             } else {
-                p.require_privileged_scope("update:users")
-                    .map_err(|e| e.with_code("insufficient_scope"))?;
-                let provider = b
-                    .nonempty("provider")
-                    .map_err(|e| e.with_code("invalid_body"))?;
-                let subject = b
-                    .nonempty("user_id")
-                    .map_err(|e| e.with_code("invalid_body"))?;
-                let connection = b
-                    .opt_str("connection_id")
-                    .map_err(|e| e.with_code("invalid_body"))?;
+                p.require_privileged_scope("update:users")?;
+                let provider = b.nonempty("provider")?;
+                let subject = b.nonempty("user_id")?;
+                let connection = b.opt_str("connection_id")?;
                 link_by_provider(app, &actor, id, &provider, &subject, connection).await?;
             }
             let (_, list) = users::with_identities(app, id).await?;
@@ -135,7 +128,7 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
         ["users", _] | ["users", _, "identities"] | ["users", _, "identities", _, _] => {
             Err(super::method_not_allowed())
         }
-        _ => Err(Error::not_found("no such resource").with_code("invalid_uri")),
+        _ => Err(Error::not_found(Thing::Route, "no such resource")),
     }
 }
 
@@ -152,18 +145,17 @@ async fn link_by_provider(
     let candidates: Vec<Instance> = instances::list(app, Some(provider.to_string())).await?;
     let inst = match connection {
         Some(c) => candidates.into_iter().find(|i| i.id == c).ok_or_else(|| {
-            Error::not_found("no such connection for this provider")
-                .with_code("inexistent_identity")
+            Error::not_found(Thing::Identity, "no such connection for this provider")
         })?,
         None if candidates.len() > 1 => {
             return Err(Error::bad_request(
                 "several connections have this provider: connection_id is required",
-            )
-            .with_code("invalid_body"));
+            ));
         }
-        None => candidates.into_iter().next().ok_or_else(|| {
-            Error::not_found("no connection has this provider").with_code("inexistent_identity")
-        })?,
+        None => candidates
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::not_found(Thing::Identity, "no connection has this provider"))?,
     };
     let subject = subject_for(provider, subject);
     linking::link_existing(app, actor, primary, &inst.id, &subject).await
@@ -210,8 +202,10 @@ impl Fields {
             None | Some("true") => true,
             Some("false") => false,
             Some(_) => {
-                return Err(Error::bad_request("include_fields must be true or false")
-                    .with_code("invalid_query_string"));
+                return Err(Error::new(
+                    Reason::InvalidQuery,
+                    "include_fields must be true or false",
+                ));
             }
         };
         let names = req

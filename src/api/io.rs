@@ -3,7 +3,7 @@
 
 use super::route::{Cx, Input, OpDoc, Output, json_response, query_params, schema_ref};
 use super::{respond, send_json};
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use schemars::{JsonSchema, SchemaGenerator};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -45,7 +45,8 @@ impl<T: DeserializeOwned + JsonSchema + Send + 'static> Input for Body<T> {
             b"{}"
         } else {
             if !is_json(cx) {
-                return Err(Error::unsupported_media_type(
+                return Err(Error::new(
+                    Reason::MediaType,
                     "the body must be sent as application/json",
                 ));
             }
@@ -156,7 +157,8 @@ impl<T: Serialize + JsonSchema + Send + 'static> Output for Json<T> {
         json_of(200, &self.0)
     }
     fn doc(d: &mut OpDoc, g: &mut SchemaGenerator) {
-        d.responses.push((200, json_response("OK", schema_ref::<T>(g))));
+        d.responses
+            .push((200, json_response("OK", schema_ref::<T>(g))));
     }
 }
 

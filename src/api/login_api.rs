@@ -9,7 +9,7 @@ use crate::core::instances::{self, Flags, Instance};
 use crate::core::{linking, registration, rfc3339, users};
 use crate::db::identities::Identity;
 use crate::db::users::User;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Thing};
 use crate::strategies;
 use serde_json::{Value, json};
 use warp::http::Method;
@@ -47,10 +47,11 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
         }
         ["strategy", t] if m == Method::GET => strategies::find(t)
             .map(|s| (200, s.to_json()))
-            .ok_or_else(|| Error::not_found(format!("unknown strategy {t:?}"))),
+            .ok_or_else(|| Error::not_found(Thing::Strategy, format!("unknown strategy {t:?}"))),
         ["strategy", t, "instance"] if m == Method::GET => {
-            strategies::find(t)
-                .ok_or_else(|| Error::not_found(format!("unknown strategy {t:?}")))?;
+            strategies::find(t).ok_or_else(|| {
+                Error::not_found(Thing::Strategy, format!("unknown strategy {t:?}"))
+            })?;
             let list = instances::list(app, Some(t.to_string())).await?;
             ok(list.iter().map(|i| instance_json(app, i, false)).collect())
         }
@@ -85,7 +86,7 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
             let cascade = match req.query("cascade") {
                 None | Some("false") => false,
                 Some("true") => true,
-                Some(_) => return Err(Error::bad_request("cascade must be true or false")),
+                Some(_) => return Err(Error::field("cascade", "must be true or false")),
             };
             instances::delete(app, &p.actor(req.address()), id, cascade).await?;
             ok(default_return("delete-strategy-instance"))
@@ -172,7 +173,7 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
                 .query("before")
                 .map(|b| {
                     b.parse::<i64>()
-                        .map_err(|_| Error::bad_request("before must be an event id"))
+                        .map_err(|_| Error::field("before", "must be an event id"))
                 })
                 .transpose()?;
             let limit = query_limit(req, 100)?;
@@ -308,7 +309,7 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
             "data-suggestion" | "self-register" | "self-link" | "admin-link",
         ]
         | ["audit"] => Err(method_not_allowed()),
-        _ => Err(Error::not_found("no such resource")),
+        _ => Err(Error::not_found(Thing::Route, "no such resource")),
     }
 }
 
@@ -331,7 +332,7 @@ fn query_limit(req: &Req, default: u32) -> Result<u32> {
             .parse::<u32>()
             .ok()
             .filter(|l| (1..=500).contains(l))
-            .ok_or_else(|| Error::bad_request("limit must be a number from 1 to 500")),
+            .ok_or_else(|| Error::field("limit", "must be a number from 1 to 500")),
     }
 }
 
@@ -354,7 +355,7 @@ async fn create_instance(app: &App, req: &Req, url_type: Option<String>) -> Resu
     if let Some(t) = &url_type
         && strategies::find(t).is_none()
     {
-        return Err(Error::bad_request(format!("type: unknown strategy {t:?}")));
+        return Err(Error::field("type", format!(": unknown strategy {t:?}")));
     }
     let b = Body::parse(&req.body)?;
     b.only(INSTANCE_FIELDS)?;

@@ -9,14 +9,14 @@ pub mod clients;
 pub mod flow;
 pub mod identities;
 pub mod io;
-pub mod openapi;
-pub mod route;
 pub mod login_api;
 pub mod oauth;
+pub mod openapi;
 pub mod ops;
+pub mod route;
 
 use crate::App;
-use crate::error::{Error, Kind};
+use crate::error::{Error, Reason, Thing};
 use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::StreamExt;
@@ -197,14 +197,12 @@ impl Surface {
 /// signing failure) is for the log only; the client gets a generic message with the request's
 /// id, to quote when reporting the problem.
 pub fn public_error(e: &Error) -> Cow<'_, Error> {
-    if e.kind != Kind::Internal {
+    if e.reason != Reason::Internal {
         return Cow::Borrowed(e);
     }
     let id = request_id().unwrap_or_else(|| "unknown".into());
     tracing::error!(error = %e.message, "internal error");
-    let mut out = Error::internal(format!("internal error; request id {id}"));
-    out.code = e.code;
-    Cow::Owned(out)
+    Cow::Owned(Error::internal(format!("internal error; request id {id}")))
 }
 
 async fn read_body<S, B>(mut stream: S) -> Result<Bytes, Error>
@@ -220,7 +218,7 @@ where
             let part = chunk.chunk();
             if buf.len() + part.len() > MAX_BODY {
                 return Err(Error::new(
-                    Kind::PayloadTooLarge,
+                    Reason::TooLarge,
                     format!("the request body is larger than {MAX_BODY} bytes"),
                 ));
             }
@@ -269,7 +267,7 @@ fn check_json_body(req: &Req) -> crate::error::Result<()> {
         Ok(())
     } else {
         Err(Error::new(
-            Kind::UnsupportedMediaType,
+            Reason::MediaType,
             "the body must be JSON, sent with Content-Type: application/json",
         ))
     }
@@ -298,7 +296,7 @@ async fn dispatch(app: &App, req: Req) -> Response {
         ("auth", "flow", _) | ("assets", _, _) | ("", _, _) | ("account", "", "") => {
             assets::handle(app, req).await
         }
-        _ => error_response(&Error::not_found("no such resource")),
+        _ => error_response(&Error::not_found(Thing::Route, "no such resource")),
     }
 }
 
@@ -309,7 +307,9 @@ pub struct Surfaces {
 
 pub fn surfaces() -> &'static Surfaces {
     static S: std::sync::OnceLock<Surfaces> = std::sync::OnceLock::new();
-    S.get_or_init(|| Surfaces { ops: ops::surface() })
+    S.get_or_init(|| Surfaces {
+        ops: ops::surface(),
+    })
 }
 
 pub fn openapi_document(app: &App) -> Value {
@@ -366,7 +366,7 @@ pub fn send_json(status: u16, v: &Value) -> Response {
     respond(status, "application/json", v.to_string())
 }
 
-fn status_text(status: u16) -> &'static str {
+pub fn status_text(status: u16) -> &'static str {
     StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason())
@@ -375,29 +375,64 @@ fn status_text(status: u16) -> &'static str {
 
 /// Sets `Retry-After` on a 429 or 503.
 pub fn with_retry_after(mut r: Response, e: &Error) -> Response {
-    if let Kind::TooManyRequests(secs) | Kind::Unavailable(secs) = e.kind
-        && let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string())
+    if let Some(secs) = e.reason.retry_after()
+        && let Ok(v) = HeaderValue::from_str(&secs.to_string())
     {
         r.headers_mut().insert(header::RETRY_AFTER, v);
     }
     r
 }
 
-/// The error shape of the login API, the flows and operations.
+/// The HTTP status of a reason on the login API, the flows and operations (Gropius' statuses).
+pub fn login_status(r: Reason) -> u16 {
+    match r {
+        Reason::Invalid
+        | Reason::InvalidQuery
+        | Reason::GrantInvalid
+        | Reason::ScopeInvalid
+        | Reason::TargetInvalid
+        | Reason::ClientNotAllowed
+        | Reason::GrantUnsupported => 400,
+        Reason::NotLoggedIn
+        | Reason::TokenInvalid
+        | Reason::WrongCredentials
+        | Reason::ClientUnauthenticated => 401,
+        Reason::Forbidden | Reason::ScopeMissing | Reason::Blocked | Reason::OtherBrowser => 403,
+        Reason::NotFound(_) => 404,
+        Reason::MethodNotAllowed => 405,
+        Reason::Conflict
+        | Reason::IdentityTaken
+        | Reason::SameIdentity
+        | Reason::LastLoginMethod
+        | Reason::Precondition => 409,
+        Reason::TooLarge => 413,
+        Reason::MediaType => 415,
+        Reason::Throttled(_) => 429,
+        Reason::Internal => 500,
+        Reason::Busy(_) => 503,
+    }
+}
+
+/// The error shape of the login API, the flows and operations: `{statusCode, error, message}`,
+/// plus `code` (a stable name of the reason, which the pages decide on) and `field` (the
+/// request field at fault) where there is one.
 pub fn error_response(e: &Error) -> Response {
     let e = &*public_error(e);
-    let status = e.status();
-    with_retry_after(
-        send_json(
-            status,
-            &json!({"statusCode": status, "error": status_text(status), "message": e.message}),
-        ),
-        e,
-    )
+    let status = login_status(e.reason);
+    let mut body = json!({
+        "statusCode": status,
+        "error": status_text(status),
+        "message": e.message,
+        "code": e.reason.code(),
+    });
+    if let Some(f) = &e.field {
+        body["field"] = json!(f);
+    }
+    with_retry_after(send_json(status, &body), e)
 }
 
 pub fn method_not_allowed() -> Error {
-    Error::new(Kind::MethodNotAllowed, "method not allowed")
+    Error::new(Reason::MethodNotAllowed, "method not allowed")
 }
 
 /// Renders a result in the login API's shape: `ok` status with the JSON, or the error.

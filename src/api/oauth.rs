@@ -8,41 +8,39 @@ use crate::auth::principal::{authenticate, bearer};
 use crate::core::clients::{self, Client};
 use crate::core::login;
 use crate::core::oauth::{self, AuthRequest};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Reason, Result, Thing};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use warp::http::{HeaderValue, Method, header};
 use warp::reply::Response;
 
-/// RFC 6749's error shape. The status follows the error code: 401 for a failed client
-/// authentication, 429 for throttling, 503 for a full hash queue, 400 for the rest of the
-/// protocol errors.
+/// RFC 6749's error shape, `{error, error_description}`, with the status its code calls for.
 pub fn oauth_error(e: &Error) -> Response {
     let e = &*super::public_error(e);
-    let code = e.code.unwrap_or(match e.kind {
-        Kind::Unauthorized => "invalid_client",
-        Kind::Forbidden => "access_denied",
-        Kind::NotFound => "not_found",
-        Kind::TooManyRequests(_) => "slow_down",
-        Kind::Unavailable(_) => "temporarily_unavailable",
-        Kind::Internal => "server_error",
-        _ => "invalid_request",
-    });
-    let status = match (code, e.kind) {
-        (
-            _,
-            Kind::NotFound
-            | Kind::MethodNotAllowed
-            | Kind::PayloadTooLarge
-            | Kind::UnsupportedMediaType
-            | Kind::TooManyRequests(_)
-            | Kind::Unavailable(_)
-            | Kind::Internal,
-        ) => e.status(),
-        ("invalid_client", _) => 401,
-        ("invalid_token", _) => 401,
-        ("insufficient_scope", _) => 403,
-        _ => 400,
+    let (status, code) = match e.reason {
+        Reason::NotLoggedIn | Reason::TokenInvalid => (401, "invalid_token"),
+        Reason::ClientUnauthenticated => (401, "invalid_client"),
+        Reason::Forbidden | Reason::OtherBrowser => (403, "access_denied"),
+        Reason::ScopeMissing => (403, "insufficient_scope"),
+        Reason::WrongCredentials | Reason::Blocked | Reason::GrantInvalid => (400, "invalid_grant"),
+        Reason::ScopeInvalid => (400, "invalid_scope"),
+        Reason::TargetInvalid => (400, "invalid_target"),
+        Reason::ClientNotAllowed => (400, "unauthorized_client"),
+        Reason::GrantUnsupported => (400, "unsupported_grant_type"),
+        Reason::NotFound(_) => (404, "invalid_request"),
+        Reason::MethodNotAllowed => (405, "invalid_request"),
+        Reason::TooLarge => (413, "invalid_request"),
+        Reason::MediaType => (415, "invalid_request"),
+        Reason::Throttled(_) => (429, "slow_down"),
+        Reason::Busy(_) => (503, "temporarily_unavailable"),
+        Reason::Internal => (500, "server_error"),
+        Reason::Invalid
+        | Reason::InvalidQuery
+        | Reason::Conflict
+        | Reason::IdentityTaken
+        | Reason::SameIdentity
+        | Reason::LastLoginMethod
+        | Reason::Precondition => (400, "invalid_request"),
     };
     let mut r = super::with_retry_after(
         send_json(
@@ -95,7 +93,7 @@ pub async fn handle(app: &App, req: Req) -> Response {
             "oauth",
             "authorize" | "token" | "userinfo" | "revoke" | "introspect",
         ] => Err(super::method_not_allowed()),
-        _ => Err(Error::not_found("no such resource")),
+        _ => Err(Error::not_found(Thing::Route, "no such resource")),
     };
     match r {
         Ok(r) => r,
@@ -158,10 +156,10 @@ async fn client_auth(app: &App, req: &Req, f: &HashMap<String, String>) -> Resul
                 .ok()
                 .and_then(|v| String::from_utf8(v).ok())
                 .ok_or_else(|| {
-                    Error::unauthorized("malformed Basic credentials").with_code("invalid_client")
+                    Error::new(Reason::ClientUnauthenticated, "malformed Basic credentials")
                 })?;
             let (id, secret) = raw.split_once(':').ok_or_else(|| {
-                Error::unauthorized("malformed Basic credentials").with_code("invalid_client")
+                Error::new(Reason::ClientUnauthenticated, "malformed Basic credentials")
             })?;
             let dec = |s: &str| {
                 percent_encoding::percent_decode_str(&s.replace('+', " "))
@@ -182,7 +180,10 @@ async fn client_auth(app: &App, req: &Req, f: &HashMap<String, String>) -> Resul
         }
         None => {
             let id = f.get("client_id").cloned().ok_or_else(|| {
-                Error::unauthorized("client authentication is required").with_code("invalid_client")
+                Error::new(
+                    Reason::ClientUnauthenticated,
+                    "client authentication is required",
+                )
             })?;
             (id, f.get("client_secret").cloned())
         }
@@ -219,10 +220,10 @@ async fn token(app: &App, req: &Req) -> Result<Response> {
         }
         "password" => {
             if !client.allow_password_grant {
-                return Err(
-                    Error::bad_request("this client may not use the password grant")
-                        .with_code("unauthorized_client"),
-                );
+                return Err(Error::new(
+                    Reason::ClientNotAllowed,
+                    "this client may not use the password grant",
+                ));
             }
             let scope = oauth::granted_scope(&client, get("scope"))?;
             let resource = oauth::check_resource(app, &client, get("resource"))?;
@@ -237,17 +238,13 @@ async fn token(app: &App, req: &Req) -> Result<Response> {
                 &o,
                 oauth::Asked { scope, resource },
             )
-            .await
-            .map_err(|e| match e.kind {
-                Kind::Forbidden => Error::bad_request(e.message).with_code("invalid_grant"),
-                _ => e,
-            })?
+            .await?
         }
         other => {
-            return Err(
-                Error::bad_request(format!("grant_type {other} is not supported"))
-                    .with_code("unsupported_grant_type"),
-            );
+            return Err(Error::new(
+                Reason::GrantUnsupported,
+                format!("grant_type {other} is not supported"),
+            ));
         }
     };
     let mut r = send_json(200, &body);
@@ -257,17 +254,14 @@ async fn token(app: &App, req: &Req) -> Result<Response> {
 }
 
 async fn userinfo(app: &App, req: &Req) -> Result<Response> {
-    let token = bearer(req.header("authorization")).ok_or_else(|| {
-        Error::unauthorized("an access token is required").with_code("invalid_token")
-    })?;
-    let p = authenticate(app, token).await.map_err(|e| match e.kind {
-        Kind::Internal => e,
-        _ => Error::unauthorized(e.message).with_code("invalid_token"),
-    })?;
+    let token = bearer(req.header("authorization"))
+        .ok_or_else(|| Error::token_invalid("an access token is required"))?;
+    let p = authenticate(app, token).await?;
     if !p.claims.has_scope("openid") {
-        return Err(
-            Error::forbidden("the token lacks the scope openid").with_code("insufficient_scope")
-        );
+        return Err(Error::new(
+            Reason::ScopeMissing,
+            "the token lacks the scope openid",
+        ));
     }
     let scope = oauth::parse_scope(&p.claims.scope);
     let mut out = json!({"sub": p.user.id});
@@ -281,7 +275,7 @@ async fn revoke(app: &App, req: &Req) -> Result<Response> {
     let token = f
         .get("token")
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| Error::bad_request("token is required"))?;
+        .ok_or_else(|| Error::field("token", "is required"))?;
     oauth::revoke(app, &client, token).await?;
     Ok(send_json(200, &json!({})))
 }
@@ -290,15 +284,15 @@ async fn introspect(app: &App, req: &Req) -> Result<Response> {
     let f = form(req)?;
     let client = client_auth(app, req, &f).await?;
     if !client.requires_secret {
-        return Err(
-            Error::unauthorized("introspection needs a confidential client")
-                .with_code("invalid_client"),
-        );
+        return Err(Error::new(
+            Reason::ClientUnauthenticated,
+            "introspection needs a confidential client",
+        ));
     }
     let token = f
         .get("token")
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| Error::bad_request("token is required"))?;
+        .ok_or_else(|| Error::field("token", "is required"))?;
     Ok(send_json(
         200,
         &oauth::introspect(app, &client, token).await?,

@@ -62,9 +62,7 @@ pub fn document(public_url: &str, surfaces: &[&Surface]) -> Value {
             if let Some(body) = d.body {
                 op["requestBody"] = body;
             }
-            let item = paths
-                .entry(r.path.to_string())
-                .or_insert_with(|| json!({}));
+            let item = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
             item[r.method.as_str().to_ascii_lowercase()] = op;
         }
     }

@@ -3,7 +3,7 @@
 
 use super::io::{Json, NoInput, Raw};
 use super::route::{Cx, Public, Route, Surface};
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::sync::OnceLock;
@@ -30,10 +30,13 @@ pub fn surface() -> Surface {
                 .errors(&[503]),
             Route::new(Method::GET, "/api/openapi.json", "openapi", openapi)
                 .summary("This document")
-                .response(200, serde_json::json!({
-                    "description": "The OpenAPI 3.1 document of every surface",
-                    "content": {"application/json": {"schema": {"type": "object"}}},
-                })),
+                .response(
+                    200,
+                    serde_json::json!({
+                        "description": "The OpenAPI 3.1 document of every surface",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }),
+                ),
         ],
     }
 }
@@ -47,7 +50,7 @@ async fn readyz(cx: Cx, _: Public, _: NoInput) -> Result<Json<Status>> {
         .db
         .ping()
         .await
-        .map_err(|_| Error::unavailable("the database does not answer", 1))?;
+        .map_err(|_| Error::new(Reason::Busy(1), "the database does not answer"))?;
     Ok(Json(Status { status: "ok" }))
 }
 

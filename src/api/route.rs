@@ -10,7 +10,7 @@
 
 use super::Req;
 use crate::App;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Thing};
 use schemars::SchemaGenerator;
 use serde_json::{Map, Value, json};
 use std::future::Future;
@@ -119,10 +119,12 @@ pub struct Route {
 fn parse_template(path: &'static str) -> Vec<Seg> {
     path.split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            Some(name) => Seg::Param(name),
-            None => Seg::Lit(s),
-        })
+        .map(
+            |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => Seg::Param(name),
+                None => Seg::Lit(s),
+            },
+        )
         .collect()
 }
 
@@ -246,7 +248,7 @@ impl Surface {
         }
         let Some((route, params)) = hit else {
             if allowed.is_empty() {
-                return (self.render)(&Error::not_found("no such resource"));
+                return (self.render)(&Error::not_found(Thing::Route, "no such resource"));
             }
             let mut resp = (self.render)(&super::method_not_allowed());
             let allow = allowed

@@ -124,7 +124,7 @@ pub fn verify<T: for<'de> Deserialize<'de>>(
 ) -> Result<T> {
     let invalid = |why: &str| {
         tracing::debug!(reason = why, "token refused");
-        Error::unauthorized("invalid or expired token")
+        Error::token_invalid("invalid or expired token")
     };
     let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed"))?;
     if header.typ.as_deref() != Some(kind.typ()) {

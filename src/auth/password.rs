@@ -5,7 +5,7 @@
 //! waiting behind everyone else.
 
 use crate::config::Settings;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Reason, Result};
 use argon2::password_hash::phc::{Output, ParamsString, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,14 +20,16 @@ pub const MAX_PASSWORD_LEN: usize = 1024;
 pub fn check_new_password(password: &str) -> Result<()> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_LEN {
-        return Err(Error::bad_request(format!(
-            "password must be at least {MIN_PASSWORD_LEN} characters long"
-        )));
+        return Err(Error::field(
+            "password",
+            format!("must be at least {MIN_PASSWORD_LEN} characters long"),
+        ));
     }
     if password.len() > MAX_PASSWORD_LEN {
-        return Err(Error::bad_request(format!(
-            "password must be at most {MAX_PASSWORD_LEN} bytes long"
-        )));
+        return Err(Error::field(
+            "password",
+            format!("must be at most {MAX_PASSWORD_LEN} bytes long"),
+        ));
     }
     Ok(())
 }
@@ -242,7 +244,7 @@ impl Hasher {
             })
             .map_err(|_| {
                 Error::new(
-                    Kind::Unavailable(1),
+                    Reason::Busy(1),
                     "Too many password checks are waiting. Try again in a second.",
                 )
             })?;
@@ -356,8 +358,7 @@ mod tests {
             tokio::task::yield_now().await;
         }
         let e = h.hash("second password".into()).await.unwrap_err();
-        assert_eq!(e.kind, Kind::Unavailable(1));
-        assert_eq!(e.status(), 503);
+        assert_eq!(e.reason, Reason::Busy(1));
         drop(held);
         assert!(waiting.await.unwrap().is_ok());
         assert_eq!(h.waiting.load(Ordering::SeqCst), 0);

@@ -132,7 +132,7 @@ pub fn live_subject_in(
     iat: i64,
     jti: Option<&str>,
 ) -> Result<(User, crate::db::sessions::Session)> {
-    let refused = || Error::unauthorized("invalid or expired token");
+    let refused = || Error::token_invalid("invalid or expired token");
     let user = db::users::get(conn, sub)?;
     let session = db::sessions::get(conn, sid)?;
     let revoked: bool = match jti {

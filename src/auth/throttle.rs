@@ -15,7 +15,7 @@
 //! `ADDRESS_CREATIONS` a minute, each counted when it is let through. IPv6 addresses count
 //! per /64, which one subscriber usually holds whole.
 
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Reason, Result};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
@@ -132,10 +132,9 @@ fn too_many(wait: Duration, what: &str) -> Error {
     let secs = whole_seconds(wait);
     let unit = if secs == 1 { "second" } else { "seconds" };
     Error::new(
-        Kind::TooManyRequests(secs),
+        Reason::Throttled(secs),
         format!("{what} Try again in {secs} {unit}."),
     )
-    .with_code("slow_down")
 }
 
 const FAILED: &str = "Too many failed attempts.";
@@ -302,8 +301,7 @@ mod tests {
             t.begin("k", None).unwrap().failed();
         }
         let e = t.begin("k", None).err().unwrap();
-        assert_eq!(e.status(), 429);
-        assert_eq!(e.code, Some("slow_down"));
+        assert!(matches!(e.reason, Reason::Throttled(_)));
         // A success (here of an attempt let through before the streak) resets it.
         let t = Throttle::default();
         let early = t.begin("k", None).unwrap();
@@ -321,7 +319,7 @@ mod tests {
         let running: Vec<_> = (0..5).map(|_| t.begin("k", None).unwrap()).collect();
         // Five are running: a sixth is refused before any hash, for at least a second.
         match t.begin("k", None) {
-            Err(e) => assert_eq!(e.kind, Kind::TooManyRequests(1)),
+            Err(e) => assert_eq!(e.reason, Reason::Throttled(1)),
             Ok(_) => panic!("a sixth simultaneous attempt was let through"),
         }
         // Released without a verdict (cancelled, internal error): not counted.
@@ -342,7 +340,7 @@ mod tests {
         let running: Vec<_> = (0..ADDRESS_FAILURES)
             .map(|i| t.begin(&format!("user{i}"), Some(ip)).unwrap())
             .collect();
-        assert_eq!(t.begin("fresh", Some(ip)).err().unwrap().status(), 429);
+        assert_eq!(t.begin("fresh", Some(ip)).err().unwrap().reason, Reason::Throttled(1));
         t.begin("fresh", Some("10.0.0.2".parse().unwrap()))
             .unwrap()
             .failed();
@@ -350,7 +348,7 @@ mod tests {
             a.failed();
         }
         let e = t.begin("fresh", Some(ip)).err().unwrap();
-        assert!(matches!(e.kind, Kind::TooManyRequests(s) if (59..=60).contains(&s)));
+        assert!(matches!(e.reason, Reason::Throttled(s) if (59..=60).contains(&s)));
         // Successes do not spend the address's budget.
         let t = Throttle::default();
         for i in 0..ADDRESS_FAILURES * 2 {
@@ -386,7 +384,7 @@ mod tests {
             t.creation(Some(ip)).unwrap();
         }
         let e = t.creation(Some(ip)).unwrap_err();
-        assert!(matches!(e.kind, Kind::TooManyRequests(s) if (59..=60).contains(&s)));
+        assert!(matches!(e.reason, Reason::Throttled(s) if (59..=60).contains(&s)));
         t.creation(Some("192.0.2.10".parse().unwrap())).unwrap();
         t.creation(None).unwrap();
     }

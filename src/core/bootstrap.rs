@@ -87,7 +87,7 @@ pub async fn check_setup_token(app: &App, token: String) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::unauthorized(
+        Err(Error::token_invalid(
             "this setup link is invalid, used or expired; restart keyward for a new one, or use `keyward admin create`",
         ))
     }
@@ -114,7 +114,7 @@ pub async fn complete_setup(
         .write(move |tx| {
             // Checked again inside the transaction: of two racing requests one wins.
             if !setup_token_ok(tx, &token)? {
-                return Err(Error::unauthorized(
+                return Err(Error::token_invalid(
                     "this setup link is invalid, used or expired",
                 ));
             }

@@ -11,7 +11,7 @@ use super::{Actor, new_id};
 use crate::App;
 use crate::auth::secret::{b64, digest, digest_eq, random_token};
 use crate::db::{self, clients::ClientRow, clients::SecretRow};
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result, Thing};
 use rusqlite::Connection;
 use serde_json::json;
 
@@ -123,12 +123,13 @@ fn check_name(name: &str) -> Result<String> {
     super::check_no_control("name", name)?;
     let name = name.trim();
     if name.is_empty() {
-        return Err(Error::bad_request("name must not be empty"));
+        return Err(Error::field("name", "must not be empty"));
     }
     if name.chars().count() > MAX_NAME_LEN {
-        return Err(Error::bad_request(format!(
-            "name must be at most {MAX_NAME_LEN} characters long"
-        )));
+        return Err(Error::field(
+            "name",
+            format!("must be at most {MAX_NAME_LEN} characters long"),
+        ));
     }
     Ok(name.to_string())
 }
@@ -139,30 +140,31 @@ fn check_name(name: &str) -> Result<String> {
 /// because the authorize endpoint and resource servers compare them exactly.
 fn check_urls(field: &str, urls: &[String]) -> Result<()> {
     if urls.len() > MAX_URLS {
-        return Err(Error::bad_request(format!(
-            "{field}: at most {MAX_URLS} URLs are allowed"
-        )));
+        return Err(Error::field(
+            field,
+            format!(": at most {MAX_URLS} URLs are allowed"),
+        ));
     }
     for u in urls {
         super::check_no_control(field, u)?;
         // url::Url::parse would quietly trim these, and the stored text would then never match.
         if u.len() > MAX_URL_LEN || u.chars().any(char::is_whitespace) {
-            return Err(Error::bad_request(format!(
-                "{field}: {u:?} is not a valid URL"
-            )));
+            return Err(Error::field(field, format!(": {u:?} is not a valid URL")));
         }
         let parsed = url::Url::parse(u)
             .ok()
             .filter(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some())
             .ok_or_else(|| {
-                Error::bad_request(format!(
-                    "{field}: {u:?} is not an absolute http or https URL"
-                ))
+                Error::field(
+                    field,
+                    format!(": {u:?} is not an absolute http or https URL"),
+                )
             })?;
         if parsed.fragment().is_some() {
-            return Err(Error::bad_request(format!(
-                "{field}: {u:?} must not have a fragment"
-            )));
+            return Err(Error::field(
+                field,
+                format!(": {u:?} must not have a fragment"),
+            ));
         }
     }
     Ok(())
@@ -199,7 +201,7 @@ fn check_row(c: &Connection, r: &ClientRow) -> Result<()> {
             ));
         }
         if db::users::get(c, user)?.is_none() {
-            return Err(Error::bad_request("clientCredentialFlowUser: no such user"));
+            return Err(Error::field("clientCredentialFlowUser", ": no such user"));
         }
     }
     if r.builtin && r.requires_secret {
@@ -211,7 +213,7 @@ fn check_row(c: &Connection, r: &ClientRow) -> Result<()> {
 }
 
 fn not_found() -> Error {
-    Error::not_found("client not found")
+    Error::not_found(Thing::Client, "client not found")
 }
 
 pub async fn list(app: &App) -> Result<Vec<Client>> {
@@ -323,7 +325,7 @@ pub async fn update(app: &App, actor: &Actor, id: &str, u: Update) -> Result<Cli
         .write(move |tx| {
             let mut row = db::clients::get(tx, &id)?.ok_or_else(not_found)?;
             if u.builtin.is_some_and(|b| b != row.builtin) {
-                return Err(Error::bad_request("builtin cannot be changed"));
+                return Err(Error::field("builtin", "cannot be changed"));
             }
             let mut changed = Vec::new();
             if let Some(v) = name {
@@ -496,7 +498,7 @@ pub async fn delete_secret(
         .write(move |tx| {
             db::clients::get(tx, &id)?.ok_or_else(not_found)?;
             if !db::clients::delete_secret(tx, &id, &fp)? {
-                return Err(Error::not_found("client secret not found"));
+                return Err(Error::not_found(Thing::Secret, "client secret not found"));
             }
             actor.audit(
                 tx,
@@ -516,7 +518,7 @@ pub async fn delete_secret(
 /// One read with two primary-key lookups and a constant-time digest comparison: no cache, so
 /// a change made by another process (the CLI) takes effect at once.
 pub async fn authenticate(app: &App, client_id: &str, secret: Option<&str>) -> Result<Client> {
-    let refused = |why: &str| Error::unauthorized(why).with_code("invalid_client");
+    let refused = |why: &str| Error::new(Reason::ClientUnauthenticated, why);
     let presented = secret.filter(|s| !s.is_empty()).map(digest);
     let fp = presented.as_deref().map(fingerprint_of_digest);
     let key = (client_id.to_string(), fp);

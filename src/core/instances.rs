@@ -5,7 +5,7 @@ use super::users::AdminGuard;
 use super::{Actor, new_id};
 use crate::App;
 use crate::db::{self, identities, instances::InstanceRow};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Thing};
 use crate::strategies::{self, Strategy};
 use serde_json::{Value, json};
 
@@ -82,10 +82,13 @@ fn seal_row(app: &App, i: &Instance) -> InstanceRow {
 /// where the strategy cannot do it.
 fn flag(field: &str, requested: Option<bool>, capable: bool, s: &Strategy) -> Result<bool> {
     match requested {
-        Some(true) if !capable => Err(Error::bad_request(format!(
-            "{field} cannot be true: the {} strategy does not support it",
-            s.type_name
-        ))),
+        Some(true) if !capable => Err(Error::field(
+            field,
+            format!(
+                "cannot be true: the {} strategy does not support it",
+                s.type_name
+            ),
+        )),
         Some(v) => Ok(v),
         None => Ok(capable),
     }
@@ -131,7 +134,7 @@ fn check_name(name: &Option<String>) -> Result<()> {
     if let Some(n) = name {
         super::check_no_control("name", n)?;
         if n.trim().is_empty() {
-            return Err(Error::bad_request("name must not be empty"));
+            return Err(Error::field("name", "must not be empty"));
         }
     }
     Ok(())
@@ -146,9 +149,9 @@ pub async fn create(
     flags: Flags,
 ) -> Result<Instance> {
     check_name(&name)?;
-    let type_name = type_name.ok_or_else(|| Error::bad_request("type must be given"))?;
+    let type_name = type_name.ok_or_else(|| Error::field("type", "must be given"))?;
     let s = strategies::find(&type_name)
-        .ok_or_else(|| Error::bad_request(format!("type: unknown strategy {type_name:?}")))?;
+        .ok_or_else(|| Error::field("type", format!(": unknown strategy {type_name:?}")))?;
     let config = config.unwrap_or_else(|| json!({}));
     s.check_config(&config)?;
     let mut inst = Instance {
@@ -185,7 +188,7 @@ pub async fn get(app: &App, id: &str) -> Result<Instance> {
         .db
         .read(move |c| db::instances::get(c, &id))
         .await?
-        .ok_or_else(|| Error::not_found("strategy instance not found"))?;
+        .ok_or_else(|| Error::not_found(Thing::Instance, "strategy instance not found"))?;
     open_row(app, row)
 }
 
@@ -239,12 +242,12 @@ pub async fn update(app: &App, actor: &Actor, id: &str, u: Update) -> Result<Ins
     app.db
         .write(move |tx| {
             let row = db::instances::get(tx, &id)?
-                .ok_or_else(|| Error::not_found("strategy instance not found"))?;
+                .ok_or_else(|| Error::not_found(Thing::Instance, "strategy instance not found"))?;
             let mut inst = open_row(&app2, row)?;
             if let Some(t) = &u.type_name
                 && *t != inst.type_name
             {
-                return Err(Error::bad_request("type cannot change"));
+                return Err(Error::field("type", "cannot change"));
             }
             if let Some(name) = u.name {
                 check_name(&name)?;
@@ -274,7 +277,7 @@ pub async fn delete(app: &App, actor: &Actor, id: &str, cascade: bool) -> Result
     app.db
         .write(move |tx| {
             if db::instances::get(tx, &id)?.is_none() {
-                return Err(Error::not_found("strategy instance not found"));
+                return Err(Error::not_found(Thing::Instance, "strategy instance not found"));
             }
             let used = identities::count_for_instance(tx, &id)?;
             if used > 0 && !cascade {

@@ -17,7 +17,7 @@ use crate::auth::jwt::{self, Kind};
 use crate::auth::password::check_new_password;
 use crate::auth::principal::live_subject_in;
 use crate::db::{self, identities, identities::Identity, users, users::User};
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result, Thing};
 use rusqlite::Connection;
 use serde_json::json;
 
@@ -76,7 +76,7 @@ where
     app.db
         .write(move |tx| {
             if users::get(tx, &user_id)?.is_none() {
-                return Err(Error::not_found("no user has this id").with_code("inexistent_user"));
+                return Err(Error::not_found(Thing::User, "no user has this id"));
             }
             attach_in(&app2, tx, &pending, &user_id)?;
             actor.audit(
@@ -190,7 +190,7 @@ where
             .db
             .write(move |tx| {
                 if users::get(tx, &actor2.id)?.is_none() {
-                    return Err(Error::not_found("no user has this id"));
+                    return Err(Error::not_found(Thing::User, "no user has this id"));
                 }
                 claim_subject(tx, &inst.id, &subject)?;
                 let identity =
@@ -228,11 +228,13 @@ where
                 None => {}
             }
             if users::get(tx, &actor2.id)?.is_none() {
-                return Err(Error::not_found("no user has this id"));
+                return Err(Error::not_found(Thing::User, "no user has this id"));
             }
             if !identities::claim_waiting(tx, &i.id, &actor2.id, db::now_ms())? {
-                return Err(Error::forbidden("This login method is blocked or expired.")
-                    .with_code("access_denied"));
+                return Err(Error::new(
+                    Reason::Blocked,
+                    "This login method is blocked or expired.",
+                ));
             }
             users::bump_sequence(tx, &actor2.id)?;
             actor2.audit(
@@ -265,10 +267,9 @@ pub async fn link_existing(
     app.db
         .write(move |tx| {
             if users::get(tx, &primary)?.is_none() {
-                return Err(Error::not_found("user not found").with_code("inexistent_user"));
+                return Err(Error::not_found(Thing::User, "user not found"));
             }
-            let unknown =
-                || Error::not_found("identity not found").with_code("inexistent_identity");
+            let unknown = || Error::not_found(Thing::Identity, "identity not found");
             let i = identities::by_subject(tx, &instance_id, &subject)?.ok_or_else(unknown)?;
             match i.user_id.as_deref() {
                 Some(u) if u == primary => {
@@ -280,8 +281,10 @@ pub async fn link_existing(
                     Err(if main {
                         same_user()
                     } else {
-                        Error::conflict("the identity is already linked to this user")
-                            .with_code("identity_conflict")
+                        Error::new(
+                            Reason::IdentityTaken,
+                            "the identity is already linked to this user",
+                        )
                     })
                 }
                 Some(u) => merge_in(tx, &actor, &primary, u),
@@ -307,11 +310,10 @@ pub async fn link_with(
     caller_client: Option<&str>,
 ) -> Result<()> {
     let refused = || {
-        Error::unauthorized(
+        Error::token_invalid(
             "link_with must be a register token, or an ID token issued to this application \
              from a login made just now",
         )
-        .with_code("invalid_token")
     };
     let typ = jsonwebtoken::decode_header(token)
         .ok()
@@ -353,7 +355,10 @@ struct IdClaims {
 
 /// Auth0's answer when the secondary is the primary itself.
 fn same_user() -> Error {
-    Error::bad_request("Main identity and the new one are the same.").with_code("invalid_body")
+    Error::new(
+        Reason::SameIdentity,
+        "Main identity and the new one are the same.",
+    )
 }
 
 /// Merges `secondary` into `primary`: every identity moves, the secondary's profile fills the
@@ -362,10 +367,10 @@ fn merge_in(tx: &Connection, actor: &Actor, primary: &str, secondary: &str) -> R
     if primary == secondary {
         return Err(same_user());
     }
-    let mut p = users::get(tx, primary)?
-        .ok_or_else(|| Error::not_found("user not found").with_code("inexistent_user"))?;
+    let mut p =
+        users::get(tx, primary)?.ok_or_else(|| Error::not_found(Thing::User, "user not found"))?;
     let s = users::get(tx, secondary)?
-        .ok_or_else(|| Error::not_found("identity not found").with_code("inexistent_identity"))?;
+        .ok_or_else(|| Error::not_found(Thing::Identity, "identity not found"))?;
     let admins = AdminGuard::new(tx)?;
     let moved = identities::move_all(tx, &s.id, &p.id)?;
     let mut filled = Vec::new();
@@ -396,7 +401,7 @@ pub async fn unlink(app: &App, actor: &Actor, identity_id: &str) -> Result<()> {
         .write(move |tx| {
             let i = identities::get(tx, &id)?
                 .filter(|i| actor.is_admin || i.user_id.as_deref() == Some(actor.id.as_str()))
-                .ok_or_else(|| Error::not_found("login data not found"))?;
+                .ok_or_else(|| Error::not_found(Thing::Identity, "login data not found"))?;
             remove_in(tx, &actor, &i)
         })
         .await
@@ -438,7 +443,7 @@ pub async fn detach(
     app.db
         .write(move |tx| {
             if users::get(tx, &uid)?.is_none() {
-                return Err(Error::not_found("user not found").with_code("inexistent_user"));
+                return Err(Error::not_found(Thing::User, "user not found"));
             }
             for inst in db::instances::list(tx, Some(&provider))? {
                 if let Some(i) = identities::by_subject(tx, &inst.id, &subject)?
@@ -447,7 +452,10 @@ pub async fn detach(
                     return detach_in(tx, &actor, &uid, &i);
                 }
             }
-            Err(Error::not_found("the user has no such identity").with_code("inexistent_identity"))
+            Err(Error::not_found(
+                Thing::Identity,
+                "the user has no such identity",
+            ))
         })
         .await
 }
@@ -456,10 +464,10 @@ pub async fn detach(
 /// for the user's last identity.
 fn detach_in(tx: &Connection, actor: &Actor, user_id: &str, i: &Identity) -> Result<User> {
     if identities::list_for_user(tx, user_id)?.len() <= 1 {
-        return Err(
-            Error::bad_request("the user's last identity cannot be unlinked")
-                .with_code("invalid_body"),
-        );
+        return Err(Error::new(
+            Reason::LastLoginMethod,
+            "the user's last identity cannot be unlinked",
+        ));
     }
     let admins = AdminGuard::new(tx)?;
     let base = standalone_username(i);

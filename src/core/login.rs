@@ -8,7 +8,7 @@ use super::sessions::{self, Origin};
 use super::users::userpass_subject;
 use crate::App;
 use crate::db::{self, identities, identities::Identity, sessions::Session, users::User};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Reason, Result, Thing};
 use rusqlite::Connection;
 
 /// What a successful password check leads to.
@@ -29,7 +29,7 @@ pub async fn password_instance(app: &App, key: Option<&str>) -> Result<Instance>
     let inst = match key.filter(|k| !k.is_empty()) {
         Some(k) => instances::by_id_or_name(app, k)
             .await?
-            .ok_or_else(|| Error::bad_request(format!("instance: no strategy instance {k:?}")))?,
+            .ok_or_else(|| Error::field("instance", format!(": no strategy instance {k:?}")))?,
         None => {
             let app2 = app.clone();
             app.db
@@ -61,7 +61,7 @@ fn throttle_key(inst: &Instance, subject: &str, identity: Option<&Identity>) -> 
 }
 
 fn wrong() -> Error {
-    Error::unauthorized(WRONG).with_code("invalid_grant")
+    Error::new(Reason::WrongCredentials, WRONG)
 }
 
 /// A checked password: the identity as it was read, the hash it was checked against, and a new
@@ -99,7 +99,7 @@ pub async fn check_password(
         // An upgrade can wait for the next login when the hash queue is full.
         match app.hasher.hash(password.to_string()).await {
             Ok(h) => Some(h),
-            Err(e) if matches!(e.kind, Kind::Unavailable(_)) => None,
+            Err(e) if matches!(e.reason, Reason::Busy(_)) => None,
             Err(e) => return Err(e),
         }
     } else {
@@ -144,7 +144,7 @@ where
     T: Send + 'static,
 {
     if username.is_empty() || password.is_empty() {
-        return Err(Error::bad_request("username and password must be given"));
+        return Err(Error::field("username", "and password must be given"));
     }
     if password.len() > crate::auth::password::MAX_PASSWORD_LEN {
         return Err(wrong());
@@ -196,7 +196,7 @@ pub fn finish_in(
             let user = db::users::get(tx, &uid)?
                 .ok_or_else(|| Error::internal("identity of a deleted user"))?;
             if user.is_blocked {
-                return Err(Error::forbidden("This account is blocked.").with_code("access_denied"));
+                return Err(Error::new(Reason::Blocked, "This account is blocked."));
             }
             let session = sessions::start(app, tx, Some(&uid), Some(&identity.id), origin)?;
             Ok(Outcome::LoggedIn { user, session })
@@ -205,10 +205,10 @@ pub fn finish_in(
             let session = sessions::start(app, tx, None, Some(&identity.id), origin)?;
             Ok(Outcome::Waiting { identity, session })
         }
-        _ => {
-            Err(Error::forbidden("This login method is blocked or expired.")
-                .with_code("access_denied"))
-        }
+        _ => Err(Error::new(
+            Reason::Blocked,
+            "This login method is blocked or expired.",
+        )),
     }
 }
 
@@ -225,7 +225,7 @@ pub async fn change_password(
 ) -> Result<()> {
     crate::auth::password::check_new_password(&new)?;
     let id = identity_id.to_string();
-    let not_found = || Error::not_found("login data not found");
+    let not_found = || Error::not_found(Thing::Identity, "login data not found");
     let (identity, inst) = app
         .db
         .read(move |c| {
@@ -248,7 +248,7 @@ pub async fn change_password(
         ));
     }
     let verified = if owner {
-        let old = old.ok_or_else(|| Error::bad_request("oldPassword must be given"))?;
+        let old = old.ok_or_else(|| Error::field("oldPassword", "must be given"))?;
         let key = format!("identity:{}", identity.id);
         let ip = actor.address.as_deref().and_then(|a| a.parse().ok());
         let attempt = app.throttle.begin(&key, ip)?;

@@ -81,9 +81,10 @@ pub fn new_id() -> String {
 /// code, and line breaks and escape sequences forge log lines and terminal output.
 pub fn check_no_control(field: &str, value: &str) -> Result<()> {
     if value.chars().any(char::is_control) {
-        return Err(crate::error::Error::bad_request(format!(
-            "{field} must not contain control characters"
-        )));
+        return Err(crate::error::Error::field(
+            field,
+            format!("must not contain control characters"),
+        ));
     }
     Ok(())
 }

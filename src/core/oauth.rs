@@ -12,7 +12,7 @@ use crate::App;
 use crate::auth::jwt::{self, Claims, Kind};
 use crate::auth::secret::{b64, digest, random_token};
 use crate::db::{self, identities::Identity, users::User};
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 const CODE_TTL_MS: i64 = 10 * 60 * 1000;
 
 fn invalid_grant(m: &str) -> Error {
-    Error::bad_request(m).with_code("invalid_grant")
+    Error::new(Reason::GrantInvalid, m)
 }
 
 /// Scopes as a sorted, de-duplicated list.
@@ -43,16 +43,16 @@ pub fn granted_scope(client: &Client, requested: Option<&str>) -> Result<Vec<Str
         return Ok(client.valid_scopes.clone());
     }
     if let Some(bad) = req.iter().find(|s| !client.valid_scopes.contains(s)) {
-        return Err(
-            Error::bad_request(format!("the client may not ask for the scope {bad}"))
-                .with_code("invalid_scope"),
-        );
+        return Err(Error::new(
+            Reason::ScopeInvalid,
+            format!("the client may not ask for the scope {bad}"),
+        ));
     }
     Ok(req)
 }
 
 fn invalid_target(m: &str) -> Error {
-    Error::bad_request(m).with_code("invalid_target")
+    Error::new(Reason::TargetInvalid, m)
 }
 
 /// An RFC 8707 `resource`, the audience of the access token: an absolute URL without fragment
@@ -480,10 +480,10 @@ pub async fn refresh(
             let scope = match &narrowed {
                 Some(n) if !n.is_empty() => {
                     if let Some(bad) = n.iter().find(|s| !granted.contains(s)) {
-                        return Ok(Err(Error::bad_request(format!(
-                            "the scope {bad} was not granted"
-                        ))
-                        .with_code("invalid_scope")));
+                        return Ok(Err(Error::new(
+                            Reason::ScopeInvalid,
+                            format!("the scope {bad} was not granted"),
+                        )));
                     }
                     n.clone()
                 }
@@ -525,14 +525,16 @@ pub async fn client_credentials(
     resource: Option<String>,
 ) -> Result<Value> {
     if !client.requires_secret {
-        return Err(
-            Error::bad_request("a public client cannot use client_credentials")
-                .with_code("unauthorized_client"),
-        );
+        return Err(Error::new(
+            Reason::ClientNotAllowed,
+            "a public client cannot use client_credentials",
+        ));
     }
     let uid = client.client_credential_flow_user.clone().ok_or_else(|| {
-        Error::bad_request("the client has no clientCredentialFlowUser")
-            .with_code("unauthorized_client")
+        Error::new(
+            Reason::ClientNotAllowed,
+            "the client has no clientCredentialFlowUser",
+        )
     })?;
     let scope = granted_scope(client, scope)?;
     let (app2, client_id) = (app.clone(), client.id.clone());

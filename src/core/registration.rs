@@ -11,7 +11,7 @@ use crate::auth::jwt::{self, Claims, Kind};
 use crate::auth::password::check_new_password;
 use crate::auth::secret::{b64, digest, digest_eq};
 use crate::db::{self, identities, identities::Identity, sessions::Session, users::User};
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -100,11 +100,11 @@ pub fn check_browser(app: &App, token: &str, cookie: Option<&str>) -> Result<()>
     if ours {
         Ok(())
     } else {
-        Err(Error::forbidden(
+        Err(Error::new(
+            Reason::OtherBrowser,
             "This sign-up link was made in another browser, or not by a sign-in on this site. \
              Nothing was added or created. To add a login, sign in with it here, in this browser.",
-        )
-        .with_code(OTHER_BROWSER))
+        ))
     }
 }
 
@@ -117,10 +117,9 @@ pub struct Pending {
 
 /// Every way a register token can fail is this same 401.
 pub fn invalid_token() -> Error {
-    Error::unauthorized(
+    Error::token_invalid(
         "the register token is invalid or expired, or its login is no longer waiting for registration",
     )
-    .with_code("invalid_token")
 }
 
 /// The claims of a register token: signature, type, issuer, audience, lifetime and scope.

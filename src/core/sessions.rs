@@ -76,7 +76,10 @@ pub async fn list(app: &App, actor: &super::Actor, user_id: &str) -> Result<Vec<
     app.db
         .read(move |c| {
             if db::users::get(c, &uid)?.is_none() {
-                return Err(crate::error::Error::not_found("user not found"));
+                return Err(crate::error::Error::not_found(
+                    crate::error::Thing::User,
+                    "user not found",
+                ));
             }
             db::sessions::list_for_user(c, &uid, db::now_ms())
         })
@@ -90,10 +93,18 @@ pub async fn end(app: &App, actor: &super::Actor, id: &str) -> Result<()> {
         .write(move |tx| {
             let s = db::sessions::get(tx, &id)?
                 .filter(|s| s.ended_at.is_none())
-                .ok_or_else(|| crate::error::Error::not_found("active login not found"))?;
+                .ok_or_else(|| {
+                    crate::error::Error::not_found(
+                        crate::error::Thing::Session,
+                        "active login not found",
+                    )
+                })?;
             // Someone else's session is "not found" to a non-admin, so ids cannot be probed.
             if !actor.is_admin && s.user_id.as_deref() != Some(actor.id.as_str()) {
-                return Err(crate::error::Error::not_found("active login not found"));
+                return Err(crate::error::Error::not_found(
+                    crate::error::Thing::Session,
+                    "active login not found",
+                ));
             }
             db::sessions::end(tx, &id, db::now_ms())?;
             actor.audit(

@@ -5,7 +5,7 @@ use super::{Actor, instances, new_id};
 use crate::App;
 use crate::auth::password::check_new_password;
 use crate::db::{self, identities, identities::Identity, sessions, users, users::User};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Thing};
 use serde_json::json;
 
 pub const MAX_USERNAME_LEN: usize = 64;
@@ -14,12 +14,13 @@ pub const MAX_USERNAME_LEN: usize = 64;
 pub fn check_username(username: &str) -> Result<()> {
     super::check_no_control("username", username)?;
     if username.is_empty() {
-        return Err(Error::bad_request("username must not be empty"));
+        return Err(Error::field("username", "must not be empty"));
     }
     if username.chars().count() > MAX_USERNAME_LEN {
-        return Err(Error::bad_request(format!(
-            "username must be at most {MAX_USERNAME_LEN} characters long"
-        )));
+        return Err(Error::field(
+            "username",
+            format!("must be at most {MAX_USERNAME_LEN} characters long"),
+        ));
     }
     if !username
         .chars()
@@ -35,7 +36,7 @@ pub fn check_username(username: &str) -> Result<()> {
 pub fn check_display_name(name: &str) -> Result<()> {
     super::check_no_control("displayName", name)?;
     if name.trim().is_empty() {
-        return Err(Error::bad_request("displayName must not be empty"));
+        return Err(Error::field("displayName", "must not be empty"));
     }
     if name.chars().count() > 200 {
         return Err(Error::bad_request(
@@ -53,7 +54,7 @@ pub fn check_email(email: &Option<String>) -> Result<()> {
                 !local.is_empty() && domain.contains('.') && !e.chars().any(char::is_whitespace)
             });
         if !ok {
-            return Err(Error::bad_request("email is not a valid e-mail address"));
+            return Err(Error::field("email", "is not a valid e-mail address"));
         }
     }
     Ok(())
@@ -141,8 +142,8 @@ pub fn create_in(
                 created_at: now,
             },
         )
-        .map_err(|e| match e.kind {
-            crate::error::Kind::Conflict => {
+        .map_err(|e| match e.reason {
+            crate::error::Reason::Conflict => {
                 Error::conflict("a password identity with this username already exists")
             }
             _ => e,
@@ -190,7 +191,7 @@ pub async fn get(app: &App, actor: &Actor, id: &str) -> Result<User> {
     app.db
         .read(move |c| users::get(c, &id))
         .await?
-        .ok_or_else(|| Error::not_found("user not found"))
+        .ok_or_else(|| Error::not_found(Thing::User, "user not found"))
 }
 
 pub struct Page {
@@ -212,7 +213,7 @@ pub async fn list(
         Some(c) => Some(
             crate::auth::secret::b64_decode(&c)
                 .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| Error::bad_request("cursor is not valid"))?,
+                .ok_or_else(|| Error::field("cursor", "is not valid"))?,
         ),
         None => None,
     };
@@ -260,8 +261,8 @@ pub async fn update(app: &App, actor: &Actor, id: &str, u: Update) -> Result<Use
     let actor = actor.clone();
     app.db
         .write(move |tx| {
-            let mut user =
-                users::get(tx, &id)?.ok_or_else(|| Error::not_found("user not found"))?;
+            let mut user = users::get(tx, &id)?
+                .ok_or_else(|| Error::not_found(Thing::User, "user not found"))?;
             let admins = AdminGuard::new(tx)?;
             let mut changed = Vec::new();
             if let Some(v) = u.username {
@@ -292,7 +293,7 @@ pub async fn update(app: &App, actor: &Actor, id: &str, u: Update) -> Result<Use
                 Some(&user.id),
                 json!({ "changed": changed }),
             )?;
-            users::get(tx, &user.id)?.ok_or_else(|| Error::not_found("user not found"))
+            users::get(tx, &user.id)?.ok_or_else(|| Error::not_found(Thing::User, "user not found"))
         })
         .await
 }
@@ -305,7 +306,8 @@ pub async fn delete(app: &App, actor: &Actor, id: &str) -> Result<()> {
     let actor = actor.clone();
     app.db
         .write(move |tx| {
-            let user = users::get(tx, &id)?.ok_or_else(|| Error::not_found("user not found"))?;
+            let user = users::get(tx, &id)?
+                .ok_or_else(|| Error::not_found(Thing::User, "user not found"))?;
             let admins = AdminGuard::new(tx)?;
             users::delete(tx, &id)?;
             admins.check(tx, "the last admin cannot be deleted")?;
@@ -340,7 +342,7 @@ pub async fn with_identities(
         .db
         .read(move |c| {
             let user = users::get(c, &id)?
-                .ok_or_else(|| Error::not_found("user not found").with_code("inexistent_user"))?;
+                .ok_or_else(|| Error::not_found(Thing::User, "user not found"))?;
             let mut out = Vec::new();
             for i in identities::list_for_user(c, &id)? {
                 let inst = db::instances::get(c, &i.instance_id)?
@@ -364,8 +366,8 @@ pub async fn revoke_tokens(app: &App, actor: &Actor, id: &str) -> Result<()> {
     let actor = actor.clone();
     app.db
         .write(move |tx| {
-            let mut user =
-                users::get(tx, &id)?.ok_or_else(|| Error::not_found("user not found"))?;
+            let mut user = users::get(tx, &id)?
+                .ok_or_else(|| Error::not_found(Thing::User, "user not found"))?;
             let now = db::now_ms();
             user.revoke_tokens_before = Some(now);
             users::update(tx, &user)?;

@@ -178,7 +178,7 @@ pub fn insert_secret(c: &Connection, s: &SecretRow) -> Result<()> {
 /// A client's secrets, oldest first.
 pub fn secrets(c: &Connection, client_id: &str) -> Result<Vec<SecretRow>> {
     let mut st = c.prepare_cached(&format!(
-        "SELECT {SECRET_COLS} FROM client_secrets WHERE client_id = ?1 ORDER BY created_at, fingerprint"
+        "SELECT {SECRET_COLS} FROM client_secrets WHERE client_id = ?1 ORDER BY created_at, rowid"
     ))?;
     let rows = st.query_map(params![client_id], secret_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -89,7 +89,7 @@ fn schema<T: JsonSchema>() -> Value {
 
 fn parse<T: for<'de> Deserialize<'de>>(config: &Value) -> Result<T> {
     serde_json::from_value(config.clone())
-        .map_err(|e| Error::bad_request(format!("instanceConfig is not valid: {e}")))
+        .map_err(|e| Error::field("instanceConfig", format!("is not valid: {e}")))
 }
 
 fn check_url(field: &str, value: Option<&str>) -> Result<()> {
@@ -98,9 +98,10 @@ fn check_url(field: &str, value: Option<&str>) -> Result<()> {
             .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
             .unwrap_or(false);
         if !ok {
-            return Err(Error::bad_request(format!(
-                "instanceConfig.{field} must be an http(s) URL"
-            )));
+            return Err(Error::field(
+                &format!("instanceConfig.{field}"),
+                "must be an http(s) URL",
+            ));
         }
     }
     Ok(())
@@ -108,9 +109,10 @@ fn check_url(field: &str, value: Option<&str>) -> Result<()> {
 
 fn check_nonempty(field: &str, value: &str) -> Result<()> {
     if value.trim().is_empty() {
-        return Err(Error::bad_request(format!(
-            "instanceConfig.{field} must not be empty"
-        )));
+        return Err(Error::field(
+            &format!("instanceConfig.{field}"),
+            "must not be empty",
+        ));
     }
     Ok(())
 }
@@ -209,7 +211,7 @@ impl Strategy {
     /// Validates a config; it must be a JSON object of this kind's shape.
     pub fn check_config(&self, config: &Value) -> Result<()> {
         if !config.is_object() {
-            return Err(Error::bad_request("instanceConfig must be an object"));
+            return Err(Error::field("instanceConfig", "must be an object"));
         }
         (self.check)(config)
     }
