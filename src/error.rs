@@ -184,17 +184,76 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// The id of a request: in its `X-Request-Id` header, in the message of an internal error and
+/// in the log lines about it, so that a report can be matched to the log. A plain number, so
+/// that keeping it per request costs next to nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestId(pub u128);
+
+impl RequestId {
+    pub fn new() -> RequestId {
+        RequestId(rand::random())
+    }
+}
+
+impl Default for RequestId {
+    fn default() -> Self {
+        RequestId::new()
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+tokio::task_local! {
+    static TASK_REQUEST: RequestId;
+}
+
+thread_local! {
+    /// The request a blocking-pool thread works for (see `on_thread`).
+    static THREAD_REQUEST: std::cell::Cell<Option<RequestId>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `fut` as the work of request `id`.
+pub async fn for_request<F: std::future::Future>(id: RequestId, fut: F) -> F::Output {
+    TASK_REQUEST.scope(id, fut).await
+}
+
+/// The request being answered by this task, or by this blocking-pool thread.
+pub fn current_request() -> Option<RequestId> {
+    TASK_REQUEST
+        .try_with(|id| *id)
+        .ok()
+        .or_else(|| THREAD_REQUEST.with(|c| c.get()))
+}
+
+/// Runs `f` on this (blocking-pool) thread as the work of `id`, so that its log lines name it.
+pub fn on_thread<T>(id: Option<RequestId>, f: impl FnOnce() -> T) -> T {
+    let before = THREAD_REQUEST.with(|c| c.replace(id));
+    let out = f();
+    THREAD_REQUEST.with(|c| c.set(before));
+    out
+}
+
+/// The request id as log fields want it.
+fn request_field() -> String {
+    current_request().map(|r| r.to_string()).unwrap_or_default()
+}
+
 // Storage failures are internal: their detail goes to the log, never to the client.
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
-        tracing::error!(error = %e, "database error");
+        tracing::error!(request_id = %request_field(), error = %e, "database error");
         Error::internal("internal database error")
     }
 }
 
 impl From<r2d2::Error> for Error {
     fn from(e: r2d2::Error) -> Self {
-        tracing::error!(error = %e, "database pool error");
+        tracing::error!(request_id = %request_field(), error = %e, "database pool error");
         Error::internal("database unavailable")
     }
 }

@@ -58,7 +58,7 @@ const PUBLIC_URL_KEY: &str = "public_url";
 pub fn open(common: &Common, settings: Settings, bound: Option<SocketAddr>) -> Result<App> {
     let db = Db::open(&common.db, settings.db_pool)?;
     let master = MasterKey::load_or_create(&config::master_key_path(&common.db))?;
-    let stored = db::settings::get(&*db.conn()?, PUBLIC_URL_KEY)?;
+    let stored = db.read_blocking(|r| db::settings::get(r, PUBLIC_URL_KEY))?;
     let public_url = match (&common.public_url, bound, stored) {
         (Some(u), _, _) => u.clone(),
         (None, Some(addr), _) => format!("http://{addr}"),
@@ -67,7 +67,7 @@ pub fn open(common: &Common, settings: Settings, bound: Option<SocketAddr>) -> R
     };
     let public_url = check_public_url(&public_url)?;
     if bound.is_some() {
-        db.write_now(|tx| db::settings::set(tx, PUBLIC_URL_KEY, &public_url))?;
+        db.write_blocking(|tx| db::settings::set(tx, PUBLIC_URL_KEY, &public_url))?;
     }
     let keys = Keyring::open(db.clone(), master.clone())?;
     let hasher = Hasher::new(&settings)?;
@@ -159,7 +159,7 @@ fn spawn_housekeeping(app: App) {
                 tracing::warn!(error = %e, "key reload failed");
             }
             if n.is_multiple_of(30) {
-                let r = app.db.write(|tx| core::housekeeping(tx)).await;
+                let r = app.db.write(core::housekeeping).await;
                 if let Err(e) = r {
                     tracing::warn!(error = %e, "housekeeping failed");
                 }

@@ -83,7 +83,10 @@ fn expired_waiting_identities_are_purged() {
         [],
     )
     .unwrap();
-    keyward::core::housekeeping(&c).unwrap();
+    keyward::db::Db::open(&s.db_path(), 1)
+        .unwrap()
+        .write_blocking(keyward::core::housekeeping)
+        .unwrap();
     let subjects: Vec<String> = c
         .prepare("SELECT subject FROM identities WHERE state = 'WAITING_FOR_REGISTER'")
         .unwrap()

@@ -15,6 +15,7 @@ use crate::App;
 use crate::auth::secret::{digest, digest_eq, random_token};
 use crate::core::linking::{self, LinkWith};
 use crate::core::{bootstrap, login, oauth, registration};
+use crate::db::Write;
 use crate::db::{self, sessions::Session, users::User};
 use crate::error::{Error, Reason, Result, Thing};
 use serde_json::{Value, json};
@@ -267,11 +268,7 @@ impl Entered {
 
 /// `enter` in the caller's transaction: the session's cookie digest and, for an authorization
 /// request, its code, written with the login itself.
-fn enter_in(
-    tx: &rusqlite::Connection,
-    sid: &str,
-    request: Option<&oauth::AuthRequest>,
-) -> Result<Entered> {
+fn enter_in(tx: &Write, sid: &str, request: Option<&oauth::AuthRequest>) -> Result<Entered> {
     let secret = random_token(32);
     db::sessions::set_cookie_digest(tx, sid, &digest(&secret))?;
     let s = db::sessions::get(tx, sid)?.ok_or_else(|| Error::internal("session vanished"))?;
@@ -320,7 +317,7 @@ async fn register(app: &App, req: &Req, cookies: &mut Vec<String>) -> Result<(u1
     };
     match b.opt_str("registerToken")?.filter(|t| !t.is_empty()) {
         Some(token) => {
-            registration::check_browser(app, &token, browser_cookie(app, req))?;
+            registration::check_browser(app, &token, browser_cookie(app, req)).await?;
             // The account, its login, the session and the browser's way in: one transaction.
             let entered = registration::self_register_then(
                 app,
@@ -369,7 +366,7 @@ async fn link(app: &App, req: &Req) -> Result<(u16, Value)> {
     let actor = crate::core::Actor::user(&user, req.address());
     let with = match b.opt_str("registerToken")?.filter(|t| !t.is_empty()) {
         Some(t) => {
-            registration::check_browser(app, &t, browser_cookie(app, req))?;
+            registration::check_browser(app, &t, browser_cookie(app, req)).await?;
             LinkWith::Token(t)
         }
         None => LinkWith::Password {

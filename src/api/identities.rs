@@ -4,11 +4,12 @@
 //! `core::linking`; this file parses, checks scopes, and renders Auth0's shapes.
 
 use super::body::Body;
+use super::guard::bearer;
 use super::{Req, send_json};
 use crate::App;
-use crate::auth::principal::{Principal, authenticate, bearer};
 use crate::core::instances::{self, Instance};
 use crate::core::linking;
+use crate::core::principal::{Principal, authenticate};
 use crate::core::users::{self, subject_for};
 use crate::core::{Actor, rfc3339};
 use crate::db::{identities::Identity, users::User};

@@ -2,10 +2,11 @@
 //! strategy instances, users and the audit log.
 
 use super::body::Body;
+use super::guard::bearer;
 use super::{Req, error_response, method_not_allowed, send_json};
 use crate::App;
-use crate::auth::principal::{Principal, authenticate, bearer};
 use crate::core::instances::{self, Flags, Instance};
+use crate::core::principal::{Principal, authenticate};
 use crate::core::{linking, registration, rfc3339, users};
 use crate::db::identities::Identity;
 use crate::db::users::User;

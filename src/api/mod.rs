@@ -7,6 +7,7 @@ pub mod assets;
 pub mod body;
 pub mod clients;
 pub mod flow;
+pub mod guard;
 pub mod identities;
 pub mod io;
 pub mod login_api;
@@ -16,7 +17,7 @@ pub mod ops;
 pub mod route;
 
 use crate::App;
-use crate::error::{Error, Reason, Thing};
+use crate::error::{Error, Reason, RequestId, Thing};
 use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::StreamExt;
@@ -26,7 +27,6 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
-use tracing::Instrument;
 use warp::Filter;
 use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use warp::reply::Response;
@@ -93,10 +93,7 @@ pub fn routes(app: App) -> impl Filter<Extract = (Response,), Error = Infallible
                   addr: Option<SocketAddr>,
                   body| {
                 let app = app.clone();
-                let id = new_request_id();
-                // Every log line of the request, database work on the blocking pool included,
-                // carries its id (see `Db::read`).
-                let span = tracing::error_span!("request", request_id = %id);
+                let id = RequestId::new();
                 let answer = async move {
                     let started = Instant::now();
                     let path = full.as_str().to_string();
@@ -129,36 +126,19 @@ pub fn routes(app: App) -> impl Filter<Extract = (Response,), Error = Infallible
                     log_request(&method, &path, resp.status(), started);
                     resp
                 };
-                REQUEST_ID
-                    .scope(id.clone(), answer.instrument(span))
-                    .map(move |r| with_request_id(secure(r), &id))
+                crate::error::for_request(id, answer).map(move |r| with_request_id(secure(r), id))
             },
         )
         // Only a body that cannot be streamed at all gets here.
         .recover(|_| async {
             let r = error_response(&Error::bad_request("the request could not be read"));
-            Ok::<_, Infallible>(with_request_id(secure(r), &new_request_id()))
+            Ok::<_, Infallible>(with_request_id(secure(r), RequestId::new()))
         })
         .unify()
 }
 
-tokio::task_local! {
-    /// The id of the request being answered: in its log lines, in its `X-Request-Id` header,
-    /// and in the message of an internal error, so that a report can be matched to the log.
-    static REQUEST_ID: String;
-}
-
-/// The id of the request being answered, if any.
-pub fn request_id() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
-}
-
-fn new_request_id() -> String {
-    format!("{:032x}", rand::random::<u128>())
-}
-
-fn with_request_id(mut r: Response, id: &str) -> Response {
-    if let Ok(v) = HeaderValue::from_str(id) {
+fn with_request_id(mut r: Response, id: RequestId) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
         r.headers_mut().insert("x-request-id", v);
     }
     r
@@ -200,8 +180,10 @@ pub fn public_error(e: &Error) -> Cow<'_, Error> {
     if e.reason != Reason::Internal {
         return Cow::Borrowed(e);
     }
-    let id = request_id().unwrap_or_else(|| "unknown".into());
-    tracing::error!(error = %e.message, "internal error");
+    let id = crate::error::current_request()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    tracing::error!(request_id = %id, error = %e.message, "internal error");
     Cow::Owned(Error::internal(format!("internal error; request id {id}")))
 }
 

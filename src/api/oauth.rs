@@ -2,12 +2,13 @@
 //! Errors here come in RFC 6749's shape; an authorization request with an unknown client or
 //! redirect URI gets an error page, never a redirect.
 
+use super::guard::bearer;
 use super::{Req, flow, respond, send_json};
 use crate::App;
-use crate::auth::principal::{authenticate, bearer};
 use crate::core::clients::{self, Client};
 use crate::core::login;
 use crate::core::oauth::{self, AuthRequest};
+use crate::core::principal::authenticate;
 use crate::error::{Error, Reason, Result, Thing};
 use serde_json::{Value, json};
 use std::collections::HashMap;

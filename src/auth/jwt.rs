@@ -115,38 +115,55 @@ fn claims_ok(c: &Value, issuer: &str, audience: Option<&str>, leeway: i64) -> bo
 /// Validates a token of `kind` issued by `issuer` for `audience` and returns its claims.
 /// `audience` None accepts any audience (introspection, revocation), but one must be there.
 /// Every failure is the same 401 to the caller; the reason goes to the debug log only.
-pub fn verify<T: for<'de> Deserialize<'de>>(
+pub async fn verify<T: for<'de> Deserialize<'de>>(
     keys: &Keyring,
     kind: Kind,
     token: &str,
     issuer: &str,
     audience: Option<&str>,
 ) -> Result<T> {
-    let invalid = |why: &str| {
-        tracing::debug!(reason = why, "token refused");
-        Error::token_invalid("invalid or expired token")
-    };
+    match check(keys, kind, token, issuer, audience) {
+        // A key rotated in by another process (the CLI): look in the database once more, on
+        // the blocking pool, and check again.
+        Err(None) => {
+            let ring = keys.clone();
+            tokio::task::spawn_blocking(move || ring.reload_for_unknown_kid())
+                .await
+                .map_err(|e| Error::internal(format!("key reload failed: {e}")))??;
+            check(keys, kind, token, issuer, audience)
+                .map_err(|e| e.unwrap_or_else(|| invalid("unknown kid")))
+        }
+        r => r.map_err(|e| e.expect("only an unknown kid has no error")),
+    }
+}
+
+fn invalid(why: &str) -> Error {
+    tracing::debug!(reason = why, "token refused");
+    Error::token_invalid("invalid or expired token")
+}
+
+/// `verify` with the keys in memory; `Err(None)` when the token names a kid they lack.
+fn check<T: for<'de> Deserialize<'de>>(
+    keys: &Keyring,
+    kind: Kind,
+    token: &str,
+    issuer: &str,
+    audience: Option<&str>,
+) -> std::result::Result<T, Option<Error>> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed"))?;
     if header.typ.as_deref() != Some(kind.typ()) {
-        return Err(invalid("wrong typ"));
+        return Err(Some(invalid("wrong typ")));
     }
     let kid = header.kid.as_deref().ok_or_else(|| invalid("no kid"))?;
-    let key = match keys.find(kid) {
-        Some(k) => k,
-        // A key rotated in by another process: look once more in the database.
-        None => {
-            keys.reload_for_unknown_kid()?;
-            keys.find(kid).ok_or_else(|| invalid("unknown kid"))?
-        }
-    };
+    let key = keys.find(kid).ok_or(None)?;
     if header.alg != key.alg {
-        return Err(invalid("alg does not match the key"));
+        return Err(Some(invalid("alg does not match the key")));
     }
     const LEEWAY: u64 = 30;
     let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
     let claims = match keys.verified(&digest) {
         Some(c) if claims_ok(&c, issuer, audience, LEEWAY as i64) => c,
-        Some(_) => return Err(invalid("claims no longer valid")),
+        Some(_) => return Err(Some(invalid("claims no longer valid"))),
         None => {
             let mut v = Validation::new(key.alg);
             v.leeway = LEEWAY;
@@ -164,5 +181,5 @@ pub fn verify<T: for<'de> Deserialize<'de>>(
             c
         }
     };
-    T::deserialize(&*claims).map_err(|_| invalid("claims of the wrong shape"))
+    T::deserialize(&*claims).map_err(|_| Some(invalid("claims of the wrong shape")))
 }

@@ -141,7 +141,7 @@ impl Keyring {
             last_miss: Arc::default(),
             verified: Arc::default(),
         };
-        let active = db::keys::count_active(&*ring.db.conn()?)?;
+        let active = ring.db.read_blocking(db::keys::count_active)?;
         if active == 0 {
             ring.rotate(KeyAlg::Es256)?;
         } else {
@@ -163,7 +163,7 @@ impl Keyring {
             retired_at: None,
         };
         self.db
-            .write_now(|tx| db::keys::insert_and_retire_others(tx, &row))?;
+            .write_blocking(|tx| db::keys::insert_and_retire_others(tx, &row))?;
         self.reload()?;
         Ok(kid)
     }
@@ -184,7 +184,9 @@ impl Keyring {
     }
 
     pub fn reload(&self) -> Result<()> {
-        let rows = db::keys::list_live(&*self.db.conn()?, db::now_ms() - KEY_RETENTION_MS)?;
+        let rows = self
+            .db
+            .read_blocking(|r| db::keys::list_live(r, r.now - KEY_RETENTION_MS))?;
         let shape: Vec<_> = rows.iter().map(|r| (r.kid.clone(), r.retired_at)).collect();
         // The periodic reload usually finds the same keys: nothing to decrypt and parse again.
         if self.set.read().expect("keyring lock").shape == shape && !shape.is_empty() {
@@ -277,6 +279,6 @@ impl Keyring {
 
     /// Every stored key, newest first, for `keys list`.
     pub fn describe(&self) -> Result<Vec<KeyRow>> {
-        db::keys::list_live(&*self.db.conn()?, 0)
+        self.db.read_blocking(|r| db::keys::list_live(r, 0))
     }
 }

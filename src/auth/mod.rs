@@ -3,6 +3,5 @@
 pub mod jwt;
 pub mod keys;
 pub mod password;
-pub mod principal;
 pub mod secret;
 pub mod throttle;

@@ -340,7 +340,10 @@ mod tests {
         let running: Vec<_> = (0..ADDRESS_FAILURES)
             .map(|i| t.begin(&format!("user{i}"), Some(ip)).unwrap())
             .collect();
-        assert_eq!(t.begin("fresh", Some(ip)).err().unwrap().reason, Reason::Throttled(1));
+        assert_eq!(
+            t.begin("fresh", Some(ip)).err().unwrap().reason,
+            Reason::Throttled(1)
+        );
         t.begin("fresh", Some("10.0.0.2".parse().unwrap()))
             .unwrap()
             .failed();

@@ -5,6 +5,7 @@ use super::{Actor, instances, new_id, users};
 use crate::App;
 use crate::auth::password::check_new_password;
 use crate::auth::secret::{digest, digest_eq, random_token};
+use crate::db::Read;
 use crate::db::{self, settings};
 use crate::error::{Error, Result};
 use serde_json::json;
@@ -15,7 +16,7 @@ const SETUP_TTL_MS: i64 = 3600 * 1000;
 /// Creates what a new installation needs, once. The `local` instance is made on the very first
 /// start only: an admin who deletes it later does not get it back.
 pub fn ensure_defaults(app: &App) -> Result<()> {
-    app.db.write_now(|tx| {
+    app.db.write_blocking(|tx| {
         if settings::get(tx, "org_id")?.is_none() {
             settings::set(tx, "org_id", &new_id())?;
         }
@@ -50,7 +51,7 @@ pub fn ensure_defaults(app: &App) -> Result<()> {
 
 /// When no admin exists, makes a new one-time setup link (valid one hour) and returns it.
 pub fn setup_link(app: &App) -> Result<Option<String>> {
-    app.db.write_now(|tx| {
+    app.db.write_blocking(|tx| {
         if db::users::any_admin(tx)? {
             settings::delete(tx, SETUP_KEY)?;
             return Ok(None);
@@ -69,7 +70,7 @@ pub fn setup_link(app: &App) -> Result<Option<String>> {
 }
 
 /// Is this setup token the current, unexpired one while no admin exists?
-fn setup_token_ok(c: &rusqlite::Connection, token: &str) -> Result<bool> {
+fn setup_token_ok(c: &Read, token: &str) -> Result<bool> {
     let Some(stored) = settings::get(c, SETUP_KEY)? else {
         return Ok(false);
     };

@@ -11,8 +11,8 @@ use super::{Actor, new_id};
 use crate::App;
 use crate::auth::secret::{b64, digest, digest_eq, random_token};
 use crate::db::{self, clients::ClientRow, clients::SecretRow};
+use crate::db::{Read, Write};
 use crate::error::{Error, Reason, Result, Thing};
-use rusqlite::Connection;
 use serde_json::json;
 
 /// The scopes a client may be allowed. `login-register` is missing on purpose: only register
@@ -86,7 +86,7 @@ fn open_row(app: &App, mut r: ClientRow) -> Client {
 
 /// Creates the built-in clients that are missing. They cannot be deleted through the API, so
 /// this is a no-op after the first start; it runs in `ensure_defaults`' transaction.
-pub fn ensure_builtin(tx: &Connection) -> Result<()> {
+pub fn ensure_builtin(tx: &Write) -> Result<()> {
     for (id, name, _) in BUILTINS {
         if db::clients::get(tx, id)?.is_none() {
             db::clients::insert(
@@ -193,7 +193,7 @@ fn check_scopes(scopes: Vec<String>) -> Result<Vec<String>> {
 
 /// The rules that relate fields to each other and to other rows; run inside the transaction
 /// that writes the row, so that the user cannot vanish in between.
-fn check_row(c: &Connection, r: &ClientRow) -> Result<()> {
+fn check_row(c: &Read, r: &ClientRow) -> Result<()> {
     if let Some(user) = &r.client_credential_flow_user {
         if !r.requires_secret {
             return Err(Error::bad_request(

@@ -4,6 +4,7 @@
 use super::users::AdminGuard;
 use super::{Actor, new_id};
 use crate::App;
+use crate::db::Read;
 use crate::db::{self, identities, instances::InstanceRow};
 use crate::error::{Error, Result, Thing};
 use crate::strategies::{self, Strategy};
@@ -217,7 +218,7 @@ pub async fn by_id_or_name(app: &App, key: &str) -> Result<Option<Instance>> {
 
 /// The instance that `POST /user` with a password and the password grant use by default:
 /// the userpass instance named `local`, else the oldest userpass instance.
-pub fn default_userpass(app: &App, c: &rusqlite::Connection) -> Result<Option<Instance>> {
+pub fn default_userpass(app: &App, c: &Read) -> Result<Option<Instance>> {
     if let Some(r) = db::instances::by_name(c, DEFAULT_USERPASS)?
         && r.type_name == "userpass"
     {

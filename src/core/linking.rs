@@ -15,15 +15,15 @@ use super::{Actor, new_id};
 use crate::App;
 use crate::auth::jwt::{self, Kind};
 use crate::auth::password::check_new_password;
-use crate::auth::principal::live_subject_in;
+use crate::core::principal::live_subject_in;
+use crate::db::Write;
 use crate::db::{self, identities, identities::Identity, users, users::User};
 use crate::error::{Error, Reason, Result, Thing};
-use rusqlite::Connection;
 use serde_json::json;
 
 /// Attaches a waiting identity to `user_id` and gives the session of its login that user, with
 /// a fresh inactivity expiry. A second attempt with the same identity fails with 401.
-pub fn attach_in(app: &App, tx: &Connection, p: &Pending, user_id: &str) -> Result<()> {
+pub fn attach_in(app: &App, tx: &Write, p: &Pending, user_id: &str) -> Result<()> {
     let now = db::now_ms();
     if !identities::claim_waiting(tx, &p.identity.id, user_id, now)? {
         return Err(invalid_token());
@@ -63,7 +63,7 @@ async fn link_then<T, F>(
     then: F,
 ) -> Result<T>
 where
-    F: FnOnce(&Connection, &str) -> Result<T> + Send + 'static,
+    F: FnOnce(&Write, &str) -> Result<T> + Send + 'static,
     T: Send + 'static,
 {
     let pending = check_token(app, token).await?;
@@ -115,7 +115,7 @@ pub async fn link_from_page<T, F>(
     then: F,
 ) -> Result<T>
 where
-    F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    F: FnOnce(&Write) -> Result<T> + Send + 'static,
     T: Send + 'static,
 {
     match with {
@@ -167,7 +167,7 @@ async fn link_password<T, F>(
     then: F,
 ) -> Result<T>
 where
-    F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    F: FnOnce(&Write) -> Result<T> + Send + 'static,
     T: Send + 'static,
 {
     let inst = super::login::password_instance(app, instance).await?;
@@ -328,6 +328,7 @@ pub async fn link_with(
     // An ID token's audience is the app it was issued to: it must be the caller's.
     let client = caller_client.ok_or_else(refused)?;
     let claims: IdClaims = jwt::verify(&app.keys, Kind::Id, token, &app.public_url, Some(client))
+        .await
         .map_err(|_| refused())?;
     let age = jwt::now_secs() - claims.auth_time;
     if !(0..=app.settings.link_max_auth_age as i64).contains(&age) {
@@ -363,7 +364,7 @@ fn same_user() -> Error {
 
 /// Merges `secondary` into `primary`: every identity moves, the secondary's profile fills the
 /// primary's empty fields (nothing of the primary is overwritten), the secondary is removed.
-fn merge_in(tx: &Connection, actor: &Actor, primary: &str, secondary: &str) -> Result<()> {
+fn merge_in(tx: &Write, actor: &Actor, primary: &str, secondary: &str) -> Result<()> {
     if primary == secondary {
         return Err(same_user());
     }
@@ -407,7 +408,7 @@ pub async fn unlink(app: &App, actor: &Actor, identity_id: &str) -> Result<()> {
         .await
 }
 
-fn remove_in(tx: &Connection, actor: &Actor, i: &Identity) -> Result<()> {
+fn remove_in(tx: &Write, actor: &Actor, i: &Identity) -> Result<()> {
     if let Some(uid) = &i.user_id
         && i.state == identities::VALID
         && identities::count_valid(tx, uid)? <= 1
@@ -462,7 +463,7 @@ pub async fn detach(
 
 /// Detaches an identity from its user and makes it a new standalone user of its own. Refused
 /// for the user's last identity.
-fn detach_in(tx: &Connection, actor: &Actor, user_id: &str, i: &Identity) -> Result<User> {
+fn detach_in(tx: &Write, actor: &Actor, user_id: &str, i: &Identity) -> Result<User> {
     if identities::list_for_user(tx, user_id)?.len() <= 1 {
         return Err(Error::new(
             Reason::LastLoginMethod,

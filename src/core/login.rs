@@ -7,9 +7,9 @@ use super::instances::{self, Instance};
 use super::sessions::{self, Origin};
 use super::users::userpass_subject;
 use crate::App;
+use crate::db::Write;
 use crate::db::{self, identities, identities::Identity, sessions::Session, users::User};
 use crate::error::{Error, Reason, Result, Thing};
-use rusqlite::Connection;
 
 /// What a successful password check leads to.
 pub enum Outcome {
@@ -116,7 +116,7 @@ impl Checked {
     /// In the transaction that acts on the check: the identity as it is now, refused unless
     /// it still has the hash that was checked (a password changed meanwhile does not let the
     /// old one in); an outdated hash is replaced here too.
-    pub fn current(&self, tx: &Connection) -> Result<Identity> {
+    pub fn current(&self, tx: &Write) -> Result<Identity> {
         let now = identities::get(tx, &self.identity.id)?
             .filter(|i| i.password_hash == self.verified)
             .ok_or_else(wrong)?;
@@ -140,7 +140,7 @@ pub async fn password_login_then<T, F>(
     then: F,
 ) -> Result<T>
 where
-    F: FnOnce(&Connection, Outcome) -> Result<T> + Send + 'static,
+    F: FnOnce(&Write, Outcome) -> Result<T> + Send + 'static,
     T: Send + 'static,
 {
     if username.is_empty() || password.is_empty() {
@@ -180,12 +180,7 @@ pub async fn password_login(
 
 /// After a successful check, in the caller's transaction: the identity's state decides between
 /// a session for its user and a wait for registration.
-pub fn finish_in(
-    app: &App,
-    tx: &Connection,
-    identity: Identity,
-    origin: &Origin,
-) -> Result<Outcome> {
+pub fn finish_in(app: &App, tx: &Write, identity: Identity, origin: &Origin) -> Result<Outcome> {
     let now = db::now_ms();
     match identity.state.as_str() {
         identities::VALID => {

@@ -7,13 +7,14 @@ pub mod instances;
 pub mod linking;
 pub mod login;
 pub mod oauth;
+pub mod principal;
 pub mod registration;
 pub mod sessions;
 pub mod users;
 
+use crate::db::Write;
 use crate::db::audit::{self, Event};
 use crate::error::Result;
-use rusqlite::Connection;
 use serde_json::Value;
 
 /// Who asks for a change, for permission checks and the audit log.
@@ -47,7 +48,7 @@ impl Actor {
     /// describes land together or not at all.
     pub fn audit(
         &self,
-        c: &Connection,
+        c: &Write,
         action: &str,
         target: Option<&str>,
         details: Value,
@@ -83,7 +84,7 @@ pub fn check_no_control(field: &str, value: &str) -> Result<()> {
     if value.chars().any(char::is_control) {
         return Err(crate::error::Error::field(
             field,
-            format!("must not contain control characters"),
+            "must not contain control characters",
         ));
     }
     Ok(())
@@ -92,10 +93,10 @@ pub fn check_no_control(field: &str, value: &str) -> Result<()> {
 /// Drops rows that can no longer matter: identities that waited past their registration
 /// window, revoked tokens past their expiry, used or expired
 /// codes and refresh tokens, and sessions that ended more than a day ago.
-pub fn housekeeping(c: &Connection) -> Result<()> {
+pub fn housekeeping(c: &Write) -> Result<()> {
     let now = crate::db::now_ms();
     crate::db::identities::purge_expired_waiting(c, now)?;
-    c.execute("DELETE FROM revoked_tokens WHERE expires < ?1", [now])?;
+    crate::db::revoked_tokens::purge_expired(c)?;
     c.execute("DELETE FROM authorization_codes WHERE expires < ?1", [now])?;
     c.execute("DELETE FROM refresh_tokens WHERE expires < ?1", [now])?;
     c.execute(

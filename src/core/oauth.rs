@@ -12,8 +12,9 @@ use crate::App;
 use crate::auth::jwt::{self, Claims, Kind};
 use crate::auth::secret::{b64, digest, random_token};
 use crate::db::{self, identities::Identity, users::User};
+use crate::db::{Read, Write};
 use crate::error::{Error, Reason, Result};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -115,7 +116,7 @@ pub struct Grant {
 
 /// Makes and stores the grant's refresh token, in the caller's transaction. Signing happens
 /// afterwards (`respond`), so the write lock is held only for the rows.
-pub fn store_refresh(app: &App, tx: &Connection, g: &mut Grant) -> Result<()> {
+pub fn store_refresh(app: &App, tx: &Write, g: &mut Grant) -> Result<()> {
     let now = db::now_ms();
     let token = random_token(32);
     let expires = now + app.settings.session_inactivity as i64 * 1000;
@@ -214,7 +215,7 @@ pub struct AuthRequest {
 }
 
 /// Makes a code for a logged-in session and returns the redirect URL that carries it.
-pub fn issue_code(tx: &Connection, session_id: &str, req: &AuthRequest) -> Result<String> {
+pub fn issue_code(tx: &Write, session_id: &str, req: &AuthRequest) -> Result<String> {
     let code = random_token(32);
     let now = db::now_ms();
     let payload = json!({"scope": req.scope, "resource": req.resource}).to_string();
@@ -256,7 +257,7 @@ fn pkce_ok(verifier: &str, challenge: &str) -> bool {
 }
 
 /// Ends a session whose code or refresh token was replayed: every token of it dies.
-fn end_for_replay(tx: &Connection, session_id: &str, what: &str) -> Result<()> {
+fn end_for_replay(tx: &Write, session_id: &str, what: &str) -> Result<()> {
     db::sessions::end(tx, session_id, db::now_ms())?;
     tracing::warn!(session = session_id, "{what} reused: session ended");
     Ok(())
@@ -272,7 +273,7 @@ struct RefreshRow {
     used_at: Option<i64>,
 }
 
-fn refresh_row(c: &Connection, token: &str) -> Result<Option<RefreshRow>> {
+fn refresh_row(c: &Read, token: &str) -> Result<Option<RefreshRow>> {
     Ok(c.query_row(
         "SELECT active_login_id, client_id, scope, resource, expires, used_at
          FROM refresh_tokens WHERE digest = ?1",
@@ -292,7 +293,7 @@ fn refresh_row(c: &Connection, token: &str) -> Result<Option<RefreshRow>> {
 }
 
 /// The live session and its user, for a grant.
-fn live_user(tx: &Connection, session_id: &str) -> Result<(db::sessions::Session, User)> {
+fn live_user(tx: &Read, session_id: &str) -> Result<(db::sessions::Session, User)> {
     let now = db::now_ms();
     let s = db::sessions::get(tx, session_id)?
         .filter(|s| s.is_live(now))
@@ -690,17 +691,12 @@ pub async fn revoke(app: &App, client: &Client, token: &str) -> Result<()> {
     if ended {
         return Ok(());
     }
-    if let Ok(claims) = jwt::verify::<Claims>(&app.keys, Kind::Access, token, &app.public_url, None)
+    if let Ok(claims) =
+        jwt::verify::<Claims>(&app.keys, Kind::Access, token, &app.public_url, None).await
         && claims.client_id.as_deref() == Some(client.id.as_str())
     {
         app.db
-            .write(move |tx| {
-                tx.execute(
-                    "INSERT OR IGNORE INTO revoked_tokens (jti, expires) VALUES (?1, ?2)",
-                    params![claims.jti, claims.exp * 1000],
-                )?;
-                Ok(())
-            })
+            .write(move |tx| db::revoked_tokens::insert(tx, &claims.jti, claims.exp * 1000))
             .await?;
     }
     Ok(())
@@ -710,33 +706,32 @@ pub async fn revoke(app: &App, client: &Client, token: &str) -> Result<()> {
 /// learns about its own tokens and about access tokens for one of its resources (it is their
 /// resource server); every other token is `{"active": false}` to it, whatever it is.
 pub async fn introspect(app: &App, client: &Client, token: &str) -> Result<Value> {
-    if let Ok(claims) = jwt::verify::<Claims>(&app.keys, Kind::Access, token, &app.public_url, None)
+    if let Ok(claims) =
+        jwt::verify::<Claims>(&app.keys, Kind::Access, token, &app.public_url, None).await
     {
         let ours = claims.client_id.as_deref() == Some(client.id.as_str())
             || client.resources.contains(&claims.aud);
         if !ours {
             return Ok(json!({"active": false}));
         }
-        return Ok(
-            match crate::auth::principal::check_live(app, claims).await {
-                Ok(p) => json!({
-                    "active": true,
-                    "token_type": "Bearer",
-                    "scope": p.claims.scope,
-                    "client_id": p.claims.client_id,
-                    "username": p.user.username,
-                    "sub": p.claims.sub,
-                    "aud": p.claims.aud,
-                    "iss": p.claims.iss,
-                    "exp": p.claims.exp,
-                    "iat": p.claims.iat,
-                    "nbf": p.claims.nbf,
-                    "jti": p.claims.jti,
-                    "sid": p.claims.sid,
-                }),
-                Err(_) => json!({"active": false}),
-            },
-        );
+        return Ok(match super::principal::check_live(app, claims).await {
+            Ok(p) => json!({
+                "active": true,
+                "token_type": "Bearer",
+                "scope": p.claims.scope,
+                "client_id": p.claims.client_id,
+                "username": p.user.username,
+                "sub": p.claims.sub,
+                "aud": p.claims.aud,
+                "iss": p.claims.iss,
+                "exp": p.claims.exp,
+                "iat": p.claims.iat,
+                "nbf": p.claims.nbf,
+                "jti": p.claims.jti,
+                "sid": p.claims.sid,
+            }),
+            Err(_) => json!({"active": false}),
+        });
     }
     let (t, own) = (token.to_string(), client.id.clone());
     let found = app

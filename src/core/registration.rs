@@ -10,9 +10,9 @@ use crate::App;
 use crate::auth::jwt::{self, Claims, Kind};
 use crate::auth::password::check_new_password;
 use crate::auth::secret::{b64, digest, digest_eq};
+use crate::db::Write;
 use crate::db::{self, identities, identities::Identity, sessions::Session, users::User};
 use crate::error::{Error, Reason, Result};
-use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -91,8 +91,8 @@ pub const OTHER_BROWSER: &str = "register_token_other_browser";
 /// made it (`cookie`: that browser's binding cookie): a token made through the JSON API, or in
 /// another browser and sent along in a link, could attach a login someone else chose. Checked
 /// before anything changes; an invalid token is the usual 401.
-pub fn check_browser(app: &App, token: &str, cookie: Option<&str>) -> Result<()> {
-    let claims = register_claims(app, token)?;
+pub async fn check_browser(app: &App, token: &str, cookie: Option<&str>) -> Result<()> {
+    let claims = register_claims(app, token).await?;
     let ours = match (claims.browser, cookie) {
         (Some(bound), Some(c)) => digest_eq(bound.as_bytes(), browser_binding(c).as_bytes()),
         _ => false,
@@ -123,7 +123,7 @@ pub fn invalid_token() -> Error {
 }
 
 /// The claims of a register token: signature, type, issuer, audience, lifetime and scope.
-fn register_claims(app: &App, token: &str) -> Result<RegisterClaims> {
+async fn register_claims(app: &App, token: &str) -> Result<RegisterClaims> {
     jwt::verify::<RegisterClaims>(
         &app.keys,
         Kind::Register,
@@ -131,6 +131,7 @@ fn register_claims(app: &App, token: &str) -> Result<RegisterClaims> {
         &app.public_url,
         Some(&app.public_url),
     )
+    .await
     .ok()
     .filter(|c| c.base.has_scope("login-register"))
     .ok_or_else(invalid_token)
@@ -138,7 +139,7 @@ fn register_claims(app: &App, token: &str) -> Result<RegisterClaims> {
 
 /// Checks a register token; every way it can fail is the same 401.
 pub async fn check_token(app: &App, token: &str) -> Result<Pending> {
-    let claims = register_claims(app, token)?.base;
+    let claims = register_claims(app, token).await?.base;
     let id = claims.sub.clone();
     let identity = app
         .db
@@ -184,7 +185,7 @@ pub(super) fn stale(i: &Identity) -> bool {
 
 /// In the writing transaction: makes room for a new identity `subject` on `instance_id`,
 /// removing a stale waiting one, or refuses with 409.
-pub(super) fn claim_subject(tx: &Connection, instance_id: &str, subject: &str) -> Result<()> {
+pub(super) fn claim_subject(tx: &Write, instance_id: &str, subject: &str) -> Result<()> {
     if let Some(old) = identities::by_subject(tx, instance_id, subject)? {
         if !stale(&old) {
             return Err(username_held());
@@ -282,7 +283,7 @@ pub async fn data_suggestion(app: &App, token: &str) -> Result<Value> {
 /// (see `check_browser`), and, while the login waits, the login the page is about to attach,
 /// so that it can name it: `login: {instance, type, account}`.
 pub async fn page_suggestion(app: &App, token: &str, cookie: Option<&str>) -> Result<Value> {
-    check_browser(app, token, cookie)?;
+    check_browser(app, token, cookie).await?;
     let (mut v, login) = suggestion(app, token).await?;
     if let Some(l) = login {
         v["login"] = l;
@@ -292,7 +293,7 @@ pub async fn page_suggestion(app: &App, token: &str, cookie: Option<&str>) -> Re
 
 /// The suggestion, and the waiting login it is about (none once it is registered).
 async fn suggestion(app: &App, token: &str) -> Result<(Value, Option<Value>)> {
-    let claims = register_claims(app, token)?.base;
+    let claims = register_claims(app, token).await?.base;
     let id = claims.sub.clone();
     let (identity, instance, taken) = app
         .db
@@ -381,7 +382,7 @@ pub async fn self_register_then<T, F>(
     then: F,
 ) -> Result<T>
 where
-    F: FnOnce(&Connection, &User, &str) -> Result<T> + Send + 'static,
+    F: FnOnce(&Write, &User, &str) -> Result<T> + Send + 'static,
     T: Send + 'static,
 {
     let pending = check_token(app, token).await?;
@@ -431,7 +432,7 @@ pub async fn register_with_password<T, F>(
     then: F,
 ) -> Result<T>
 where
-    F: FnOnce(&Connection, &User, &Session) -> Result<T> + Send + 'static,
+    F: FnOnce(&Write, &User, &Session) -> Result<T> + Send + 'static,
     T: Send + 'static,
 {
     let inst = super::login::password_instance(app, instance).await?;

@@ -3,6 +3,7 @@
 use super::new_id;
 use crate::App;
 use crate::auth::jwt::{self, Claims, Kind};
+use crate::db::Write;
 use crate::db::{self, sessions::Session};
 use crate::error::Result;
 
@@ -18,7 +19,7 @@ pub struct Origin {
 /// absolute expiry does not.
 pub fn start(
     app: &App,
-    c: &rusqlite::Connection,
+    c: &Write,
     user_id: Option<&str>,
     identity_id: Option<&str>,
     origin: &Origin,

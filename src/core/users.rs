@@ -5,6 +5,7 @@ use super::{Actor, instances, new_id};
 use crate::App;
 use crate::auth::password::check_new_password;
 use crate::db::{self, identities, identities::Identity, sessions, users, users::User};
+use crate::db::{Read, Write};
 use crate::error::{Error, Result, Thing};
 use serde_json::json;
 
@@ -105,7 +106,7 @@ pub async fn create(app: &App, actor: &Actor, n: NewUser) -> Result<User> {
 /// `create` inside the caller's transaction, with the password already hashed.
 pub fn create_in(
     app: &App,
-    tx: &rusqlite::Connection,
+    tx: &Write,
     actor: &Actor,
     n: NewUser,
     password_hash: Option<String>,
@@ -164,11 +165,11 @@ pub fn create_in(
 pub struct AdminGuard(i64);
 
 impl AdminGuard {
-    pub fn new(tx: &rusqlite::Connection) -> Result<AdminGuard> {
+    pub fn new(tx: &Read) -> Result<AdminGuard> {
         Ok(AdminGuard(users::count_usable_admins(tx)?))
     }
 
-    pub fn check(self, tx: &rusqlite::Connection, refusal: &str) -> Result<()> {
+    pub fn check(self, tx: &Read, refusal: &str) -> Result<()> {
         if self.0 > 0 && users::count_usable_admins(tx)? == 0 {
             return Err(Error::conflict(refusal));
         }

@@ -1,7 +1,8 @@
 //! The audit log: one row for every privileged change.
 
+use super::{Read, Write};
 use crate::error::Result;
-use rusqlite::{Connection, params};
+use rusqlite::params;
 use serde_json::Value;
 
 pub struct Event<'a> {
@@ -13,7 +14,7 @@ pub struct Event<'a> {
     pub details: Value,
 }
 
-pub fn record(c: &Connection, e: &Event) -> Result<()> {
+pub fn record(c: &Write, e: &Event) -> Result<()> {
     c.execute(
         "INSERT INTO audit_events (at, actor, action, target, address, details)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -40,7 +41,7 @@ pub struct EventRow {
 }
 
 /// The newest events first, older than `before` (an event id) when given.
-pub fn list(c: &Connection, before: Option<i64>, limit: u32) -> Result<Vec<EventRow>> {
+pub fn list(c: &Read, before: Option<i64>, limit: u32) -> Result<Vec<EventRow>> {
     let mut st = c.prepare_cached(
         "SELECT id, at, actor, action, target, address, details FROM audit_events
          WHERE id < ?1 ORDER BY id DESC LIMIT ?2",

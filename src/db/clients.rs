@@ -1,9 +1,10 @@
 //! OAuth clients and their secrets. Secrets are stored only as SHA-256 digests, keyed by a
 //! fingerprint derived from the same digest, so the token endpoint finds one with a key lookup.
 
+use super::{Read, Write};
 use crate::error::Result;
 use rusqlite::types::Type;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 
 #[derive(Debug, Clone)]
 pub struct ClientRow {
@@ -66,13 +67,13 @@ fn to_json(list: &[String]) -> String {
     serde_json::Value::from(list).to_string()
 }
 
-pub fn get(c: &Connection, id: &str) -> Result<Option<ClientRow>> {
+pub fn get(c: &Read, id: &str) -> Result<Option<ClientRow>> {
     let mut st = c.prepare_cached(&format!("SELECT {COLS} FROM oauth_clients WHERE id = ?1"))?;
     Ok(st.query_row(params![id], from_row).optional()?)
 }
 
 /// Built-in clients first, then the others oldest first.
-pub fn list(c: &Connection) -> Result<Vec<ClientRow>> {
+pub fn list(c: &Read) -> Result<Vec<ClientRow>> {
     let mut st = c.prepare_cached(&format!(
         "SELECT {COLS} FROM oauth_clients ORDER BY builtin DESC, created_at, id"
     ))?;
@@ -80,7 +81,7 @@ pub fn list(c: &Connection) -> Result<Vec<ClientRow>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn insert(c: &Connection, r: &ClientRow) -> Result<()> {
+pub fn insert(c: &Write, r: &ClientRow) -> Result<()> {
     c.execute(
         &format!(
             "INSERT INTO oauth_clients ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
@@ -104,7 +105,7 @@ pub fn insert(c: &Connection, r: &ClientRow) -> Result<()> {
 }
 
 /// Writes every changeable column; `id`, `builtin` and `created_at` never change.
-pub fn update(c: &Connection, r: &ClientRow) -> Result<()> {
+pub fn update(c: &Write, r: &ClientRow) -> Result<()> {
     c.execute(
         "UPDATE oauth_clients SET name = ?2, redirect_urls = ?3, is_valid = ?4, requires_secret = ?5,
          valid_scopes = ?6, client_credential_flow_user = ?7, allow_password_grant = ?8,
@@ -126,7 +127,7 @@ pub fn update(c: &Connection, r: &ClientRow) -> Result<()> {
 }
 
 /// Deletes a client; its secrets go with it (ON DELETE CASCADE).
-pub fn delete(c: &Connection, id: &str) -> Result<bool> {
+pub fn delete(c: &Write, id: &str) -> Result<bool> {
     Ok(c.execute("DELETE FROM oauth_clients WHERE id = ?1", params![id])? > 0)
 }
 
@@ -134,7 +135,7 @@ pub fn delete(c: &Connection, id: &str) -> Result<bool> {
 /// two primary-key lookups in one statement, whatever the number of secrets. This is the whole
 /// database work of client authentication on the token endpoint.
 pub fn for_auth(
-    c: &Connection,
+    c: &Read,
     id: &str,
     fingerprint: Option<&str>,
 ) -> Result<Option<(ClientRow, Option<Vec<u8>>)>> {
@@ -160,7 +161,7 @@ fn secret_from_row(r: &Row) -> rusqlite::Result<SecretRow> {
     })
 }
 
-pub fn insert_secret(c: &Connection, s: &SecretRow) -> Result<()> {
+pub fn insert_secret(c: &Write, s: &SecretRow) -> Result<()> {
     c.execute(
         &format!("INSERT INTO client_secrets ({SECRET_COLS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
         params![
@@ -176,7 +177,7 @@ pub fn insert_secret(c: &Connection, s: &SecretRow) -> Result<()> {
 }
 
 /// A client's secrets, oldest first.
-pub fn secrets(c: &Connection, client_id: &str) -> Result<Vec<SecretRow>> {
+pub fn secrets(c: &Read, client_id: &str) -> Result<Vec<SecretRow>> {
     let mut st = c.prepare_cached(&format!(
         "SELECT {SECRET_COLS} FROM client_secrets WHERE client_id = ?1 ORDER BY created_at, rowid"
     ))?;
@@ -185,7 +186,7 @@ pub fn secrets(c: &Connection, client_id: &str) -> Result<Vec<SecretRow>> {
 }
 
 /// Deletes the secret with `fingerprint` only if it belongs to `client_id`.
-pub fn delete_secret(c: &Connection, client_id: &str, fingerprint: &str) -> Result<bool> {
+pub fn delete_secret(c: &Write, client_id: &str, fingerprint: &str) -> Result<bool> {
     Ok(c.execute(
         "DELETE FROM client_secrets WHERE client_id = ?1 AND fingerprint = ?2",
         params![client_id, fingerprint],

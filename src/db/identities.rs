@@ -1,8 +1,9 @@
 //! Identities ("login data"): one way for a user to log in, under one strategy instance.
 //! `UNIQUE (instance_id, subject)` makes an identity belong to at most one user on every path.
 
+use super::{Read, Write};
 use crate::error::Result;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 use serde_json::Value;
 
 pub const VALID: &str = "VALID";
@@ -40,12 +41,12 @@ fn from_row(r: &Row) -> rusqlite::Result<Identity> {
     })
 }
 
-pub fn get(c: &Connection, id: &str) -> Result<Option<Identity>> {
+pub fn get(c: &Read, id: &str) -> Result<Option<Identity>> {
     let mut st = c.prepare_cached(&format!("SELECT {COLS} FROM identities WHERE id = ?1"))?;
     Ok(st.query_row(params![id], from_row).optional()?)
 }
 
-pub fn by_subject(c: &Connection, instance_id: &str, subject: &str) -> Result<Option<Identity>> {
+pub fn by_subject(c: &Read, instance_id: &str, subject: &str) -> Result<Option<Identity>> {
     let mut st = c.prepare_cached(&format!(
         "SELECT {COLS} FROM identities WHERE instance_id = ?1 AND subject = ?2"
     ))?;
@@ -54,7 +55,7 @@ pub fn by_subject(c: &Connection, instance_id: &str, subject: &str) -> Result<Op
         .optional()?)
 }
 
-pub fn list_for_user(c: &Connection, user_id: &str) -> Result<Vec<Identity>> {
+pub fn list_for_user(c: &Read, user_id: &str) -> Result<Vec<Identity>> {
     let mut st = c.prepare_cached(&format!(
         "SELECT {COLS} FROM identities WHERE user_id = ?1
          ORDER BY coalesce(linked_at, created_at), created_at, id"
@@ -63,7 +64,7 @@ pub fn list_for_user(c: &Connection, user_id: &str) -> Result<Vec<Identity>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn insert(c: &Connection, i: &Identity) -> Result<()> {
+pub fn insert(c: &Write, i: &Identity) -> Result<()> {
     c.execute(
         &format!("INSERT INTO identities ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
         params![
@@ -82,7 +83,7 @@ pub fn insert(c: &Connection, i: &Identity) -> Result<()> {
     Ok(())
 }
 
-pub fn set_password_hash(c: &Connection, id: &str, hash: &str) -> Result<()> {
+pub fn set_password_hash(c: &Write, id: &str, hash: &str) -> Result<()> {
     c.execute(
         "UPDATE identities SET password_hash = ?2 WHERE id = ?1",
         params![id, hash],
@@ -90,7 +91,7 @@ pub fn set_password_hash(c: &Connection, id: &str, hash: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn count_for_instance(c: &Connection, instance_id: &str) -> Result<i64> {
+pub fn count_for_instance(c: &Read, instance_id: &str) -> Result<i64> {
     Ok(c.query_row(
         "SELECT count(*) FROM identities WHERE instance_id = ?1",
         params![instance_id],
@@ -98,7 +99,7 @@ pub fn count_for_instance(c: &Connection, instance_id: &str) -> Result<i64> {
     )?)
 }
 
-pub fn delete_for_instance(c: &Connection, instance_id: &str) -> Result<usize> {
+pub fn delete_for_instance(c: &Write, instance_id: &str) -> Result<usize> {
     Ok(c.execute(
         "DELETE FROM identities WHERE instance_id = ?1",
         params![instance_id],
@@ -107,7 +108,7 @@ pub fn delete_for_instance(c: &Connection, instance_id: &str) -> Result<usize> {
 
 /// Attaches a waiting identity to `user_id`, if it is still waiting and unexpired. Returns
 /// whether it did: of several racing requests, exactly one sees true.
-pub fn claim_waiting(c: &Connection, id: &str, user_id: &str, now: i64) -> Result<bool> {
+pub fn claim_waiting(c: &Write, id: &str, user_id: &str, now: i64) -> Result<bool> {
     Ok(c.execute(
         "UPDATE identities SET user_id = ?2, state = 'VALID', expires = NULL, linked_at = ?3
          WHERE id = ?1 AND state = 'WAITING_FOR_REGISTER' AND user_id IS NULL AND expires > ?3",
@@ -115,14 +116,14 @@ pub fn claim_waiting(c: &Connection, id: &str, user_id: &str, now: i64) -> Resul
     )? == 1)
 }
 
-pub fn move_all(c: &Connection, from_user: &str, to_user: &str) -> Result<usize> {
+pub fn move_all(c: &Write, from_user: &str, to_user: &str) -> Result<usize> {
     Ok(c.execute(
         "UPDATE identities SET user_id = ?2, linked_at = ?3 WHERE user_id = ?1",
         params![from_user, to_user, super::now_ms()],
     )?)
 }
 
-pub fn set_user(c: &Connection, id: &str, user_id: &str) -> Result<()> {
+pub fn set_user(c: &Write, id: &str, user_id: &str) -> Result<()> {
     c.execute(
         "UPDATE identities SET user_id = ?2, linked_at = ?3 WHERE id = ?1",
         params![id, user_id, super::now_ms()],
@@ -130,12 +131,12 @@ pub fn set_user(c: &Connection, id: &str, user_id: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn delete(c: &Connection, id: &str) -> Result<bool> {
+pub fn delete(c: &Write, id: &str) -> Result<bool> {
     Ok(c.execute("DELETE FROM identities WHERE id = ?1", params![id])? > 0)
 }
 
 /// Valid ways for `user_id` to log in (passkeys are identities too, so they count).
-pub fn count_valid(c: &Connection, user_id: &str) -> Result<i64> {
+pub fn count_valid(c: &Read, user_id: &str) -> Result<i64> {
     Ok(c.query_row(
         "SELECT count(*) FROM identities WHERE user_id = ?1 AND state = 'VALID'",
         params![user_id],
@@ -144,7 +145,7 @@ pub fn count_valid(c: &Connection, user_id: &str) -> Result<i64> {
 }
 
 /// Drops identities that waited for registration past their window (their sessions go along).
-pub fn purge_expired_waiting(c: &Connection, now: i64) -> Result<usize> {
+pub fn purge_expired_waiting(c: &Write, now: i64) -> Result<usize> {
     Ok(c.execute(
         "DELETE FROM identities WHERE state = 'WAITING_FOR_REGISTER' AND expires <= ?1",
         params![now],

@@ -1,7 +1,8 @@
 //! Strategy instances: configured login methods. The config column is sealed by the core.
 
+use super::{Read, Write};
 use crate::error::Result;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 
 #[derive(Debug, Clone)]
 pub struct InstanceRow {
@@ -33,14 +34,14 @@ fn from_row(r: &Row) -> rusqlite::Result<InstanceRow> {
     })
 }
 
-pub fn get(c: &Connection, id: &str) -> Result<Option<InstanceRow>> {
+pub fn get(c: &Read, id: &str) -> Result<Option<InstanceRow>> {
     let mut st = c.prepare_cached(&format!(
         "SELECT {COLS} FROM strategy_instances WHERE id = ?1"
     ))?;
     Ok(st.query_row(params![id], from_row).optional()?)
 }
 
-pub fn by_name(c: &Connection, name: &str) -> Result<Option<InstanceRow>> {
+pub fn by_name(c: &Read, name: &str) -> Result<Option<InstanceRow>> {
     let mut st = c.prepare_cached(&format!(
         "SELECT {COLS} FROM strategy_instances WHERE name = ?1"
     ))?;
@@ -48,7 +49,7 @@ pub fn by_name(c: &Connection, name: &str) -> Result<Option<InstanceRow>> {
 }
 
 /// All instances, or those of one type, oldest first.
-pub fn list(c: &Connection, type_name: Option<&str>) -> Result<Vec<InstanceRow>> {
+pub fn list(c: &Read, type_name: Option<&str>) -> Result<Vec<InstanceRow>> {
     let mut st = c.prepare_cached(&format!(
         "SELECT {COLS} FROM strategy_instances WHERE ?1 IS NULL OR type = ?1 ORDER BY created_at, id"
     ))?;
@@ -56,7 +57,7 @@ pub fn list(c: &Connection, type_name: Option<&str>) -> Result<Vec<InstanceRow>>
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn insert(c: &Connection, i: &InstanceRow) -> Result<()> {
+pub fn insert(c: &Write, i: &InstanceRow) -> Result<()> {
     c.execute(
         &format!(
             "INSERT INTO strategy_instances ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
@@ -77,7 +78,7 @@ pub fn insert(c: &Connection, i: &InstanceRow) -> Result<()> {
     Ok(())
 }
 
-pub fn update(c: &Connection, i: &InstanceRow) -> Result<()> {
+pub fn update(c: &Write, i: &InstanceRow) -> Result<()> {
     c.execute(
         "UPDATE strategy_instances SET name = ?2, config = ?3, is_login_active = ?4,
          is_self_register_active = ?5, is_sync_active = ?6, does_implicit_register = ?7
@@ -96,6 +97,6 @@ pub fn update(c: &Connection, i: &InstanceRow) -> Result<()> {
     Ok(())
 }
 
-pub fn delete(c: &Connection, id: &str) -> Result<bool> {
+pub fn delete(c: &Write, id: &str) -> Result<bool> {
     Ok(c.execute("DELETE FROM strategy_instances WHERE id = ?1", params![id])? > 0)
 }

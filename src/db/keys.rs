@@ -1,7 +1,8 @@
 //! Signing keys. The private half is sealed with the master key before it is stored.
 
+use super::{Read, Write};
 use crate::error::Result;
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
 pub struct KeyRow {
     pub kid: String,
@@ -13,7 +14,7 @@ pub struct KeyRow {
 }
 
 /// Keys still worth loading: the signing one and those retired after `since`.
-pub fn list_live(c: &Connection, since: i64) -> Result<Vec<KeyRow>> {
+pub fn list_live(c: &Read, since: i64) -> Result<Vec<KeyRow>> {
     let mut st = c.prepare_cached(
         "SELECT kid, alg, private_key, public_jwk, created_at, retired_at FROM signing_keys
          WHERE retired_at IS NULL OR retired_at > ?1 ORDER BY created_at DESC, kid",
@@ -33,7 +34,7 @@ pub fn list_live(c: &Connection, since: i64) -> Result<Vec<KeyRow>> {
 
 /// The kids and public JWKs of the same keys as `list_live`, newest first; no private key is
 /// read.
-pub fn public_jwks(c: &Connection, since: i64) -> Result<Vec<(String, String)>> {
+pub fn public_jwks(c: &Read, since: i64) -> Result<Vec<(String, String)>> {
     let mut st = c.prepare_cached(
         "SELECT kid, public_jwk FROM signing_keys
          WHERE retired_at IS NULL OR retired_at > ?1 ORDER BY created_at DESC, kid",
@@ -43,7 +44,7 @@ pub fn public_jwks(c: &Connection, since: i64) -> Result<Vec<(String, String)>> 
 }
 
 /// Adds `key` as the signing key and retires every other one, in the caller's transaction.
-pub fn insert_and_retire_others(c: &Connection, key: &KeyRow) -> Result<()> {
+pub fn insert_and_retire_others(c: &Write, key: &KeyRow) -> Result<()> {
     c.execute(
         "UPDATE signing_keys SET retired_at = ?1 WHERE retired_at IS NULL",
         params![key.created_at],
@@ -62,7 +63,7 @@ pub fn insert_and_retire_others(c: &Connection, key: &KeyRow) -> Result<()> {
     Ok(())
 }
 
-pub fn count_active(c: &Connection) -> Result<i64> {
+pub fn count_active(c: &Read) -> Result<i64> {
     Ok(c.query_row(
         "SELECT count(*) FROM signing_keys WHERE retired_at IS NULL",
         [],

@@ -7,6 +7,7 @@ pub mod clients;
 pub mod identities;
 pub mod instances;
 pub mod keys;
+pub mod revoked_tokens;
 pub mod sessions;
 pub mod settings;
 pub mod snapshot;
@@ -123,10 +124,12 @@ impl Db {
         };
         let mut conn = db.pool.get()?;
         migrate(&mut conn, latest_version())?;
+        drop(conn);
         Ok(db)
     }
 
     /// Copies the write-ahead log into the database without waiting for readers or writers.
+    /// Blocking: call it from the blocking pool.
     pub fn checkpoint(&self) -> Result<()> {
         let conn = self.pool.get()?;
         conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
@@ -135,7 +138,7 @@ impl Db {
 
     /// Whether the database answers a query.
     pub async fn ping(&self) -> Result<()> {
-        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+        self.read(|r| Ok(r.query_row("SELECT 1", [], |_| Ok(()))?))
             .await
     }
 
@@ -144,75 +147,85 @@ impl Db {
         self.generation.load(Ordering::SeqCst)
     }
 
-    pub fn conn(&self) -> Result<r2d2::PooledConnection<SqliteConnectionManager>> {
-        Ok(self.pool.get()?)
-    }
-
     /// Runs read-only work on the blocking pool, in one read transaction: every statement of
     /// `f` sees the same snapshot of the database.
     pub async fn read<T, F>(&self, f: F) -> Result<T>
     where
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: FnOnce(&Read) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
+        let db = self.clone();
         // Log lines of the work (a database error, say) carry the request's id.
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            let _in = span.enter();
-            let mut conn = pool.get()?;
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-            let out = f(&tx)?;
-            // Nothing was written: ending it either way only releases the snapshot.
-            tx.commit()?;
-            Ok(out)
-        })
-        .await
-        .map_err(|e| Error::internal(format!("database task failed: {e}")))?
+        let id = crate::error::current_request();
+        tokio::task::spawn_blocking(move || crate::error::on_thread(id, || db.read_blocking(f)))
+            .await
+            .map_err(|e| Error::internal(format!("database task failed: {e}")))?
+    }
+
+    /// `read` for callers that are already off the async workers (start-up, the CLI, tasks
+    /// on the blocking pool).
+    pub fn read_blocking<T>(&self, f: impl FnOnce(&Read) -> Result<T>) -> Result<T> {
+        let mut conn = self.pool.get()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let r = Read { tx, now: now_ms() };
+        let out = f(&r)?;
+        // Nothing was written: ending it either way only releases the snapshot.
+        r.tx.commit()?;
+        Ok(out)
     }
 
     /// Runs a change in one `BEGIN IMMEDIATE` transaction on the blocking pool: it commits
     /// when `f` returns Ok and rolls back otherwise, so a request changes all or nothing.
     pub async fn write<T, F>(&self, f: F) -> Result<T>
     where
-        F: FnOnce(&Transaction) -> Result<T> + Send + 'static,
+        F: FnOnce(&Write) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let (pool, writer, generation) = (
-            self.pool.clone(),
-            self.writer.clone(),
-            self.generation.clone(),
-        );
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            let _in = span.enter();
-            let mut conn = pool.get()?;
-            let _turn = writer.lock().unwrap_or_else(|e| e.into_inner());
-            write_in(&mut conn, &generation, f)
-        })
-        .await
-        .map_err(|e| Error::internal(format!("database task failed: {e}")))?
+        let db = self.clone();
+        let id = crate::error::current_request();
+        tokio::task::spawn_blocking(move || crate::error::on_thread(id, || db.write_blocking(f)))
+            .await
+            .map_err(|e| Error::internal(format!("database task failed: {e}")))?
     }
 
-    /// The same as `write`, for callers that are not async (the CLI).
-    pub fn write_now<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+    /// `write` for callers that are already off the async workers.
+    pub fn write_blocking<T>(&self, f: impl FnOnce(&Write) -> Result<T>) -> Result<T> {
         let mut conn = self.pool.get()?;
         let _turn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        write_in(&mut conn, &self.generation, f)
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let w = Write(Read { tx, now: now_ms() });
+        let out = f(&w)?;
+        w.0.tx.commit()?;
+        // After the commit: a reader that saw the old generation re-reads what changed.
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        Ok(out)
     }
 }
 
-fn write_in<T>(
-    conn: &mut Connection,
-    generation: &AtomicU64,
-    f: impl FnOnce(&Transaction) -> Result<T>,
-) -> Result<T> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let out = f(&tx)?;
-    tx.commit()?;
-    // After the commit: a reader that saw the old generation re-reads what changed.
-    generation.fetch_add(1, Ordering::SeqCst);
-    Ok(out)
+/// A read transaction: one snapshot of the database, and the time, taken once when it began,
+/// that every rule inside it goes by. The `db` functions that only read take this.
+pub struct Read<'c> {
+    tx: Transaction<'c>,
+    /// Unix milliseconds at the start of the transaction.
+    pub now: i64,
+}
+
+impl std::ops::Deref for Read<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.tx
+    }
+}
+
+/// A write transaction (`BEGIN IMMEDIATE`): everything done through it commits together or not
+/// at all. The `db` functions that change rows take this; it reads like a `Read` too.
+pub struct Write<'c>(Read<'c>);
+
+impl<'c> std::ops::Deref for Write<'c> {
+    type Target = Read<'c>;
+    fn deref(&self) -> &Read<'c> {
+        &self.0
+    }
 }
 
 /// The schema split into `(version, sql)` blocks.

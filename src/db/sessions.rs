@@ -1,8 +1,9 @@
 //! Active logins (sessions). A session ends by setting `ended_at`; tokens that name it are
 //! refused from then on.
 
+use super::{Read, Write};
 use crate::error::Result;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -44,12 +45,12 @@ fn from_row(r: &Row) -> rusqlite::Result<Session> {
     })
 }
 
-pub fn get(c: &Connection, id: &str) -> Result<Option<Session>> {
+pub fn get(c: &Read, id: &str) -> Result<Option<Session>> {
     let mut st = c.prepare_cached(&format!("SELECT {COLS} FROM active_logins WHERE id = ?1"))?;
     Ok(st.query_row(params![id], from_row).optional()?)
 }
 
-pub fn insert(c: &Connection, s: &Session) -> Result<()> {
+pub fn insert(c: &Write, s: &Session) -> Result<()> {
     c.execute(
         &format!(
             "INSERT INTO active_logins ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
@@ -72,7 +73,7 @@ pub fn insert(c: &Connection, s: &Session) -> Result<()> {
 }
 
 /// Live sessions of a user, newest first.
-pub fn list_for_user(c: &Connection, user_id: &str, now: i64) -> Result<Vec<Session>> {
+pub fn list_for_user(c: &Read, user_id: &str, now: i64) -> Result<Vec<Session>> {
     let mut st = c.prepare_cached(&format!(
         "SELECT {COLS} FROM active_logins WHERE user_id = ?1 AND ended_at IS NULL
          AND expires > ?2 AND absolute_expires > ?2 ORDER BY created_at DESC"
@@ -81,14 +82,14 @@ pub fn list_for_user(c: &Connection, user_id: &str, now: i64) -> Result<Vec<Sess
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn end(c: &Connection, id: &str, now: i64) -> Result<bool> {
+pub fn end(c: &Write, id: &str, now: i64) -> Result<bool> {
     Ok(c.execute(
         "UPDATE active_logins SET ended_at = ?2 WHERE id = ?1 AND ended_at IS NULL",
         params![id, now],
     )? > 0)
 }
 
-pub fn end_all_for_user(c: &Connection, user_id: &str, now: i64) -> Result<usize> {
+pub fn end_all_for_user(c: &Write, user_id: &str, now: i64) -> Result<usize> {
     Ok(c.execute(
         "UPDATE active_logins SET ended_at = ?2 WHERE user_id = ?1 AND ended_at IS NULL",
         params![user_id, now],
@@ -96,7 +97,7 @@ pub fn end_all_for_user(c: &Connection, user_id: &str, now: i64) -> Result<usize
 }
 
 /// Slides the inactivity expiry of a session that is being used.
-pub fn touch(c: &Connection, id: &str, now: i64, expires: i64) -> Result<()> {
+pub fn touch(c: &Write, id: &str, now: i64, expires: i64) -> Result<()> {
     c.execute(
         "UPDATE active_logins SET last_used_at = ?2, expires = min(?3, absolute_expires) WHERE id = ?1",
         params![id, now, expires],
@@ -104,7 +105,7 @@ pub fn touch(c: &Connection, id: &str, now: i64, expires: i64) -> Result<()> {
     Ok(())
 }
 
-pub fn set_cookie_digest(c: &Connection, id: &str, digest: &[u8]) -> Result<()> {
+pub fn set_cookie_digest(c: &Write, id: &str, digest: &[u8]) -> Result<()> {
     c.execute(
         "UPDATE active_logins SET cookie_digest = ?2 WHERE id = ?1",
         params![id, digest],
@@ -112,7 +113,7 @@ pub fn set_cookie_digest(c: &Connection, id: &str, digest: &[u8]) -> Result<()> 
     Ok(())
 }
 
-pub fn cookie_digest(c: &Connection, id: &str) -> Result<Option<Vec<u8>>> {
+pub fn cookie_digest(c: &Read, id: &str) -> Result<Option<Vec<u8>>> {
     Ok(c.query_row(
         "SELECT cookie_digest FROM active_logins WHERE id = ?1",
         params![id],
@@ -124,7 +125,7 @@ pub fn cookie_digest(c: &Connection, id: &str) -> Result<Option<Vec<u8>>> {
 
 /// The live session that client-credentials tokens of `client_id` for `user_id` share.
 pub fn client_session(
-    c: &Connection,
+    c: &Read,
     client_id: &str,
     user_id: &str,
     now: i64,
@@ -141,7 +142,7 @@ pub fn client_session(
 
 /// Gives a session (a login to an identity that waited for registration) its user, and a fresh
 /// inactivity expiry, as on every login.
-pub fn assign_user(c: &Connection, id: &str, user_id: &str, expires: i64) -> Result<()> {
+pub fn assign_user(c: &Write, id: &str, user_id: &str, expires: i64) -> Result<()> {
     c.execute(
         "UPDATE active_logins SET user_id = ?2, expires = min(?3, absolute_expires), last_used_at = ?4
          WHERE id = ?1 AND ended_at IS NULL",
@@ -151,7 +152,7 @@ pub fn assign_user(c: &Connection, id: &str, user_id: &str, expires: i64) -> Res
 }
 
 /// Ends every session that logged in through `identity_id` (the identity changed owners).
-pub fn end_for_identity(c: &Connection, identity_id: &str, now: i64) -> Result<usize> {
+pub fn end_for_identity(c: &Write, identity_id: &str, now: i64) -> Result<usize> {
     Ok(c.execute(
         "UPDATE active_logins SET ended_at = ?2 WHERE identity_id = ?1 AND ended_at IS NULL",
         params![identity_id, now],

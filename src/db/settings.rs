@@ -1,9 +1,10 @@
 //! Small key/value facts about the installation (organization id, setup link, public URL).
 
+use super::{Read, Write};
 use crate::error::Result;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
-pub fn get(c: &Connection, key: &str) -> Result<Option<String>> {
+pub fn get(c: &Read, key: &str) -> Result<Option<String>> {
     Ok(c.query_row(
         "SELECT value FROM settings WHERE key = ?1",
         params![key],
@@ -12,7 +13,7 @@ pub fn get(c: &Connection, key: &str) -> Result<Option<String>> {
     .optional()?)
 }
 
-pub fn set(c: &Connection, key: &str, value: &str) -> Result<()> {
+pub fn set(c: &Write, key: &str, value: &str) -> Result<()> {
     c.execute(
         "INSERT INTO settings (key, value) VALUES (?1, ?2)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -21,7 +22,7 @@ pub fn set(c: &Connection, key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn delete(c: &Connection, key: &str) -> Result<()> {
+pub fn delete(c: &Write, key: &str) -> Result<()> {
     c.execute("DELETE FROM settings WHERE key = ?1", params![key])?;
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! Users: the accounts that identities belong to.
 
+use super::{Read, Write};
 use crate::error::Result;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -35,17 +36,17 @@ fn from_row(r: &Row) -> rusqlite::Result<User> {
     })
 }
 
-pub fn get(c: &Connection, id: &str) -> Result<Option<User>> {
+pub fn get(c: &Read, id: &str) -> Result<Option<User>> {
     let mut st = c.prepare_cached(&format!("SELECT {COLS} FROM users WHERE id = ?1"))?;
     Ok(st.query_row(params![id], from_row).optional()?)
 }
 
-pub fn by_username(c: &Connection, username: &str) -> Result<Option<User>> {
+pub fn by_username(c: &Read, username: &str) -> Result<Option<User>> {
     let mut st = c.prepare_cached(&format!("SELECT {COLS} FROM users WHERE username = ?1"))?;
     Ok(st.query_row(params![username], from_row).optional()?)
 }
 
-pub fn insert(c: &Connection, u: &User) -> Result<()> {
+pub fn insert(c: &Write, u: &User) -> Result<()> {
     c.execute(
         &format!("INSERT INTO users ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
         params![
@@ -66,7 +67,7 @@ pub fn insert(c: &Connection, u: &User) -> Result<()> {
 }
 
 /// Writes the profile and flags of `u`, and counts the change in its sequence.
-pub fn update(c: &Connection, u: &User) -> Result<()> {
+pub fn update(c: &Write, u: &User) -> Result<()> {
     c.execute(
         "UPDATE users SET username = ?2, display_name = ?3, email = ?4, is_admin = ?5,
          is_blocked = ?6, revoke_tokens_before = ?7, sequence = sequence + 1, updated_at = ?8
@@ -87,7 +88,7 @@ pub fn update(c: &Connection, u: &User) -> Result<()> {
 }
 
 /// Counts a change to the user that its row does not show (an identity linked, a passkey added).
-pub fn bump_sequence(c: &Connection, id: &str) -> Result<()> {
+pub fn bump_sequence(c: &Write, id: &str) -> Result<()> {
     c.execute(
         "UPDATE users SET sequence = sequence + 1, updated_at = ?2 WHERE id = ?1",
         params![id, super::now_ms()],
@@ -95,13 +96,13 @@ pub fn bump_sequence(c: &Connection, id: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn delete(c: &Connection, id: &str) -> Result<bool> {
+pub fn delete(c: &Write, id: &str) -> Result<bool> {
     Ok(c.execute("DELETE FROM users WHERE id = ?1", params![id])? > 0)
 }
 
 /// Admins who are not blocked and still have a valid way to log in. Changes that would take
 /// this from above zero to zero are refused: the installation would be locked out.
-pub fn count_usable_admins(c: &Connection) -> Result<i64> {
+pub fn count_usable_admins(c: &Read) -> Result<i64> {
     Ok(c.query_row(
         "SELECT count(*) FROM users u WHERE u.is_admin = 1 AND u.is_blocked = 0
          AND EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id AND i.state = 'VALID')",
@@ -110,7 +111,7 @@ pub fn count_usable_admins(c: &Connection) -> Result<i64> {
     )?)
 }
 
-pub fn any_admin(c: &Connection) -> Result<bool> {
+pub fn any_admin(c: &Read) -> Result<bool> {
     Ok(c.query_row(
         "SELECT EXISTS (SELECT 1 FROM users WHERE is_admin = 1)",
         [],
@@ -121,12 +122,7 @@ pub fn any_admin(c: &Connection) -> Result<bool> {
 /// One page of users ordered by username, after the username `after`. `search` matches a prefix
 /// of the username or display name, or the whole e-mail address, ignoring case. Every branch is
 /// an index range, so a page costs the same at a million users.
-pub fn page(
-    c: &Connection,
-    search: Option<&str>,
-    after: Option<&str>,
-    limit: u32,
-) -> Result<Vec<User>> {
+pub fn page(c: &Read, search: Option<&str>, after: Option<&str>, limit: u32) -> Result<Vec<User>> {
     let after = after.unwrap_or("");
     let rows = match search.filter(|s| !s.is_empty()) {
         None => {

@@ -1,9 +1,9 @@
 //! The Bearer principal: who a request's access token speaks for, after every check.
 
+use super::Actor;
 use crate::App;
 use crate::auth::jwt::{self, Claims, Kind};
-use crate::core::Actor;
-use crate::db::{self, users::User};
+use crate::db::{self, Read, users::User};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone)]
@@ -57,16 +57,6 @@ impl Principal {
     }
 }
 
-/// The token of an `Authorization: Bearer` header value, if there is one.
-pub fn bearer(header: Option<&str>) -> Option<&str> {
-    let h = header?.trim();
-    let (scheme, token) = h.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
-        .filter(|t| !t.is_empty())
-}
-
 /// Validates an access token for keyward's own endpoints: the signature and claims, then that
 /// its user exists and is not blocked, that it was not issued before the user's
 /// `revokeTokensBefore`, that its session is live, and that it was not revoked.
@@ -77,7 +67,8 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Principal> {
         token,
         &app.public_url,
         Some(&app.public_url),
-    )?;
+    )
+    .await?;
     check_live(app, claims).await
 }
 
@@ -126,7 +117,7 @@ pub async fn live_subject(
 
 /// `live_subject` inside a transaction, for a caller that acts on the answer in the same one.
 pub fn live_subject_in(
-    conn: &rusqlite::Connection,
+    conn: &Read,
     sub: &str,
     sid: &str,
     iat: i64,
@@ -135,12 +126,8 @@ pub fn live_subject_in(
     let refused = || Error::token_invalid("invalid or expired token");
     let user = db::users::get(conn, sub)?;
     let session = db::sessions::get(conn, sid)?;
-    let revoked: bool = match jti {
-        Some(j) => conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?1)",
-            [j],
-            |r| r.get(0),
-        )?,
+    let revoked = match jti {
+        Some(j) => db::revoked_tokens::is_revoked(conn, j)?,
         None => false,
     };
     let user = user.ok_or_else(refused)?;
@@ -155,7 +142,7 @@ pub fn live_subject_in(
         return Err(refused());
     }
     let session = session
-        .filter(|s| s.is_live(db::now_ms()) && s.user_id.as_deref() == Some(user.id.as_str()))
+        .filter(|s| s.is_live(conn.now) && s.user_id.as_deref() == Some(user.id.as_str()))
         .ok_or_else(refused)?;
     Ok((user, session))
 }
