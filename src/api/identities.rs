@@ -1,22 +1,72 @@
 //! The identities API (`/api/v2/users/...`), as the Auth0 Management API speaks it: read a user
 //! with its identities, link an account (by a token that proves control of it, or by provider
 //! and user id), and unlink an identity into a standalone user. The rules live in
-//! `core::linking`; this file parses, checks scopes, and renders Auth0's shapes.
+//! `core::linking` and `core::principal`; this file parses and renders Auth0's shapes.
 
-use super::body::Body;
-use super::guard::bearer;
-use super::{Req, send_json};
-use crate::App;
-use crate::core::instances::{self, Instance};
-use crate::core::linking;
-use crate::core::principal::{Principal, authenticate};
-use crate::core::users::{self, subject_for};
-use crate::core::{Actor, rfc3339};
+use super::guard::Bearer;
+use super::io::{Body, Created, Json, NoInput, Query};
+use super::route::{Cx, Route, Surface, schema_ref};
+use super::send_json;
+use crate::core::instances::Instance;
+use crate::core::linking::{self, LinkRequest};
+use crate::core::{rfc3339, users};
 use crate::db::{identities::Identity, users::User};
 use crate::error::{Error, Reason, Result, Thing};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use warp::http::Method;
 use warp::reply::Response;
+
+pub fn surface() -> Surface {
+    Surface {
+        name: "identities",
+        error_schema: |g| schema_ref::<Auth0Error>(g),
+        render: auth0_error,
+        routes: vec![
+            Route::new(Method::GET, "/api/v2/users/{id}", "auth0GetUser", get_user)
+                .summary("A user with its identities")
+                .describe(
+                    "Your own user with `read:current_user`, any user with `read:users` (an admin \
+                     or a client-credentials token).",
+                )
+                .errors(&[404]),
+            Route::new(
+                Method::POST,
+                "/api/v2/users/{id}/identities",
+                "auth0LinkIdentity",
+                link,
+            )
+            .summary("Link an account or an identity to the user")
+            .describe(
+                "With `link_with`: a register token, or an ID token of the secondary user issued \
+                 to the caller's app within the last 5 minutes; the secondary user is merged into \
+                 the primary. With `provider` + `user_id` (+ `connection_id`) and `update:users`: \
+                 an identity that belongs to a user.",
+            )
+            .errors(&[404, 409]),
+            Route::new(
+                Method::DELETE,
+                "/api/v2/users/{id}/identities/{provider}/{user_id}",
+                "auth0UnlinkIdentity",
+                unlink,
+            )
+            .summary("Unlink an identity into a standalone user")
+            .errors(&[404]),
+        ],
+    }
+}
+
+/// Auth0's error shape.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+struct Auth0Error {
+    status_code: u16,
+    error: String,
+    message: String,
+    /// A machine-readable code, e.g. `invalid_body`, `inexistent_user`, `identity_conflict`.
+    error_code: String,
+}
 
 /// Auth0's error shape, `{statusCode, error, message, errorCode}`.
 pub(super) fn auth0_error(e: &Error) -> Response {
@@ -56,188 +106,195 @@ pub(super) fn auth0_error(e: &Error) -> Response {
     )
 }
 
-pub async fn handle(app: &App, req: Req) -> Response {
-    match route(app, &req).await {
-        Ok((status, v)) => send_json(status, &v),
-        Err(e) => auth0_error(&e),
-    }
+/// `GET /api/v2/users/{id}` query: Auth0's field selection.
+#[derive(Deserialize, JsonSchema)]
+struct UserQuery {
+    /// Comma-separated names of the fields to include (or, with `include_fields=false`, to
+    /// leave out). Without it, every field.
+    fields: Option<String>,
+    /// Whether `fields` names the fields to include (default) or to leave out.
+    include_fields: Option<bool>,
 }
 
-async fn caller(app: &App, req: &Req) -> Result<Principal> {
-    let token = bearer(req.header("authorization"))
-        .ok_or_else(|| Error::token_invalid("Missing authentication"))?;
-    authenticate(app, token).await
+/// A user as Auth0 shows it. A field without a value is left out, never sent as `null`; with
+/// `fields`, only the fields asked for are there.
+#[derive(Serialize, JsonSchema, Default)]
+struct Auth0User {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
+    /// The display name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    created_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    updated_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    blocked: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identities: Option<Vec<Auth0Identity>>,
 }
 
-/// The caller's own user with `own_scope`, or any user with the privileged `all_scope`.
-fn allow(p: &Principal, id: &str, own_scope: &str, all_scope: &str) -> Result<()> {
-    if p.require_privileged_scope(all_scope).is_ok() {
-        return Ok(());
-    }
-    if p.user.id != id {
-        return Err(Error::new(
-            Reason::ScopeMissing,
-            format!("only your own user, unless the token has {all_scope}"),
-        ));
-    }
-    p.require_scope(own_scope)
+/// One identity of a user: `provider` is the strategy type, `connection` the instance name,
+/// `user_id` the subject at the provider.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+struct Auth0Identity {
+    connection: String,
+    provider: String,
+    user_id: String,
+    #[serde(rename = "isSocial")]
+    is_social: bool,
+    /// What the provider said of the person; not on the user's first identity, whose profile is
+    /// the user's own.
+    #[serde(rename = "profileData", skip_serializing_if = "Option::is_none")]
+    profile_data: Option<serde_json::Map<String, Value>>,
 }
 
-async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
-    let segs = req.rest(2);
-    let m = &req.method;
-    match segs.as_slice() {
-        ["users", id] if m == Method::GET => {
-            let p = caller(app, req).await?;
-            allow(&p, id, "read:current_user", "read:users")?;
-            let pick = Fields::of(req)?;
-            let (user, list) = users::with_identities(app, id).await?;
-            Ok((200, pick.apply(user_json(&user, &list))))
-        }
-        ["users", id, "identities"] if m == Method::POST => {
-            let p = caller(app, req).await?;
-            let b = Body::parse(&req.body)?;
-            b.only(&["link_with", "provider", "user_id", "connection_id"])?;
-            let by_token = b.has("link_with");
-            if by_token && (b.has("provider") || b.has("user_id") || b.has("connection_id")) {
-                return Err(Error::bad_request(
-                    "link_with cannot be used together with provider, user_id or connection_id",
-                ));
-            }
-            let actor = p.actor(req.address());
-            if by_token {
-                allow(&p, id, "update:current_user_identities", "update:users")?;
-                let token = b.nonempty("link_with")?;
-                linking::link_with(app, &actor, id, &token, p.claims.client_id.as_deref()).await?;
-            } else {
-                p.require_privileged_scope("update:users")?;
-                let provider = b.nonempty("provider")?;
-                let subject = b.nonempty("user_id")?;
-                let connection = b.opt_str("connection_id")?;
-                link_by_provider(app, &actor, id, &provider, &subject, connection).await?;
-            }
-            let (_, list) = users::with_identities(app, id).await?;
-            Ok((201, identities_json(&list)))
-        }
-        ["users", id, "identities", provider, subject] if m == Method::DELETE => {
-            let p = caller(app, req).await?;
-            allow(&p, id, "update:current_user_identities", "update:users")?;
-            linking::detach(app, &p.actor(req.address()), id, provider, subject).await?;
-            let (_, list) = users::with_identities(app, id).await?;
-            Ok((200, identities_json(&list)))
-        }
-        ["users", _] | ["users", _, "identities"] | ["users", _, "identities", _, _] => {
-            Err(super::method_not_allowed())
-        }
-        _ => Err(Error::not_found(Thing::Route, "no such resource")),
-    }
-}
-
-/// `provider` + `user_id` (+ `connection_id`): the identity on that connection joins the
-/// primary; when it belongs to another user, that user is merged into the primary.
-async fn link_by_provider(
-    app: &App,
-    actor: &Actor,
-    primary: &str,
-    provider: &str,
-    subject: &str,
-    connection: Option<String>,
-) -> Result<()> {
-    let candidates: Vec<Instance> = instances::list(app, Some(provider.to_string())).await?;
-    let inst = match connection {
-        Some(c) => candidates.into_iter().find(|i| i.id == c).ok_or_else(|| {
-            Error::not_found(Thing::Identity, "no such connection for this provider")
-        })?,
-        None if candidates.len() > 1 => {
-            return Err(Error::bad_request(
-                "several connections have this provider: connection_id is required",
-            ));
-        }
-        None => candidates
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::not_found(Thing::Identity, "no connection has this provider"))?,
-    };
-    let subject = subject_for(provider, subject);
-    linking::link_existing(app, actor, primary, &inst.id, &subject).await
-}
-
-fn identities_json(list: &[(Identity, Instance)]) -> Value {
+fn identities_out(list: &[(Identity, Instance)]) -> Vec<Auth0Identity> {
     list.iter()
         .enumerate()
         .map(|(n, (i, inst))| {
-            let mut v = json!({
-                "connection": inst.name.clone().unwrap_or_else(|| inst.id.clone()),
-                "provider": inst.type_name,
-                "user_id": i.subject,
-                "isSocial": inst.strategy().needs_redirect_flow,
-            });
-            // As Auth0: the primary identity's profile is the user's own; the others carry theirs.
-            let profile = without_nulls(i.profile.clone());
-            if n > 0 && profile.as_object().is_some_and(|p| !p.is_empty()) {
-                v["profileData"] = profile;
+            let profile: serde_json::Map<String, Value> = i
+                .profile
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter(|(_, v)| !v.is_null())
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Auth0Identity {
+                connection: inst.name.clone().unwrap_or_else(|| inst.id.clone()),
+                provider: inst.type_name.to_string(),
+                user_id: i.subject.clone(),
+                is_social: inst.strategy().needs_redirect_flow,
+                profile_data: (n > 0 && !profile.is_empty()).then_some(profile),
             }
-            v
         })
         .collect()
 }
 
-/// As Auth0: a field without a value is left out, never sent as `null`.
-fn without_nulls(mut v: Value) -> Value {
-    if let Value::Object(m) = &mut v {
-        m.retain(|_, x| !x.is_null());
+impl Auth0User {
+    fn of(u: User, list: &[(Identity, Instance)]) -> Auth0User {
+        Auth0User {
+            user_id: Some(u.id),
+            username: Some(u.username),
+            name: Some(u.display_name),
+            email: u.email,
+            created_at: Some(rfc3339(u.created_at)),
+            updated_at: Some(rfc3339(u.updated_at)),
+            blocked: Some(u.is_blocked),
+            identities: Some(identities_out(list)),
+        }
     }
-    v
+
+    /// Keeps the fields `names` names (`include`) or all others (not `include`); no names,
+    /// every field.
+    fn select(mut self, names: &[&str], include: bool) -> Auth0User {
+        if names.is_empty() {
+            return self;
+        }
+        let drop = |name: &str| names.contains(&name) != include;
+        if drop("user_id") {
+            self.user_id = None;
+        }
+        if drop("username") {
+            self.username = None;
+        }
+        if drop("name") {
+            self.name = None;
+        }
+        if drop("email") {
+            self.email = None;
+        }
+        if drop("created_at") {
+            self.created_at = None;
+        }
+        if drop("updated_at") {
+            self.updated_at = None;
+        }
+        if drop("blocked") {
+            self.blocked = None;
+        }
+        if drop("identities") {
+            self.identities = None;
+        }
+        self
+    }
 }
 
-/// Auth0's `fields` (comma-separated) and `include_fields` (default true: only those fields;
-/// false: all but those) of `GET /users/{id}`.
-struct Fields {
-    names: Vec<String>,
-    include: bool,
+async fn get_user(
+    cx: Cx,
+    Bearer(p): Bearer,
+    Query(q): Query<UserQuery>,
+) -> Result<Json<Auth0User>> {
+    let id = cx.param(0);
+    p.may_act_on(id, "read:current_user", "read:users")?;
+    let (user, list) = users::with_identities(&cx.app, id).await?;
+    let fields = q.fields.unwrap_or_default();
+    let names: Vec<&str> = fields
+        .split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .collect();
+    Ok(Json(
+        Auth0User::of(user, &list).select(&names, q.include_fields.unwrap_or(true)),
+    ))
 }
 
-impl Fields {
-    fn of(req: &Req) -> Result<Fields> {
-        let include = match req.query("include_fields").map(str::trim) {
-            None | Some("true") => true,
-            Some("false") => false,
-            Some(_) => {
-                return Err(Error::new(
-                    Reason::InvalidQuery,
-                    "include_fields must be true or false",
+/// `POST /api/v2/users/{id}/identities`: either `link_with`, or `provider` + `user_id`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct LinkBody {
+    /// A register token, or an ID token of the account to merge in.
+    link_with: Option<String>,
+    /// The strategy type of the identity to link.
+    provider: Option<String>,
+    /// The identity's subject at the provider.
+    user_id: Option<String>,
+    /// The strategy instance id; needed when several instances share the type.
+    connection_id: Option<String>,
+}
+
+async fn link(
+    cx: Cx,
+    Bearer(p): Bearer,
+    Body(b): Body<LinkBody>,
+) -> Result<Created<Vec<Auth0Identity>>> {
+    let id = cx.param(0);
+    let request = match b.link_with {
+        Some(token) => {
+            if b.provider.is_some() || b.user_id.is_some() || b.connection_id.is_some() {
+                return Err(Error::bad_request(
+                    "link_with cannot be used together with provider, user_id or connection_id",
                 ));
             }
-        };
-        let names = req
-            .query("fields")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|f| !f.is_empty())
-            .map(str::to_string)
-            .collect();
-        Ok(Fields { names, include })
-    }
-
-    /// Without any field named, everything.
-    fn apply(&self, mut v: Value) -> Value {
-        if let (false, Value::Object(m)) = (self.names.is_empty(), &mut v) {
-            m.retain(|k, _| self.names.contains(k) == self.include);
+            if token.trim().is_empty() {
+                return Err(Error::field("link_with", "must not be empty"));
+            }
+            LinkRequest::Token(token)
         }
-        v
-    }
+        None => LinkRequest::Provider {
+            provider: b.provider,
+            subject: b.user_id,
+            connection: b.connection_id,
+        },
+    };
+    linking::link_account(&cx.app, &p, cx.address(), id, request).await?;
+    let (_, list) = users::with_identities(&cx.app, id).await?;
+    Ok(Created(identities_out(&list)))
 }
 
-fn user_json(u: &User, list: &[(Identity, Instance)]) -> Value {
-    without_nulls(json!({
-        "user_id": u.id,
-        "username": u.username,
-        "name": u.display_name,
-        "email": u.email,
-        "created_at": rfc3339(u.created_at),
-        "updated_at": rfc3339(u.updated_at),
-        "blocked": u.is_blocked,
-        "identities": identities_json(list),
-    }))
+async fn unlink(cx: Cx, Bearer(p): Bearer, _: NoInput) -> Result<Json<Vec<Auth0Identity>>> {
+    let (id, provider, subject) = (cx.param(0), cx.param(1), cx.param(2));
+    p.may_act_on(id, "update:current_user_identities", "update:users")?;
+    linking::detach(&cx.app, &p.actor(cx.address()), id, provider, subject).await?;
+    let (_, list) = users::with_identities(&cx.app, id).await?;
+    Ok(Json(identities_out(&list)))
 }

@@ -75,7 +75,10 @@ impl<T: DeserializeOwned + JsonSchema + Send + 'static> Input for Query<T> {
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(
             cx.req.raw_query.as_bytes(),
         ));
-        named(de).map(Query)
+        named(de).map(Query).map_err(|mut e| {
+            e.reason = Reason::InvalidQuery;
+            e
+        })
     }
     fn doc(d: &mut OpDoc, g: &mut SchemaGenerator) {
         d.query = query_params::<T>(g);

@@ -274,7 +274,7 @@ async fn dispatch(app: &App, req: Req) -> Response {
         (".well-known", _, _) | ("auth", "oauth", _) => oauth::handle(app, req).await,
         ("auth", "api", "login") => login_api::handle(app, req).await,
         ("auth", "api", "flow") => flow::handle(app, req).await,
-        ("api", "v2", _) => identities::handle(app, req).await,
+        ("api", "v2", _) => surfaces().identities.dispatch(app, req).await,
         ("auth", "flow", _) | ("assets", _, _) | ("", _, _) | ("account", "", "") => {
             assets::handle(app, req).await
         }
@@ -285,18 +285,20 @@ async fn dispatch(app: &App, req: Req) -> Response {
 /// The route tables of the surfaces, built once.
 pub struct Surfaces {
     pub ops: route::Surface,
+    pub identities: route::Surface,
 }
 
 pub fn surfaces() -> &'static Surfaces {
     static S: std::sync::OnceLock<Surfaces> = std::sync::OnceLock::new();
     S.get_or_init(|| Surfaces {
         ops: ops::surface(),
+        identities: identities::surface(),
     })
 }
 
 pub fn openapi_document(app: &App) -> Value {
     let s = surfaces();
-    openapi::document(&app.public_url, &[&s.ops])
+    openapi::document(&app.public_url, &[&s.ops, &s.identities])
 }
 
 /// The error shape of the login API, the flows and operations.

@@ -15,7 +15,7 @@ use super::{Actor, new_id};
 use crate::App;
 use crate::auth::jwt::{self, Kind};
 use crate::auth::password::check_new_password;
-use crate::core::principal::live_subject_in;
+use crate::core::principal::{Principal, live_subject_in};
 use crate::db::Write;
 use crate::db::{self, identities, identities::Identity, users, users::User};
 use crate::error::{Error, Reason, Result, Thing};
@@ -294,6 +294,77 @@ pub async fn link_existing(
             }
         })
         .await
+}
+
+/// How the identities API links an account to a user.
+pub enum LinkRequest {
+    /// `link_with`: a token that proves control of the account (see `link_with`).
+    Token(String),
+    /// `provider` + `user_id` (+ `connection_id`): an identity that belongs to a user. The
+    /// fields are checked after the caller's right to link this way.
+    Provider {
+        provider: Option<String>,
+        subject: Option<String>,
+        connection: Option<String>,
+    },
+}
+
+/// `POST /api/v2/users/{primary}/identities` for the caller `p`: by token, the caller's own user
+/// with `update:current_user_identities` (or any with `update:users`); by provider, only with
+/// `update:users`.
+pub async fn link_account(
+    app: &App,
+    p: &Principal,
+    address: Option<String>,
+    primary: &str,
+    request: LinkRequest,
+) -> Result<()> {
+    let actor = p.actor(address);
+    match request {
+        LinkRequest::Token(token) => {
+            p.may_act_on(primary, "update:current_user_identities", "update:users")?;
+            link_with(app, &actor, primary, &token, p.claims.client_id.as_deref()).await
+        }
+        LinkRequest::Provider {
+            provider,
+            subject,
+            connection,
+        } => {
+            p.require_privileged_scope("update:users")?;
+            let given = |field: &str, v: Option<String>| match v {
+                Some(s) if !s.trim().is_empty() => Ok(s),
+                Some(_) => Err(Error::field(field, "must not be empty")),
+                None => Err(Error::field(field, "must be given")),
+            };
+            let (provider, subject) = (given("provider", provider)?, given("user_id", subject)?);
+            let inst = connection_instance(app, &provider, connection).await?;
+            let subject = subject_for(&provider, &subject);
+            link_existing(app, &actor, primary, &inst.id, &subject).await
+        }
+    }
+}
+
+/// The instance a provider-mode link means: the one with id `connection`, or the only instance
+/// of the type `provider`.
+async fn connection_instance(
+    app: &App,
+    provider: &str,
+    connection: Option<String>,
+) -> Result<super::instances::Instance> {
+    let candidates = super::instances::list(app, Some(provider.to_string())).await?;
+    match connection {
+        Some(c) => candidates.into_iter().find(|i| i.id == c).ok_or_else(|| {
+            Error::not_found(Thing::Identity, "no such connection for this provider")
+        }),
+        None if candidates.len() > 1 => Err(Error::field(
+            "connection_id",
+            "is required: several connections have this provider",
+        )),
+        None => candidates
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::not_found(Thing::Identity, "no connection has this provider")),
+    }
 }
 
 /// The Auth0 `link_with`: a token that proves the caller controls the secondary *now*. Only

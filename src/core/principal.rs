@@ -4,7 +4,7 @@ use super::Actor;
 use crate::App;
 use crate::auth::jwt::{self, Claims, Kind};
 use crate::db::{self, Read, users::User};
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -46,6 +46,21 @@ impl Principal {
                 "{scope} is for admins and client credentials"
             )))
         }
+    }
+
+    /// May act on user `id`: one's own user with `own_scope`, any user with the privileged
+    /// `all_scope` (see `require_privileged_scope`).
+    pub fn may_act_on(&self, id: &str, own_scope: &str, all_scope: &str) -> Result<()> {
+        if self.require_privileged_scope(all_scope).is_ok() {
+            return Ok(());
+        }
+        if self.user.id != id {
+            return Err(Error::new(
+                Reason::ScopeMissing,
+                format!("only your own user, unless the token has {all_scope}"),
+            ));
+        }
+        self.require_scope(own_scope)
     }
 
     pub fn require_admin(&self) -> Result<()> {

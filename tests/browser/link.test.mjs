@@ -239,9 +239,9 @@ test('a register token from someone else links nothing: the page refuses it', as
     // Even a call made by hand (as a script on the page could) is refused.
     const forced = await page.evaluate(async (tok) => {
       const r = await window.keyward.call('POST', '/auth/api/flow/link', { registerToken: tok });
-      return { status: r.status, reason: r.data.reason };
+      return { status: r.status, code: r.data.code };
     }, foreign);
-    assert.deepEqual(forced, { status: 403, reason: 'register_token_other_browser' });
+    assert.deepEqual(forced, { status: 403, code: 'register_token_other_browser' });
   }
   await page.screenshot({ path: '/tmp/link-foreign-phone.png', fullPage: true });
 

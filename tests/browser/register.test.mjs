@@ -331,9 +331,9 @@ test('a sign-up link from someone else creates no account: the page refuses it',
   // Even a call made by hand is refused, and no account exists afterwards.
   const forced = await page.evaluate(async (tok) => {
     const r = await window.keyward.call('POST', '/auth/api/flow/register', { registerToken: tok, username: 'victim', displayName: 'Victim' });
-    return { status: r.status, reason: r.data.reason };
+    return { status: r.status, code: r.data.code };
   }, w.body.register_token);
-  assert.deepEqual(forced, { status: 403, reason: 'register_token_other_browser' });
+  assert.deepEqual(forced, { status: 403, code: 'register_token_other_browser' });
   const after = await api(server, 'GET', '/auth/api/login/user', { bearer: adminToken });
   assert.deepEqual(after.body.items.map((u) => u.username), before.body.items.map((u) => u.username));
   assert.deepEqual(errors.filter((e) => !/Failed to load resource: .* 403 /.test(e)), []);
