@@ -241,7 +241,7 @@ async fn context(app: &App, req: &Req) -> Result<(u16, Value)> {
         .await?
         .into_iter()
         .filter(|i| i.is_login_active)
-        .map(|i| json!({"id": i.id, "name": i.name, "type": i.type_name}))
+        .map(|i| json!({"id": i.id, "name": i.name, "type": i.kind}))
         .collect();
     let user = cookie_session(app, req)
         .await

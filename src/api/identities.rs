@@ -171,7 +171,7 @@ fn identities_out(list: &[(Identity, Instance)]) -> Vec<Auth0Identity> {
                 .unwrap_or_default();
             Auth0Identity {
                 connection: inst.name.clone().unwrap_or_else(|| inst.id.clone()),
-                provider: inst.type_name.to_string(),
+                provider: inst.kind.to_string(),
                 user_id: i.subject.clone(),
                 is_social: inst.strategy().needs_redirect_flow,
                 profile_data: (n > 0 && !profile.is_empty()).then_some(profile),

@@ -53,7 +53,7 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
             strategies::find(t).ok_or_else(|| {
                 Error::not_found(Thing::Strategy, format!("unknown strategy {t:?}"))
             })?;
-            let list = instances::list(app, Some(t.to_string())).await?;
+            let list = instances::list(app, crate::strategies::Kind::parse(t)).await?;
             ok(list.iter().map(|i| instance_json(app, i, false)).collect())
         }
         ["strategy", t, "instance"] if m == Method::POST => {
@@ -395,7 +395,7 @@ pub fn instance_json(app: &App, i: &Instance, with_config: bool) -> Value {
     let mut v = json!({
         "id": i.id,
         "name": i.name,
-        "type": i.type_name,
+        "type": i.kind,
         "isLoginActive": i.is_login_active,
         "isSelfRegisterActive": i.is_self_register_active,
         "isSyncActive": i.is_sync_active,

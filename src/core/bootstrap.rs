@@ -33,7 +33,7 @@ pub fn ensure_defaults(app: &App) -> Result<()> {
                             .seal(&format!("instance-config:{id}"), config.as_bytes()),
                         id,
                         name: Some(instances::DEFAULT_USERPASS.into()),
-                        type_name: "userpass".into(),
+                        kind: crate::strategies::Kind::Userpass,
                         is_login_active: true,
                         is_self_register_active: true,
                         is_sync_active: false,

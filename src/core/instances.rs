@@ -7,7 +7,7 @@ use crate::App;
 use crate::db::Read;
 use crate::db::{self, identities, instances::InstanceRow};
 use crate::error::{Error, Result, Thing};
-use crate::strategies::{self, Strategy};
+use crate::strategies::{Kind, Strategy};
 use serde_json::{Value, json};
 
 /// An instance with its config opened.
@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 pub struct Instance {
     pub id: String,
     pub name: Option<String>,
-    pub type_name: String,
+    pub kind: Kind,
     pub config: Value,
     pub is_login_active: bool,
     pub is_self_register_active: bool,
@@ -26,7 +26,7 @@ pub struct Instance {
 
 impl Instance {
     pub fn strategy(&self) -> &'static Strategy {
-        strategies::find(&self.type_name).expect("stored instances have a known type")
+        self.kind.strategy()
     }
 }
 
@@ -53,7 +53,7 @@ pub fn open_row(app: &App, row: InstanceRow) -> Result<Instance> {
     Ok(Instance {
         id: row.id,
         name: row.name,
-        type_name: row.type_name,
+        kind: row.kind,
         config,
         is_login_active: row.is_login_active,
         is_self_register_active: row.is_self_register_active,
@@ -67,7 +67,7 @@ fn seal_row(app: &App, i: &Instance) -> InstanceRow {
     InstanceRow {
         id: i.id.clone(),
         name: i.name.clone(),
-        type_name: i.type_name.clone(),
+        kind: i.kind,
         config: app
             .master
             .seal(&config_context(&i.id), i.config.to_string().as_bytes()),
@@ -96,7 +96,7 @@ fn flag(field: &str, requested: Option<bool>, capable: bool, s: &Strategy) -> Re
 }
 
 fn apply_flags(i: &mut Instance, f: Flags, defaults_from_capability: bool) -> Result<()> {
-    let s = strategies::find(&i.type_name).expect("checked type");
+    let s = i.kind.strategy();
     let keep = |req: Option<bool>, cur: bool| {
         if defaults_from_capability {
             req
@@ -151,14 +151,15 @@ pub async fn create(
 ) -> Result<Instance> {
     check_name(&name)?;
     let type_name = type_name.ok_or_else(|| Error::field("type", "must be given"))?;
-    let s = strategies::find(&type_name)
+    let kind = Kind::parse(&type_name)
         .ok_or_else(|| Error::field("type", format!(": unknown strategy {type_name:?}")))?;
+    let s = kind.strategy();
     let config = config.unwrap_or_else(|| json!({}));
     s.check_config(&config)?;
     let mut inst = Instance {
         id: new_id(),
         name,
-        type_name,
+        kind,
         config,
         is_login_active: false,
         is_self_register_active: false,
@@ -176,7 +177,7 @@ pub async fn create(
                 tx,
                 "strategy-instance.create",
                 Some(&row.id),
-                json!({"type": row.type_name, "name": row.name}),
+                json!({"type": row.kind, "name": row.name}),
             )
         })
         .await?;
@@ -193,11 +194,8 @@ pub async fn get(app: &App, id: &str) -> Result<Instance> {
     open_row(app, row)
 }
 
-pub async fn list(app: &App, type_name: Option<String>) -> Result<Vec<Instance>> {
-    let rows = app
-        .db
-        .read(move |c| db::instances::list(c, type_name.as_deref()))
-        .await?;
+pub async fn list(app: &App, kind: Option<Kind>) -> Result<Vec<Instance>> {
+    let rows = app.db.read(move |c| db::instances::list(c, kind)).await?;
     rows.into_iter().map(|r| open_row(app, r)).collect()
 }
 
@@ -220,11 +218,13 @@ pub async fn by_id_or_name(app: &App, key: &str) -> Result<Option<Instance>> {
 /// the userpass instance named `local`, else the oldest userpass instance.
 pub fn default_userpass(app: &App, c: &Read) -> Result<Option<Instance>> {
     if let Some(r) = db::instances::by_name(c, DEFAULT_USERPASS)?
-        && r.type_name == "userpass"
+        && r.kind == Kind::Userpass
     {
         return Ok(Some(open_row(app, r)?));
     }
-    let first = db::instances::list(c, Some("userpass"))?.into_iter().next();
+    let first = db::instances::list(c, Some(Kind::Userpass))?
+        .into_iter()
+        .next();
     first.map(|r| open_row(app, r)).transpose()
 }
 
@@ -246,7 +246,7 @@ pub async fn update(app: &App, actor: &Actor, id: &str, u: Update) -> Result<Ins
                 .ok_or_else(|| Error::not_found(Thing::Instance, "strategy instance not found"))?;
             let mut inst = open_row(&app2, row)?;
             if let Some(t) = &u.type_name
-                && *t != inst.type_name
+                && *t != inst.kind.as_str()
             {
                 return Err(Error::field("type", "cannot change"));
             }

@@ -17,6 +17,7 @@ use crate::auth::jwt::{self, Kind};
 use crate::auth::password::check_new_password;
 use crate::core::principal::{Principal, live_subject_in};
 use crate::db::Write;
+use crate::db::identities::State;
 use crate::db::{self, identities, identities::Identity, users, users::User};
 use crate::error::{Error, Reason, Result, Thing};
 use serde_json::json;
@@ -351,7 +352,14 @@ async fn connection_instance(
     provider: &str,
     connection: Option<String>,
 ) -> Result<super::instances::Instance> {
-    let candidates = super::instances::list(app, Some(provider.to_string())).await?;
+    // An unknown provider has no connections.
+    let Some(kind) = crate::strategies::Kind::parse(provider) else {
+        return Err(Error::not_found(
+            Thing::Identity,
+            "no connection has this provider",
+        ));
+    };
+    let candidates = super::instances::list(app, Some(kind)).await?;
     match connection {
         Some(c) => candidates.into_iter().find(|i| i.id == c).ok_or_else(|| {
             Error::not_found(Thing::Identity, "no such connection for this provider")
@@ -481,7 +489,7 @@ pub async fn unlink(app: &App, actor: &Actor, identity_id: &str) -> Result<()> {
 
 fn remove_in(tx: &Write, actor: &Actor, i: &Identity) -> Result<()> {
     if let Some(uid) = &i.user_id
-        && i.state == identities::VALID
+        && i.state == State::Valid
         && identities::count_valid(tx, uid)? <= 1
     {
         return Err(Error::conflict("this is the user's last login method"));
@@ -517,7 +525,13 @@ pub async fn detach(
             if users::get(tx, &uid)?.is_none() {
                 return Err(Error::not_found(Thing::User, "user not found"));
             }
-            for inst in db::instances::list(tx, Some(&provider))? {
+            // An unknown provider names no instance (and never all of them).
+            let kind = crate::strategies::Kind::parse(&provider);
+            let instances = match kind {
+                Some(k) => db::instances::list(tx, Some(k))?,
+                None => Vec::new(),
+            };
+            for inst in instances {
                 if let Some(i) = identities::by_subject(tx, &inst.id, &subject)?
                     && i.user_id.as_deref() == Some(uid.as_str())
                 {

@@ -8,8 +8,10 @@ use super::sessions::{self, Origin};
 use super::users::userpass_subject;
 use crate::App;
 use crate::db::Write;
+use crate::db::identities::State;
 use crate::db::{self, identities, identities::Identity, sessions::Session, users::User};
 use crate::error::{Error, Reason, Result, Thing};
+use crate::strategies::Kind;
 
 /// What a successful password check leads to.
 pub enum Outcome {
@@ -38,7 +40,7 @@ pub async fn password_instance(app: &App, key: Option<&str>) -> Result<Instance>
                 .ok_or_else(|| Error::bad_request("there is no userpass strategy instance"))?
         }
     };
-    if inst.type_name != "userpass" {
+    if inst.kind != Kind::Userpass {
         return Err(Error::bad_request(
             "instance: password login needs a userpass strategy instance",
         ));
@@ -182,8 +184,8 @@ pub async fn password_login(
 /// a session for its user and a wait for registration.
 pub fn finish_in(app: &App, tx: &Write, identity: Identity, origin: &Origin) -> Result<Outcome> {
     let now = db::now_ms();
-    match identity.state.as_str() {
-        identities::VALID => {
+    match identity.state {
+        State::Valid => {
             let uid = identity
                 .user_id
                 .clone()
@@ -196,7 +198,7 @@ pub fn finish_in(app: &App, tx: &Write, identity: Identity, origin: &Origin) -> 
             let session = sessions::start(app, tx, Some(&uid), Some(&identity.id), origin)?;
             Ok(Outcome::LoggedIn { user, session })
         }
-        identities::WAITING if identity.expires.is_some_and(|e| e > now) => {
+        State::WaitingForRegister if identity.expires.is_some_and(|e| e > now) => {
             let session = sessions::start(app, tx, None, Some(&identity.id), origin)?;
             Ok(Outcome::Waiting { identity, session })
         }
@@ -237,7 +239,7 @@ pub async fn change_password(
     if !owner && !actor.is_admin {
         return Err(not_found());
     }
-    if inst.type_name != "userpass" {
+    if inst.kind != Kind::Userpass {
         return Err(Error::bad_request(
             "only password login data has a password",
         ));

@@ -11,8 +11,10 @@ use crate::auth::jwt::{self, Claims, Kind};
 use crate::auth::password::check_new_password;
 use crate::auth::secret::{b64, digest, digest_eq};
 use crate::db::Write;
+use crate::db::identities::State;
 use crate::db::{self, identities, identities::Identity, sessions::Session, users::User};
 use crate::error::{Error, Reason, Result};
+use crate::strategies::Kind as StrategyKind;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -146,7 +148,7 @@ pub async fn check_token(app: &App, token: &str) -> Result<Pending> {
         .read(move |c| identities::get(c, &id))
         .await?
         .filter(|i| {
-            i.state == identities::WAITING
+            i.state == State::WaitingForRegister
                 && i.user_id.is_none()
                 && i.expires.is_some_and(|e| e > db::now_ms())
         })
@@ -180,7 +182,7 @@ fn username_held() -> Error {
 
 /// A registration abandoned past its window does not keep the name.
 pub(super) fn stale(i: &Identity) -> bool {
-    i.state == identities::WAITING && i.expires.is_some_and(|e| e <= db::now_ms())
+    i.state == State::WaitingForRegister && i.expires.is_some_and(|e| e <= db::now_ms())
 }
 
 /// In the writing transaction: makes room for a new identity `subject` on `instance_id`,
@@ -211,11 +213,10 @@ pub(super) fn password_identity(
         instance_id: instance_id.to_string(),
         subject: userpass_subject(username),
         state: if user.is_some() {
-            identities::VALID
+            State::Valid
         } else {
-            identities::WAITING
-        }
-        .into(),
+            State::WaitingForRegister
+        },
         expires: match user {
             Some(_) => None,
             None => Some(now + app.settings.register_window as i64 * 1000),
@@ -243,7 +244,7 @@ pub async fn userpass_register(
     origin: &Origin,
 ) -> Result<(String, Identity)> {
     let inst = instances::get(app, instance_id).await?;
-    if inst.type_name != "userpass" {
+    if inst.kind != StrategyKind::Userpass {
         return Err(Error::bad_request(
             "the strategy instance is not a userpass instance",
         ));
@@ -311,17 +312,19 @@ async fn suggestion(app: &App, token: &str) -> Result<(Value, Option<Value>)> {
         })
         .await?;
     let identity = identity.ok_or_else(invalid_token)?;
-    if identity.state == identities::VALID && identity.user_id.is_some() {
+    if identity.state == State::Valid && identity.user_id.is_some() {
         return Ok((json!({"status": "ALREADY_REGISTERED"}), None));
     }
-    if identity.state != identities::WAITING || identity.expires.is_none_or(|e| e <= db::now_ms()) {
+    if identity.state != State::WaitingForRegister
+        || identity.expires.is_none_or(|e| e <= db::now_ms())
+    {
         return Err(invalid_token());
     }
     let p = &identity.profile;
     let login = instance.map(|inst| {
         json!({
             "instance": inst.name.unwrap_or(inst.id),
-            "type": inst.type_name,
+            "type": inst.kind,
             "account": p["username"].as_str().or(p["email"].as_str()).unwrap_or(&identity.subject),
         })
     });

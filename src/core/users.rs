@@ -4,6 +4,7 @@
 use super::{Actor, instances, new_id};
 use crate::App;
 use crate::auth::password::check_new_password;
+use crate::db::identities::State;
 use crate::db::{self, identities, identities::Identity, sessions, users, users::User};
 use crate::db::{Read, Write};
 use crate::error::{Error, Result, Thing};
@@ -136,7 +137,7 @@ pub fn create_in(
                 user_id: Some(user.id.clone()),
                 instance_id: inst.id,
                 subject: userpass_subject(&user.username),
-                state: identities::VALID.into(),
+                state: State::Valid,
                 expires: None,
                 password_hash: Some(hash),
                 profile: json!({"username": user.username, "displayName": user.display_name, "email": user.email}),

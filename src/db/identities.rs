@@ -6,8 +6,43 @@ use crate::error::Result;
 use rusqlite::{OptionalExtension, Row, params};
 use serde_json::Value;
 
-pub const VALID: &str = "VALID";
-pub const WAITING: &str = "WAITING_FOR_REGISTER";
+/// Where an identity stands, stored as its Gropius name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum State {
+    /// A way its user logs in.
+    Valid,
+    /// Found by a login, waiting to be registered or linked within the registration window.
+    WaitingForRegister,
+    Blocked,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Valid => "VALID",
+            State::WaitingForRegister => "WAITING_FOR_REGISTER",
+            State::Blocked => "BLOCKED",
+        }
+    }
+}
+
+impl rusqlite::types::ToSql for State {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::types::FromSql for State {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        match v.as_str()? {
+            "VALID" => Ok(State::Valid),
+            "WAITING_FOR_REGISTER" => Ok(State::WaitingForRegister),
+            "BLOCKED" => Ok(State::Blocked),
+            _ => Err(rusqlite::types::FromSqlError::InvalidType),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Identity {
@@ -15,7 +50,7 @@ pub struct Identity {
     pub user_id: Option<String>,
     pub instance_id: String,
     pub subject: String,
-    pub state: String,
+    pub state: State,
     pub expires: Option<i64>,
     pub password_hash: Option<String>,
     /// What the provider told us about the person: username, displayName, email.

@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, Row, params};
 pub struct InstanceRow {
     pub id: String,
     pub name: Option<String>,
-    pub type_name: String,
+    pub kind: crate::strategies::Kind,
     pub config: Vec<u8>,
     pub is_login_active: bool,
     pub is_self_register_active: bool,
@@ -24,7 +24,7 @@ fn from_row(r: &Row) -> rusqlite::Result<InstanceRow> {
     Ok(InstanceRow {
         id: r.get(0)?,
         name: r.get(1)?,
-        type_name: r.get(2)?,
+        kind: r.get(2)?,
         config: r.get(3)?,
         is_login_active: r.get(4)?,
         is_self_register_active: r.get(5)?,
@@ -49,11 +49,11 @@ pub fn by_name(c: &Read, name: &str) -> Result<Option<InstanceRow>> {
 }
 
 /// All instances, or those of one type, oldest first.
-pub fn list(c: &Read, type_name: Option<&str>) -> Result<Vec<InstanceRow>> {
+pub fn list(c: &Read, kind: Option<crate::strategies::Kind>) -> Result<Vec<InstanceRow>> {
     let mut st = c.prepare_cached(&format!(
         "SELECT {COLS} FROM strategy_instances WHERE ?1 IS NULL OR type = ?1 ORDER BY created_at, id"
     ))?;
-    let rows = st.query_map(params![type_name], from_row)?;
+    let rows = st.query_map(params![kind], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -65,7 +65,7 @@ pub fn insert(c: &Write, i: &InstanceRow) -> Result<()> {
         params![
             i.id,
             i.name,
-            i.type_name,
+            i.kind,
             i.config,
             i.is_login_active,
             i.is_self_register_active,

@@ -10,7 +10,68 @@ use serde_json::{Value, json};
 /// What the API shows in place of a secret.
 pub const CENSORED: &str = "**********";
 
+/// The strategy kinds, stored as their type names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Userpass,
+    Passkey,
+    Github,
+    Gitlab,
+    Oidc,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::Userpass,
+        Kind::Passkey,
+        Kind::Github,
+        Kind::Gitlab,
+        Kind::Oidc,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Userpass => "userpass",
+            Kind::Passkey => "passkey",
+            Kind::Github => "github",
+            Kind::Gitlab => "gitlab",
+            Kind::Oidc => "oidc",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    pub fn strategy(self) -> &'static Strategy {
+        STRATEGIES
+            .iter()
+            .find(|s| s.kind == self)
+            .expect("every kind has a strategy")
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl rusqlite::types::ToSql for Kind {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::types::FromSql for Kind {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        Kind::parse(v.as_str()?).ok_or(rusqlite::types::FromSqlError::InvalidType)
+    }
+}
+
 pub struct Strategy {
+    pub kind: Kind,
     pub type_name: &'static str,
     pub can_login_register: bool,
     pub can_sync: bool,
@@ -144,6 +205,7 @@ fn check_oidc(c: &Value) -> Result<()> {
 
 pub static STRATEGIES: &[Strategy] = &[
     Strategy {
+        kind: Kind::Userpass,
         type_name: "userpass",
         can_login_register: true,
         can_sync: false,
@@ -158,6 +220,7 @@ pub static STRATEGIES: &[Strategy] = &[
         check: check_userpass,
     },
     Strategy {
+        kind: Kind::Passkey,
         type_name: "passkey",
         can_login_register: true,
         can_sync: false,
@@ -169,6 +232,7 @@ pub static STRATEGIES: &[Strategy] = &[
         check: check_passkey,
     },
     Strategy {
+        kind: Kind::Github,
         type_name: "github",
         can_login_register: true,
         can_sync: true,
@@ -180,6 +244,7 @@ pub static STRATEGIES: &[Strategy] = &[
         check: check_github,
     },
     Strategy {
+        kind: Kind::Gitlab,
         type_name: "gitlab",
         can_login_register: true,
         can_sync: true,
@@ -191,6 +256,7 @@ pub static STRATEGIES: &[Strategy] = &[
         check: check_gitlab,
     },
     Strategy {
+        kind: Kind::Oidc,
         type_name: "oidc",
         can_login_register: true,
         can_sync: true,
