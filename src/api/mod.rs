@@ -288,6 +288,15 @@ pub struct Surfaces {
     pub identities: route::Surface,
 }
 
+impl Surfaces {
+    /// Every route table. The pattern names each field, so a surface added to `Surfaces` must
+    /// be added here too (tests/openapi.rs checks each against the document and the 405s).
+    pub fn all(&self) -> Vec<&route::Surface> {
+        let Surfaces { ops, identities } = self;
+        vec![ops, identities]
+    }
+}
+
 pub fn surfaces() -> &'static Surfaces {
     static S: std::sync::OnceLock<Surfaces> = std::sync::OnceLock::new();
     S.get_or_init(|| Surfaces {
