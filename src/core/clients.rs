@@ -39,9 +39,9 @@ const BUILTINS: &[(&str, &str, &str)] = &[
     (ADMIN_CLIENT, "Admin console", "/admin"),
 ];
 
-const MAX_NAME_LEN: usize = 200;
+pub const MAX_NAME_LEN: usize = 200;
 /// The most redirect URLs, and the most resources, a client may have.
-const MAX_URLS: usize = 100;
+pub const MAX_URLS: usize = 100;
 const MAX_URL_LEN: usize = 2048;
 
 /// A client as the core hands it out: its row, with the redirect URLs of a built-in client

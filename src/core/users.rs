@@ -12,6 +12,7 @@ use crate::error::{Error, Result, Thing};
 use serde_json::json;
 
 pub const MAX_USERNAME_LEN: usize = 64;
+pub const MAX_DISPLAY_NAME_LEN: usize = 200;
 
 /// Usernames: 1 to 64 letters, digits and `. _ - @`, so they are safe in URLs, logs and pages.
 pub fn check_username(username: &str) -> Result<()> {
@@ -41,9 +42,10 @@ pub fn check_display_name(name: &str) -> Result<()> {
     if name.trim().is_empty() {
         return Err(Error::field("displayName", "must not be empty"));
     }
-    if name.chars().count() > 200 {
-        return Err(Error::bad_request(
-            "displayName must be at most 200 characters long",
+    if name.chars().count() > MAX_DISPLAY_NAME_LEN {
+        return Err(Error::field(
+            "displayName",
+            format!("must be at most {MAX_DISPLAY_NAME_LEN} characters long"),
         ));
     }
     Ok(())

@@ -5,10 +5,12 @@ use super::{DefaultReturn, nullable};
 use crate::api::guard::Admin;
 use crate::api::io::{Body, Created, Json, NoInput};
 use crate::api::route::Cx;
-use crate::core::clients::{self, Client, NewClient, Update};
+use crate::core::clients::{
+    self, CLIENT_SCOPES, Client, MAX_NAME_LEN, MAX_URLS, NewClient, Update,
+};
 use crate::core::rfc3339;
 use crate::error::Result;
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
 /// An OAuth client.
@@ -58,20 +60,27 @@ impl ClientOut {
     expecting = "a JSON object"
 )]
 pub struct NewClientBody {
+    #[schemars(length(min = 1, max = MAX_NAME_LEN))]
     name: String,
     /// Absolute http(s) URLs without a fragment; default none.
+    #[serde(default)]
+    #[schemars(schema_with = "urls")]
     redirect_urls: Option<Vec<String>>,
     /// Default true.
     is_valid: Option<bool>,
     /// Default true.
     requires_secret: Option<bool>,
     /// Default `["login"]`.
+    #[serde(default)]
+    #[schemars(schema_with = "scopes")]
     valid_scopes: Option<Vec<String>>,
     /// Needs `requiresSecret`.
     client_credential_flow_user: Option<String>,
     /// Default false.
     allow_password_grant: Option<bool>,
     /// Absolute http(s) URLs; default none (keyward's own URL only).
+    #[serde(default)]
+    #[schemars(schema_with = "urls")]
     resources: Option<Vec<String>>,
 }
 
@@ -84,19 +93,43 @@ pub struct NewClientBody {
     expecting = "a JSON object"
 )]
 pub struct UpdateClientBody {
+    #[schemars(length(min = 1, max = MAX_NAME_LEN))]
     name: Option<String>,
+    #[serde(default)]
+    #[schemars(schema_with = "urls")]
     redirect_urls: Option<Vec<String>>,
     is_valid: Option<bool>,
     requires_secret: Option<bool>,
+    #[serde(default)]
+    #[schemars(schema_with = "scopes")]
     valid_scopes: Option<Vec<String>>,
     /// null removes the user.
     #[serde(default, deserialize_with = "nullable")]
     #[schemars(with = "Option<String>")]
     client_credential_flow_user: Option<Option<String>>,
     allow_password_grant: Option<bool>,
+    #[serde(default)]
+    #[schemars(schema_with = "urls")]
     resources: Option<Vec<String>>,
     id: Option<String>,
     builtin: Option<bool>,
+}
+
+/// Redirect URLs and resources: absolute http(s) URLs with a host and without a fragment.
+fn urls(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": ["array", "null"],
+        "maxItems": MAX_URLS,
+        "items": {"type": "string", "format": "uri"},
+    })
+}
+
+/// The scopes a client may be allowed.
+fn scopes(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": ["array", "null"],
+        "items": {"type": "string", "enum": CLIENT_SCOPES},
+    })
 }
 
 /// A stored client secret: never the secret itself.

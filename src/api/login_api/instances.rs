@@ -20,14 +20,18 @@ use serde_json::{Map, Value};
 pub struct InstanceWithConfig {
     #[serde(flatten)]
     instance: InstanceOut,
-    instance_config: Value,
+    instance_config: Map<String, Value>,
 }
 
 impl InstanceWithConfig {
     fn of(app: &App, i: &Instance) -> InstanceWithConfig {
         InstanceWithConfig {
             instance: InstanceOut::of(app, i),
-            instance_config: i.strategy().censor(&i.config),
+            // Stored configs are objects: `create` and `update` refuse anything else.
+            instance_config: match i.strategy().censor(&i.config) {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            },
         }
     }
 }
@@ -41,6 +45,7 @@ impl InstanceWithConfig {
 )]
 pub struct NewInstanceBody {
     /// Unique among instances; optional.
+    #[schemars(length(min = 1))]
     name: Option<String>,
     /// The strategy kind; required unless the path names it (the path wins).
     #[serde(rename = "type")]

@@ -5,6 +5,7 @@ use crate::App;
 use crate::api::guard::LoginUser;
 use crate::api::io::{Body, Json, NoInput};
 use crate::api::route::Cx;
+use crate::auth::password::MIN_PASSWORD_LEN;
 use crate::core::instances::Instance;
 use crate::core::{linking, login, rfc3339, users};
 use crate::db::identities::{Identity, State};
@@ -53,7 +54,7 @@ impl LoginDataOut {
 pub struct PasswordBody {
     /// Required of the owner; an admin may leave it out for another user's password.
     old_password: Option<String>,
-    /// At least 8 characters.
+    #[schemars(length(min = MIN_PASSWORD_LEN))]
     new_password: String,
 }
 

@@ -5,6 +5,8 @@ use super::{DefaultReturn, UserOut, nonempty};
 use crate::api::guard::{Admin, LoginUser};
 use crate::api::io::{Body, Created, Json};
 use crate::api::route::{Cx, Public};
+use crate::auth::password::MIN_PASSWORD_LEN;
+use crate::core::users::{MAX_DISPLAY_NAME_LEN, MAX_USERNAME_LEN};
 use crate::core::{linking, registration};
 use crate::error::{Error, Result};
 use schemars::JsonSchema;
@@ -14,8 +16,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a JSON object")]
 pub struct UserpassRegisterBody {
+    /// Letters, digits and `. _ - @`.
+    #[schemars(length(min = 1, max = MAX_USERNAME_LEN))]
     username: String,
-    /// At least 8 characters.
+    #[schemars(length(min = MIN_PASSWORD_LEN))]
     password: String,
 }
 
@@ -29,6 +33,7 @@ pub struct RegisterTokenOut {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a JSON object")]
 pub struct RegisterTokenBody {
+    #[schemars(length(min = 1))]
     register_token: String,
 }
 
@@ -67,10 +72,15 @@ pub struct SuggestionOut {
 )]
 pub struct SelfRegisterBody {
     #[serde(rename = "register_token")]
+    #[schemars(length(min = 1))]
     register_token: String,
+    /// Letters, digits and `. _ - @`.
+    #[schemars(length(min = 1, max = MAX_USERNAME_LEN))]
     username: String,
+    #[schemars(length(min = 1, max = MAX_DISPLAY_NAME_LEN))]
     display_name: String,
     /// An empty string counts as none.
+    #[schemars(length(max = 254))]
     email: Option<String>,
 }
 
@@ -83,8 +93,10 @@ pub struct SelfRegisterBody {
 )]
 pub struct AdminLinkBody {
     #[serde(rename = "register_token")]
+    #[schemars(length(min = 1))]
     register_token: String,
     /// The user who gets the identity.
+    #[schemars(length(min = 1))]
     user_id_to_link: String,
 }
 

@@ -5,8 +5,9 @@ use super::{DefaultReturn, UserOut, limit, nullable, self_or};
 use crate::api::guard::{Admin, LoginUser};
 use crate::api::io::{Body, Created, Json, NoInput, Query};
 use crate::api::route::Cx;
+use crate::auth::password::MIN_PASSWORD_LEN;
 use crate::auth::secret::{b64, b64_decode};
-use crate::core::users::{self, NewUser, Update};
+use crate::core::users::{self, MAX_DISPLAY_NAME_LEN, MAX_USERNAME_LEN, NewUser, Update};
 use crate::error::{Error, Result};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -40,13 +41,18 @@ pub struct UserPage {
     expecting = "a JSON object"
 )]
 pub struct NewUserBody {
+    /// Letters, digits and `. _ - @`.
+    #[schemars(length(min = 1, max = MAX_USERNAME_LEN))]
     username: String,
+    #[schemars(length(min = 1, max = MAX_DISPLAY_NAME_LEN))]
     display_name: String,
+    #[schemars(length(max = 254))]
     email: Option<String>,
     /// Default false.
     is_admin: Option<bool>,
     /// With a password, the user also gets a password identity (same username) on the default
     /// userpass instance.
+    #[schemars(length(min = MIN_PASSWORD_LEN))]
     password: Option<String>,
 }
 
@@ -59,7 +65,10 @@ pub struct NewUserBody {
     expecting = "a JSON object"
 )]
 pub struct UpdateUserBody {
+    /// Letters, digits and `. _ - @`.
+    #[schemars(length(min = 1, max = MAX_USERNAME_LEN))]
     username: Option<String>,
+    #[schemars(length(min = 1, max = MAX_DISPLAY_NAME_LEN))]
     display_name: Option<String>,
     /// null removes the e-mail address.
     #[serde(default, deserialize_with = "nullable")]
