@@ -52,6 +52,10 @@ impl<T: DeserializeOwned + JsonSchema + Send + 'static> Input for Body<T> {
             }
             body
         };
+        // serde reads a struct from a JSON array too, field by position: a body is an object.
+        if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(Error::bad_request("the body must be a JSON object"));
+        }
         let mut de = serde_json::Deserializer::from_slice(text);
         let v = named(&mut de)?;
         de.end()

@@ -5,7 +5,6 @@
 pub mod address;
 pub mod assets;
 pub mod body;
-pub mod clients;
 pub mod flow;
 pub mod guard;
 pub mod identities;
@@ -272,7 +271,7 @@ async fn dispatch(app: &App, req: Req) -> Response {
             surfaces().ops.dispatch(app, req).await
         }
         (".well-known", _, _) | ("auth", "oauth", _) => oauth::handle(app, req).await,
-        ("auth", "api", "login") => login_api::handle(app, req).await,
+        ("auth", "api", "login") => surfaces().login.dispatch(app, req).await,
         ("auth", "api", "flow") => flow::handle(app, req).await,
         ("api", "v2", _) => surfaces().identities.dispatch(app, req).await,
         ("auth", "flow", _) | ("assets", _, _) | ("", _, _) | ("account", "", "") => {
@@ -286,6 +285,7 @@ async fn dispatch(app: &App, req: Req) -> Response {
 pub struct Surfaces {
     pub ops: route::Surface,
     pub identities: route::Surface,
+    pub login: route::Surface,
 }
 
 impl Surfaces {
@@ -302,12 +302,13 @@ pub fn surfaces() -> &'static Surfaces {
     S.get_or_init(|| Surfaces {
         ops: ops::surface(),
         identities: identities::surface(),
+        login: login_api::surface(),
     })
 }
 
 pub fn openapi_document(app: &App) -> Value {
     let s = surfaces();
-    openapi::document(&app.public_url, &[&s.ops, &s.identities])
+    openapi::document(&app.public_url, &[&s.ops, &s.identities, &s.login])
 }
 
 /// The error shape of the login API, the flows and operations.

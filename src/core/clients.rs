@@ -39,9 +39,9 @@ const BUILTINS: &[(&str, &str, &str)] = &[
     (ADMIN_CLIENT, "Admin console", "/admin"),
 ];
 
-const MAX_NAME_LEN: usize = 200;
+pub const MAX_NAME_LEN: usize = 200;
 /// The most redirect URLs, and the most resources, a client may have.
-const MAX_URLS: usize = 100;
+pub const MAX_URLS: usize = 100;
 const MAX_URL_LEN: usize = 2048;
 
 /// A client as the core hands it out: its row, with the redirect URLs of a built-in client
@@ -102,7 +102,7 @@ pub fn ensure_builtin(tx: &Write) -> Result<()> {
                     client_credential_flow_user: None,
                     allow_password_grant: false,
                     builtin: true,
-                    created_at: db::now_ms(),
+                    created_at: tx.now,
                     resources: Vec::new(),
                 },
             )?;
@@ -216,9 +216,17 @@ fn not_found() -> Error {
     Error::not_found(Thing::Client, "client not found")
 }
 
-pub async fn list(app: &App) -> Result<Vec<Client>> {
+/// Every client, for an admin.
+pub async fn list(app: &App, actor: &Actor) -> Result<Vec<Client>> {
+    require_admin(actor)?;
     let rows = app.db.read(db::clients::list).await?;
     Ok(rows.into_iter().map(|r| open_row(app, r)).collect())
+}
+
+/// A client by id, for an admin (404).
+pub async fn show(app: &App, actor: &Actor, id: &str) -> Result<Client> {
+    require_admin(actor)?;
+    get(app, id).await
 }
 
 /// A client by id (404), e.g. for the authorize endpoint. A disabled client is returned too:
@@ -263,13 +271,17 @@ pub async fn create(app: &App, actor: &Actor, n: NewClient) -> Result<Client> {
         client_credential_flow_user: n.client_credential_flow_user,
         allow_password_grant: n.allow_password_grant.unwrap_or(false),
         builtin: false,
-        created_at: db::now_ms(),
+        created_at: 0,
         resources,
     };
     let actor = actor.clone();
     let row = app
         .db
         .write(move |tx| {
+            let row = ClientRow {
+                created_at: tx.now,
+                ..row
+            };
             check_row(tx, &row)?;
             db::clients::insert(tx, &row)?;
             actor.audit(
@@ -305,12 +317,17 @@ pub struct Update {
     pub client_credential_flow_user: Option<Option<String>>,
     pub allow_password_grant: Option<bool>,
     pub resources: Option<Vec<String>>,
-    /// Read-only: accepted only when it matches, so a client read with GET can be sent back.
+    /// Read-only, like `id`: accepted only when it matches, so a client read with GET can be
+    /// sent back.
     pub builtin: Option<bool>,
+    pub id: Option<String>,
 }
 
 pub async fn update(app: &App, actor: &Actor, id: &str, u: Update) -> Result<Client> {
     require_admin(actor)?;
+    if u.id.as_ref().is_some_and(|given| given != id) {
+        return Err(Error::field("id", "cannot be changed"));
+    }
     let name = u.name.as_deref().map(check_name).transpose()?;
     if let Some(urls) = &u.redirect_urls {
         check_urls("redirectUrls", urls)?;
@@ -438,7 +455,7 @@ pub async fn create_secret(app: &App, actor: &Actor, client_id: &str) -> Result<
         client_id: client_id.to_string(),
         digest: d,
         censored: format!("{}…", text.chars().take(4).collect::<String>()),
-        created_at: db::now_ms(),
+        created_at: 0,
     };
     let out = NewSecret {
         secret_text: text,
@@ -448,6 +465,10 @@ pub async fn create_secret(app: &App, actor: &Actor, client_id: &str) -> Result<
     let actor = actor.clone();
     app.db
         .write(move |tx| {
+            let row = SecretRow {
+                created_at: tx.now,
+                ..row
+            };
             db::clients::get(tx, &row.client_id)?.ok_or_else(not_found)?;
             db::clients::insert_secret(tx, &row)?;
             actor.audit(
@@ -461,8 +482,9 @@ pub async fn create_secret(app: &App, actor: &Actor, client_id: &str) -> Result<
     Ok(out)
 }
 
-/// A client's secrets, censored, oldest first; 404 when there is no such client.
-pub async fn secrets(app: &App, client_id: &str) -> Result<Vec<SecretInfo>> {
+/// A client's secrets, censored, oldest first, for an admin; 404 when there is no such client.
+pub async fn secrets(app: &App, actor: &Actor, client_id: &str) -> Result<Vec<SecretInfo>> {
+    require_admin(actor)?;
     let id = client_id.to_string();
     let rows = app
         .db

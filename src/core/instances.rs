@@ -1,7 +1,7 @@
 //! Strategy instances: creation with capability checks, updates, and deletion that never locks
 //! the installation out.
 
-use super::users::AdminGuard;
+use super::guard::AdminGuard;
 use super::{Actor, new_id};
 use crate::App;
 use crate::db::Read;
@@ -141,47 +141,64 @@ fn check_name(name: &Option<String>) -> Result<()> {
     Ok(())
 }
 
-pub async fn create(
-    app: &App,
-    actor: &Actor,
-    type_name: Option<String>,
-    name: Option<String>,
-    config: Option<Value>,
-    flags: Flags,
-) -> Result<Instance> {
-    check_name(&name)?;
-    let type_name = type_name.ok_or_else(|| Error::field("type", "must be given"))?;
-    let kind = Kind::parse(&type_name)
-        .ok_or_else(|| Error::field("type", format!(": unknown strategy {type_name:?}")))?;
-    let s = kind.strategy();
-    let config = config.unwrap_or_else(|| json!({}));
-    s.check_config(&config)?;
+/// A new instance: its kind, and what the request said of the rest.
+pub struct NewInstance {
+    pub kind: Kind,
+    pub name: Option<String>,
+    /// Default: `{}`.
+    pub config: Option<Value>,
+    /// A flag left out defaults to what the strategy can do.
+    pub flags: Flags,
+}
+
+pub async fn create(app: &App, actor: &Actor, n: NewInstance) -> Result<Instance> {
+    require_admin(actor)?;
+    check_name(&n.name)?;
+    let config = n.config.unwrap_or_else(|| json!({}));
+    n.kind.strategy().check_config(&config)?;
     let mut inst = Instance {
         id: new_id(),
-        name,
-        kind,
+        name: n.name,
+        kind: n.kind,
         config,
         is_login_active: false,
         is_self_register_active: false,
         is_sync_active: false,
         does_implicit_register: false,
-        created_at: db::now_ms(),
+        created_at: 0,
     };
-    apply_flags(&mut inst, flags, true)?;
-    let row = seal_row(app, &inst);
-    let actor = actor.clone();
+    apply_flags(&mut inst, n.flags, true)?;
+    let (app2, actor) = (app.clone(), actor.clone());
     app.db
         .write(move |tx| {
+            inst.created_at = tx.now;
+            let row = seal_row(&app2, &inst);
             db::instances::insert(tx, &row)?;
             actor.audit(
                 tx,
                 "strategy-instance.create",
                 Some(&row.id),
                 json!({"type": row.kind, "name": row.name}),
-            )
+            )?;
+            Ok(inst)
         })
-        .await?;
-    Ok(inst)
+        .await
+}
+
+fn require_admin(actor: &Actor) -> Result<()> {
+    if actor.is_admin {
+        Ok(())
+    } else {
+        Err(Error::forbidden(
+            "only admins may manage strategy instances",
+        ))
+    }
+}
+
+/// An instance as an admin reads it, config included (the public lists leave configs out).
+pub async fn show(app: &App, actor: &Actor, id: &str) -> Result<Instance> {
+    require_admin(actor)?;
+    get(app, id).await
 }
 
 pub async fn get(app: &App, id: &str) -> Result<Instance> {
@@ -228,10 +245,14 @@ pub fn default_userpass(app: &App, c: &Read) -> Result<Option<Instance>> {
     first.map(|r| open_row(app, r)).transpose()
 }
 
+/// A change to an instance: None leaves a field as it is.
+#[derive(Default)]
 pub struct Update {
-    /// None: unchanged; Some(None): remove the name.
+    /// Some(None) removes the name.
     pub name: Option<Option<String>>,
-    pub type_name: Option<String>,
+    /// Read-only: accepted only when it is the instance's, so an instance read with GET can be
+    /// sent back.
+    pub kind: Option<Kind>,
     pub config: Option<Value>,
     pub flags: Flags,
 }
@@ -239,15 +260,14 @@ pub struct Update {
 /// Changes an instance: the row is read, changed and written in one transaction, so two
 /// concurrent updates each apply to what the other wrote and neither is lost.
 pub async fn update(app: &App, actor: &Actor, id: &str, u: Update) -> Result<Instance> {
+    require_admin(actor)?;
     let (app2, actor, id) = (app.clone(), actor.clone(), id.to_string());
     app.db
         .write(move |tx| {
             let row = db::instances::get(tx, &id)?
                 .ok_or_else(|| Error::not_found(Thing::Instance, "strategy instance not found"))?;
             let mut inst = open_row(&app2, row)?;
-            if let Some(t) = &u.type_name
-                && *t != inst.kind.as_str()
-            {
+            if u.kind.is_some_and(|k| k != inst.kind) {
                 return Err(Error::field("type", "cannot change"));
             }
             if let Some(name) = u.name {
@@ -273,6 +293,7 @@ pub async fn update(app: &App, actor: &Actor, id: &str, u: Update) -> Result<Ins
 /// Deletes an instance. While identities use it this needs `cascade`, which removes them too;
 /// either way it is refused when it would leave no admin with a way to log in.
 pub async fn delete(app: &App, actor: &Actor, id: &str, cascade: bool) -> Result<()> {
+    require_admin(actor)?;
     let id = id.to_string();
     let actor = actor.clone();
     app.db

@@ -4,12 +4,12 @@
 //! the conditional update in `claim_waiting` make an identity belong to at most one user even
 //! when requests race.
 
+use super::guard::AdminGuard;
 use super::login::check_password;
 use super::registration::{
     Pending, check_token, claim_subject, invalid_token, password_identity, stale,
 };
 use super::sessions::Origin;
-use super::users::AdminGuard;
 use super::users::{MAX_USERNAME_LEN, check_username, subject_for, userpass_subject};
 use super::{Actor, new_id};
 use crate::App;

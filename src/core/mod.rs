@@ -1,8 +1,10 @@
 //! The rules of keyward, once, for every surface: a surface parses its wire format, calls a
 //! function here, and renders the result in its own shape.
 
+pub mod audit;
 pub mod bootstrap;
 pub mod clients;
+pub mod guard;
 pub mod instances;
 pub mod linking;
 pub mod login;
@@ -13,7 +15,7 @@ pub mod sessions;
 pub mod users;
 
 use crate::db::Write;
-use crate::db::audit::{self, Event};
+use crate::db::audit::Event;
 use crate::error::Result;
 use serde_json::Value;
 
@@ -53,7 +55,7 @@ impl Actor {
         target: Option<&str>,
         details: Value,
     ) -> Result<()> {
-        audit::record(
+        crate::db::audit::record(
             c,
             &Event {
                 actor: &self.id,

@@ -1,16 +1,18 @@
 //! Users: creation (with an optional first password), profile changes, deletion, and log-out
 //! everywhere. No change may leave the installation without an admin who can log in.
 
+use super::guard::AdminGuard;
 use super::{Actor, instances, new_id};
 use crate::App;
 use crate::auth::password::check_new_password;
+use crate::db::Write;
 use crate::db::identities::State;
 use crate::db::{self, identities, identities::Identity, sessions, users, users::User};
-use crate::db::{Read, Write};
 use crate::error::{Error, Result, Thing};
 use serde_json::json;
 
 pub const MAX_USERNAME_LEN: usize = 64;
+pub const MAX_DISPLAY_NAME_LEN: usize = 200;
 
 /// Usernames: 1 to 64 letters, digits and `. _ - @`, so they are safe in URLs, logs and pages.
 pub fn check_username(username: &str) -> Result<()> {
@@ -40,9 +42,10 @@ pub fn check_display_name(name: &str) -> Result<()> {
     if name.trim().is_empty() {
         return Err(Error::field("displayName", "must not be empty"));
     }
-    if name.chars().count() > 200 {
-        return Err(Error::bad_request(
-            "displayName must be at most 200 characters long",
+    if name.chars().count() > MAX_DISPLAY_NAME_LEN {
+        return Err(Error::field(
+            "displayName",
+            format!("must be at most {MAX_DISPLAY_NAME_LEN} characters long"),
         ));
     }
     Ok(())
@@ -112,7 +115,7 @@ pub fn create_in(
     n: NewUser,
     password_hash: Option<String>,
 ) -> Result<User> {
-    let now = db::now_ms();
+    let now = tx.now;
     let user = User {
         id: new_id(),
         username: n.username,
@@ -160,24 +163,6 @@ pub fn create_in(
     Ok(user)
 }
 
-/// Counts the admins who can log in before a change, so that `check` can refuse a change that
-/// would leave none: the installation would be locked out. The caller's transaction then rolls
-/// back.
-pub struct AdminGuard(i64);
-
-impl AdminGuard {
-    pub fn new(tx: &Read) -> Result<AdminGuard> {
-        Ok(AdminGuard(users::count_usable_admins(tx)?))
-    }
-
-    pub fn check(self, tx: &Read, refusal: &str) -> Result<()> {
-        if self.0 > 0 && users::count_usable_admins(tx)? == 0 {
-            return Err(Error::conflict(refusal));
-        }
-        Ok(())
-    }
-}
-
 /// The caller may see `id` when it is their own account or they are an admin.
 pub fn may_see(actor: &Actor, id: &str) -> Result<()> {
     if actor.is_admin || actor.id == id {
@@ -196,42 +181,36 @@ pub async fn get(app: &App, actor: &Actor, id: &str) -> Result<User> {
         .ok_or_else(|| Error::not_found(Thing::User, "user not found"))
 }
 
+/// One page of users, and the username after which the next page starts (none on the last).
 pub struct Page {
     pub items: Vec<User>,
-    pub next_cursor: Option<String>,
+    pub next_after: Option<String>,
 }
 
+/// Users ordered by username, after the username `after`, at most `limit` of them (admins
+/// only). `search` matches a prefix of the username or display name, or the whole e-mail.
 pub async fn list(
     app: &App,
     actor: &Actor,
     search: Option<String>,
-    cursor: Option<String>,
+    after: Option<String>,
     limit: u32,
 ) -> Result<Page> {
     if !actor.is_admin {
         return Err(Error::forbidden("only admins may list users"));
     }
-    let after = match cursor.filter(|c| !c.is_empty()) {
-        Some(c) => Some(
-            crate::auth::secret::b64_decode(&c)
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| Error::field("cursor", "is not valid"))?,
-        ),
-        None => None,
-    };
+    // One more than asked tells whether there is a next page.
     let mut items = app
         .db
         .read(move |c| users::page(c, search.as_deref(), after.as_deref(), limit + 1))
         .await?;
-    let next_cursor = if items.len() > limit as usize {
+    let next_after = if items.len() > limit as usize {
         items.truncate(limit as usize);
-        items
-            .last()
-            .map(|u| crate::auth::secret::b64(u.username.as_bytes()))
+        items.last().map(|u| u.username.clone())
     } else {
         None
     };
-    Ok(Page { items, next_cursor })
+    Ok(Page { items, next_after })
 }
 
 #[derive(Default)]
@@ -370,7 +349,7 @@ pub async fn revoke_tokens(app: &App, actor: &Actor, id: &str) -> Result<()> {
         .write(move |tx| {
             let mut user = users::get(tx, &id)?
                 .ok_or_else(|| Error::not_found(Thing::User, "user not found"))?;
-            let now = db::now_ms();
+            let now = tx.now;
             user.revoke_tokens_before = Some(now);
             users::update(tx, &user)?;
             let ended = sessions::end_all_for_user(tx, &id, now)?;

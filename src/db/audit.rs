@@ -19,7 +19,7 @@ pub fn record(c: &Write, e: &Event) -> Result<()> {
         "INSERT INTO audit_events (at, actor, action, target, address, details)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
-            super::now_ms(),
+            c.now,
             e.actor,
             e.action,
             e.target,

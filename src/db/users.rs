@@ -80,7 +80,7 @@ pub fn update(c: &Write, u: &User) -> Result<()> {
             u.is_admin,
             u.is_blocked,
             u.revoke_tokens_before,
-            super::now_ms()
+            c.now
         ],
     )
     .map_err(|e| super::unique_or(e, "username is already taken"))?;
@@ -91,7 +91,7 @@ pub fn update(c: &Write, u: &User) -> Result<()> {
 pub fn bump_sequence(c: &Write, id: &str) -> Result<()> {
     c.execute(
         "UPDATE users SET sequence = sequence + 1, updated_at = ?2 WHERE id = ?1",
-        params![id, super::now_ms()],
+        params![id, c.now],
     )?;
     Ok(())
 }

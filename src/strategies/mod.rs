@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 pub const CENSORED: &str = "**********";
 
 /// The strategy kinds, stored as their type names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Userpass,
@@ -310,17 +312,8 @@ impl Strategy {
         }
     }
 
-    pub fn to_json(&self) -> Value {
-        json!({
-            "typeName": self.type_name,
-            "canLoginRegister": self.can_login_register,
-            "canSync": self.can_sync,
-            "needsRedirectFlow": self.needs_redirect_flow,
-            "allowsImplicitSignup": self.allows_implicit_signup,
-            "acceptsVariables": self.accepts_variables.iter().map(|(n, d, t)| json!({
-                "name": n, "displayName": d, "type": t
-            })).collect::<Vec<_>>(),
-            "instanceConfigSchema": (self.schema)(),
-        })
+    /// The JSON Schema of this kind's instance config, derived from the struct that checks it.
+    pub fn config_schema(&self) -> Value {
+        (self.schema)()
     }
 }
