@@ -198,7 +198,7 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
             let b = Body::parse(&req.body)?;
             b.only(&["username", "password"])?;
             let origin = req.origin(None);
-            let (token, _) = registration::userpass_register(
+            let (token, _) = crate::core::pending::userpass_register(
                 app,
                 id,
                 b.str("username")?.trim(),
@@ -211,7 +211,9 @@ async fn route(app: &App, req: &Req) -> Result<(u16, Value)> {
         ["registration", "data-suggestion"] if m == Method::POST => {
             let b = Body::parse(&req.body)?;
             b.only(&["register_token"])?;
-            ok(registration::data_suggestion(app, &b.nonempty("register_token")?).await?)
+            let s =
+                crate::core::pending::data_suggestion(app, &b.nonempty("register_token")?).await?;
+            ok(json!(super::flow::DataSuggestion::from(s)))
         }
         ["registration", "self-register"] if m == Method::POST => {
             let b = Body::parse(&req.body)?;

@@ -6,6 +6,7 @@ pub mod address;
 pub mod assets;
 pub mod body;
 pub mod clients;
+pub mod cookies;
 pub mod flow;
 pub mod guard;
 pub mod identities;
@@ -273,10 +274,10 @@ async fn dispatch(app: &App, req: Req) -> Response {
         }
         (".well-known", _, _) | ("auth", "oauth", _) => oauth::handle(app, req).await,
         ("auth", "api", "login") => login_api::handle(app, req).await,
-        ("auth", "api", "flow") => flow::handle(app, req).await,
+        ("auth", "api", "flow") => surfaces().flow.dispatch(app, req).await,
         ("api", "v2", _) => surfaces().identities.dispatch(app, req).await,
         ("auth", "flow", _) | ("assets", _, _) | ("", _, _) | ("account", "", "") => {
-            assets::handle(app, req).await
+            surfaces().pages.dispatch(app, req).await
         }
         _ => error_response(&Error::not_found(Thing::Route, "no such resource")),
     }
@@ -286,6 +287,8 @@ async fn dispatch(app: &App, req: Req) -> Response {
 pub struct Surfaces {
     pub ops: route::Surface,
     pub identities: route::Surface,
+    pub flow: route::Surface,
+    pub pages: route::Surface,
 }
 
 pub fn surfaces() -> &'static Surfaces {
@@ -293,12 +296,14 @@ pub fn surfaces() -> &'static Surfaces {
     S.get_or_init(|| Surfaces {
         ops: ops::surface(),
         identities: identities::surface(),
+        flow: flow::surface(),
+        pages: assets::surface(),
     })
 }
 
 pub fn openapi_document(app: &App) -> Value {
     let s = surfaces();
-    openapi::document(&app.public_url, &[&s.ops, &s.identities])
+    openapi::document(&app.public_url, &[&s.ops, &s.identities, &s.flow, &s.pages])
 }
 
 /// The error shape of the login API, the flows and operations.
