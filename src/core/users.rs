@@ -28,8 +28,9 @@ pub fn check_username(username: &str) -> Result<()> {
         .chars()
         .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
     {
-        return Err(Error::bad_request(
-            "username may only contain letters, digits and . _ - @",
+        return Err(Error::field(
+            "username",
+            "may only contain letters, digits and . _ - @",
         ));
     }
     Ok(())
@@ -41,8 +42,9 @@ pub fn check_display_name(name: &str) -> Result<()> {
         return Err(Error::field("displayName", "must not be empty"));
     }
     if name.chars().count() > 200 {
-        return Err(Error::bad_request(
-            "displayName must be at most 200 characters long",
+        return Err(Error::field(
+            "displayName",
+            "must be at most 200 characters long",
         ));
     }
     Ok(())
