@@ -22,7 +22,7 @@ pub fn ensure_defaults(app: &App) -> Result<()> {
         }
         if settings::get(tx, "default_instance_created")?.is_none() {
             if db::instances::by_name(tx, instances::DEFAULT_USERPASS)?.is_none() {
-                let now = db::now_ms();
+                let now = tx.now;
                 let id = new_id();
                 let config = json!({}).to_string();
                 db::instances::insert(

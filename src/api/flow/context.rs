@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "FlowContextQuery")]
 pub(super) struct ContextQuery {
     /// The authorization request the page serves, as the authorization endpoint sealed it.
     flow: Option<String>,
@@ -19,6 +20,7 @@ pub(super) struct ContextQuery {
 /// What a hosted page shows.
 #[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(rename = "FlowContext")]
 pub(super) struct Context {
     /// The application asking, inside an authorization request.
     client: Option<ClientOut>,
@@ -31,12 +33,14 @@ pub(super) struct Context {
 }
 
 #[derive(Serialize, JsonSchema)]
+#[schemars(rename = "FlowClient")]
 struct ClientOut {
     id: String,
     name: String,
 }
 
 #[derive(Serialize, JsonSchema)]
+#[schemars(rename = "FlowInstance")]
 struct InstanceOut {
     id: String,
     name: Option<String>,
@@ -47,6 +51,7 @@ struct InstanceOut {
 
 #[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(rename = "FlowUser")]
 struct UserOut {
     username: String,
     display_name: String,

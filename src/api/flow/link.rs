@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "FlowLinkRequest")]
 pub(super) struct LinkBody {
     /// The authorization request the page serves, if any.
     flow: Option<String>,

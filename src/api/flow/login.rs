@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "FlowLoginRequest")]
 pub(super) struct LoginBody {
     /// The authorization request the page serves, if any.
     flow: Option<String>,

@@ -143,6 +143,7 @@ pub fn flow_error_schema(g: &mut schemars::SchemaGenerator) -> serde_json::Value
 /// Where the browser goes next.
 #[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(rename = "FlowNext")]
 struct Next {
     /// A URL or path to send the browser to.
     redirect: String,

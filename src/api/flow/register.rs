@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "FlowRegisterRequest")]
 pub(super) struct RegisterBody {
     /// The authorization request the page serves, if any.
     flow: Option<String>,

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "SetupCheckRequest")]
 pub(super) struct CheckBody {
     /// The token of the setup link.
     token: String,
@@ -18,6 +19,7 @@ pub(super) struct CheckBody {
 
 /// The setup link is good.
 #[derive(Serialize, JsonSchema)]
+#[schemars(rename = "SetupLinkValid")]
 pub(super) struct Valid {
     /// Always true.
     valid: bool,
@@ -30,6 +32,7 @@ pub(super) async fn check(cx: Cx, _: Public, Body(b): Body<CheckBody>) -> Result
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "SetupRequest")]
 pub(super) struct SetupBody {
     /// The token of the setup link.
     token: String,
@@ -42,6 +45,7 @@ pub(super) struct SetupBody {
 /// The new admin, as the login API shows a user.
 #[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(rename = "SetupAdmin")]
 pub(super) struct Admin {
     id: String,
     username: String,

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "FlowSuggestionRequest")]
 pub(super) struct SuggestionBody {
     register_token: String,
 }
@@ -32,6 +33,7 @@ pub struct DataSuggestion {
 
 #[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[schemars(rename = "SuggestionStatus")]
 enum Status {
     /// The suggested username is free.
     Ok,
@@ -45,6 +47,7 @@ enum Status {
 
 #[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(rename = "SuggestedProfile")]
 struct Profile {
     username: Option<String>,
     display_name: Option<String>,
@@ -53,6 +56,7 @@ struct Profile {
 
 /// A waiting login, named for the person who is about to attach it.
 #[derive(Serialize, JsonSchema)]
+#[schemars(rename = "WaitingLogin")]
 struct Login {
     /// The strategy instance's name.
     instance: String,
