@@ -52,11 +52,11 @@ pub fn surface() -> Surface {
             .summary("Password login of the browser")
             .describe(
                 "Sets the session cookie and answers where to go: back to the application \
-                     with a code, or the account page. A login that finds an identity waiting \
-                     for registration answers a register token bound to this browser and the \
-                     register page to go on to.",
+                 with a code, or the account page. A login that finds an identity waiting for \
+                 registration answers a register token bound to this browser and the register \
+                 page to go on to.",
             )
-            .errors(&[401, 403, 404, 429, 503]),
+            .errors(&[401, 403, 429, 503]),
             Route::new(
                 Method::POST,
                 "/auth/api/flow/logout",
@@ -90,7 +90,7 @@ pub fn surface() -> Surface {
             )
             .summary("The account a register token suggests, and the login it attaches")
             .describe("Only for a register token that a login in this browser made.")
-            .errors(&[401, 404]),
+            .errors(&[401]),
             Route::new(
                 Method::POST,
                 "/auth/api/flow/register",
