@@ -83,6 +83,45 @@
     return fallback + ' (' + r.status + ')';
   }
 
+  /** The form field a refused call is about (the answer's `field`), when it is one of
+   *  `fields`; else null. */
+  function fieldOf(r, fields) {
+    const f = r && r.data ? r.data.field : null;
+    return typeof f === 'string' && fields.includes(f) ? f : null;
+  }
+
+  /** The fewest characters a new password may have, as the server says it (the flow context's
+   *  `passwordMinLength`); null when it does not say. */
+  function passwordMin(ctx) {
+    const n = ctx ? ctx.passwordMinLength : null;
+    return Number.isInteger(n) && n > 0 ? n : null;
+  }
+
+  /** Gives the password inputs `ids` the server's minimum (`minlength`) and says it in each
+   *  one's hint (#<id>-hint), where there is one. */
+  function applyPasswordMin(min, ids) {
+    if (!min) return;
+    for (const id of ids) {
+      $(id).setAttribute('minlength', String(min));
+      const hint = $(id + '-hint');
+      if (hint) {
+        hint.textContent = 'At least ' + min + ' characters.';
+        show(hint);
+      }
+    }
+  }
+
+  /** Whether a new password is shorter than the server's minimum (counted in characters, as
+   *  the server counts). */
+  function tooShort(password, min) {
+    return !!min && Array.from(password).length < min;
+  }
+
+  /** What to say about a password shorter than `min`. */
+  function tooShortText(min, what) {
+    return 'The ' + (what || 'password') + ' must be at least ' + min + ' characters long.';
+  }
+
   /** When a register token expires (ms), read from its payload; the server decides anyway. */
   function tokenExpiry(token) {
     try {
@@ -186,5 +225,6 @@
   window.keyward = Object.freeze({
     $, show, hide, fieldError, clearField, clearErrors, flow, flowQuery, flowContext,
     csrfToken, call, sentence, message, registerToken, instanceSelect, otherBrowser, nameLogin,
+    fieldOf, passwordMin, applyPasswordMin, tooShort, tooShortText,
   });
 })();

@@ -4,7 +4,7 @@
 // keyward session comes straight back from the authorization endpoint (single sign-on).
 (function () {
   'use strict';
-  const { $, show, hide, sentence, message, call: flowCall } = window.keyward;
+  const { $, show, hide, sentence, message, call: flowCall, passwordMin, applyPasswordMin, tooShort, tooShortText } = window.keyward;
 
   const CLIENT_ID = 'keyward-account';
   const REDIRECT_URI = location.origin + '/account';
@@ -367,6 +367,8 @@
   // ---- The page ----
 
   let me = null;
+  // The server's password minimum (flow context).
+  let minPassword = null;
 
   async function start() {
     $('retry').addEventListener('click', () => {
@@ -394,6 +396,10 @@
       return;
     }
     save(RESTARTS, null);
+    if (ctx.status === 200) {
+      minPassword = passwordMin(ctx.data);
+      applyPasswordMin(minPassword, ['new-password']);
+    }
     me = r.data;
     $('display-name').textContent = me.displayName || me.username || '';
     $('username').textContent = me.username || '';
@@ -469,7 +475,7 @@
     } else if (r.status === 409) {
       const why = sentence(r.data.message || 'it cannot be removed');
       note($('logins-msg'), 'error', 'This login cannot be removed: ' + why.charAt(0).toLowerCase() + why.slice(1) +
-        (/last/.test(why) ? ' Add another way to log in first.' : ''));
+        (r.data.code === 'last_login_method' ? ' Add another way to log in first.' : ''));
     } else if (r.status === 404) {
       note($('logins-msg'), 'error', 'This login no longer exists.');
       await loadLogins();
@@ -514,8 +520,8 @@
       $('old-password').focus();
       return;
     }
-    if (newPassword.length < 8) {
-      note(msg, 'error', 'The new password must be at least 8 characters long.');
+    if (tooShort(newPassword, minPassword)) {
+      note(msg, 'error', tooShortText(minPassword, 'new password'));
       $('new-password').focus();
       return;
     }

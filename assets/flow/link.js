@@ -4,12 +4,14 @@
 // password on a password instance.
 (function () {
   'use strict';
-  const { $, show, hide, fieldError, clearField, clearErrors, flow, flowQuery, flowContext, call, sentence, message, instanceSelect, otherBrowser, nameLogin } = window.keyward;
+  const { $, show, hide, fieldError, clearField, clearErrors, flow, flowQuery, flowContext, call, sentence, message, instanceSelect, otherBrowser, nameLogin, fieldOf, passwordMin, applyPasswordMin, tooShort, tooShortText } = window.keyward;
   const loginUrl = '/auth/flow/login' + flowQuery;
   // The register token: out of the address bar, kept for this tab (see common.js).
   const { token: registerToken, forget: forgetToken } = window.keyward.registerToken('kw_link_token');
   const FIELDS = ['username', 'password'];
   let instanceId = null;
+  // The server's password minimum (flow context).
+  let minPassword = null;
 
   /** Whether anyone is signed in (a 401 may mean the session has ended meanwhile). */
   async function signedIn() {
@@ -36,6 +38,8 @@
     const ctx = await flowContext('The page could not be loaded');
     if (!ctx) return;
     hide($('loading'));
+    minPassword = passwordMin(ctx);
+    applyPasswordMin(minPassword, ['password']);
     if (ctx.client && ctx.client.name) {
       $('client-name').textContent = ctx.client.name;
       show($('client-line'));
@@ -114,13 +118,12 @@
 
   for (const f of FIELDS) $(f).addEventListener('input', () => clearField(f));
 
-  /** What a 409 means, in the words of this page. */
-  function conflictText(msg, username) {
-    const m = String(msg || '').toLowerCase();
-    if (m.includes('already yours')) return 'The username “' + username + '” is already one of your ways to sign in.';
-    if (m.includes('another account')) return 'The username “' + username + '” belongs to another account.';
-    if (m.includes('already has this username')) return 'The username “' + username + '” is already taken. Choose another one.';
-    return sentence(msg) || 'The username “' + username + '” cannot be used.';
+  /** What a 409 means (by its `code`), in the words of this page. */
+  function conflictText(r, username) {
+    if (r.data.code === 'same_identity') return 'The username “' + username + '” is already one of your ways to sign in.';
+    if (r.data.code === 'identity_taken') return 'The username “' + username + '” belongs to another account.';
+    if (r.data.code === 'conflict') return 'The username “' + username + '” is already taken. Choose another one.';
+    return sentence(r.data.message) || 'The username “' + username + '” cannot be used.';
   }
 
   $('link').addEventListener('submit', async (ev) => {
@@ -133,8 +136,8 @@
       $('username').focus();
       return;
     }
-    if (password.length < 8) {
-      fieldError('password', 'The password must be at least 8 characters long.');
+    if (tooShort(password, minPassword)) {
+      fieldError('password', tooShortText(minPassword));
       $('password').focus();
       return;
     }
@@ -149,7 +152,7 @@
     button.disabled = false;
     button.textContent = 'Add password login';
     if (r.status === 409) {
-      fieldError('username', conflictText(r.data.message, username));
+      fieldError('username', conflictText(r, username));
       $('username').focus();
     } else if (r.status === 401) {
       if (!(await signedIn())) {
@@ -163,8 +166,9 @@
     } else if (r.status === 429) {
       const wait = r.headers.get('retry-after');
       showError($('error'), message(r, 'Too many attempts' + (wait ? '; try again in ' + wait + ' s' : '')));
-    } else if (r.status === 400 && /^\s*(username|password)\b/i.test(r.data.message || '')) {
-      const f = /^\s*username/i.test(r.data.message) ? 'username' : 'password';
+    } else if (r.status === 400 && fieldOf(r, FIELDS)) {
+      // The server names the field at fault; its message goes next to it.
+      const f = fieldOf(r, FIELDS);
       fieldError(f, sentence(r.data.message));
       $(f).focus();
     } else {

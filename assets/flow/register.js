@@ -5,7 +5,7 @@
 // request; without it the new account lands on /account.
 (function () {
   'use strict';
-  const { $, show, hide, fieldError, clearField, clearErrors, flow, flowQuery, flowContext, call, sentence, message, instanceSelect, otherBrowser, nameLogin } = window.keyward;
+  const { $, show, hide, fieldError, clearField, clearErrors, flow, flowQuery, flowContext, call, sentence, message, instanceSelect, otherBrowser, nameLogin, fieldOf, passwordMin, applyPasswordMin, tooShort, tooShortText } = window.keyward;
   // The register token: out of the address bar, kept for this tab (see common.js).
   const { token: registerToken, forget: forgetToken } = window.keyward.registerToken('kw_register_token');
 
@@ -19,19 +19,13 @@
     show(err);
   }
 
-  /** The field a 400 message is about ("password must be…"), or null. */
-  function fieldOf(msg) {
-    const m = /^\s*(username|displayName|email|password)\b/i.exec(String(msg || ''));
-    if (!m) return null;
-    const f = m[1].toLowerCase();
-    return f === 'displayname' ? 'displayName' : f;
-  }
-
   function takenMessage(username) {
     return 'The username “' + username + '” is already taken. Choose another one.';
   }
 
   let instanceId = null;
+  // The server's password minimum (flow context).
+  let minPassword = null;
 
   function loginLink() {
     return '/auth/flow/login' + flowQuery;
@@ -75,6 +69,8 @@
 
     const ctx = await flowContext('The page could not be loaded');
     if (!ctx) return;
+    minPassword = passwordMin(ctx);
+    applyPasswordMin(minPassword, ['password']);
     const instances = Array.isArray(ctx.instances) ? ctx.instances : [];
 
     if (ctx.client && ctx.client.name) {
@@ -167,7 +163,7 @@
     };
     if (!username) bad('username', 'Enter a username.');
     if (!registerToken) {
-      if (password.length < 8) bad('password', 'The password must be at least 8 characters long.');
+      if (tooShort(password, minPassword)) bad('password', tooShortText(minPassword));
       else if (password !== $('password2').value) bad('password2', 'The two passwords differ.');
     }
     if (first) {
@@ -204,8 +200,9 @@
       $('username').select();
     } else if (r.status === 401 && registerToken) {
       showExpired();
-    } else if (r.status === 400 && fieldOf(r.data.message)) {
-      const f = fieldOf(r.data.message);
+    } else if (r.status === 400 && fieldOf(r, FIELDS)) {
+      // The server names the field at fault; its message goes next to it.
+      const f = fieldOf(r, FIELDS);
       fieldError(f, sentence(r.data.message));
       $(f).focus();
     } else if (r.status === 403) {

@@ -2,7 +2,7 @@
 (function () {
   'use strict';
   const token = new URLSearchParams(location.hash.slice(1)).get('token') || '';
-  const { $ } = window.keyward;
+  const { $, passwordMin, applyPasswordMin } = window.keyward;
 
   async function post(path, body) {
     const r = await window.keyward.call('POST', path, body);
@@ -13,6 +13,9 @@
   }
 
   async function start() {
+    // The server's password minimum, for the inputs and their hint.
+    const ctx = await window.keyward.call('GET', '/auth/api/flow/context');
+    if (ctx.status === 200) applyPasswordMin(passwordMin(ctx.data), ['password', 'password2']);
     const r = token ? await post('/auth/api/flow/setup/check', { token }) : { ok: false };
     $(r.ok ? 'setup' : 'invalid').classList.remove('hidden');
     if (r.ok) $('username').focus();

@@ -28,6 +28,36 @@ fn bearer_doc(d: &mut OpDoc) {
     d.errors(&[401, 403]);
 }
 
+/// Both guards, `A` checked first. The operation needs what both need (their security
+/// requirements joined) and may answer the errors of either.
+impl<A: Guard, B: Guard> Guard for (A, B) {
+    async fn check(cx: &Cx) -> Result<Self> {
+        let a = A::check(cx).await?;
+        Ok((a, B::check(cx).await?))
+    }
+    fn doc(d: &mut OpDoc) {
+        A::doc(d);
+        let first = std::mem::take(&mut d.security);
+        B::doc(d);
+        let second = std::mem::take(&mut d.security);
+        d.security = match (first.is_empty(), second.is_empty()) {
+            (true, _) => second,
+            (_, true) => first,
+            // Each way of meeting A together with each way of meeting B.
+            _ => first
+                .iter()
+                .flat_map(|a| {
+                    second.iter().map(move |b| {
+                        let mut both = a.as_object().cloned().unwrap_or_default();
+                        both.extend(b.as_object().cloned().unwrap_or_default());
+                        serde_json::Value::Object(both)
+                    })
+                })
+                .collect(),
+        };
+    }
+}
+
 /// Any live access token keyward issued; the operation decides on scopes and ownership (the
 /// identities and passwordless APIs, whose rules depend on whose user is named).
 pub struct Bearer(pub Principal);

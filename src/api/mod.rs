@@ -5,6 +5,7 @@
 pub mod address;
 pub mod assets;
 pub mod body;
+pub mod cookies;
 pub mod flow;
 pub mod guard;
 pub mod identities;
@@ -272,10 +273,10 @@ async fn dispatch(app: &App, req: Req) -> Response {
         }
         (".well-known", _, _) | ("auth", "oauth", _) => oauth::handle(app, req).await,
         ("auth", "api", "login") => surfaces().login.dispatch(app, req).await,
-        ("auth", "api", "flow") => flow::handle(app, req).await,
+        ("auth", "api", "flow") => surfaces().flow.dispatch(app, req).await,
         ("api", "v2", _) => surfaces().identities.dispatch(app, req).await,
         ("auth", "flow", _) | ("assets", _, _) | ("", _, _) | ("account", "", "") => {
-            assets::handle(app, req).await
+            surfaces().pages.dispatch(app, req).await
         }
         _ => error_response(&Error::not_found(Thing::Route, "no such resource")),
     }
@@ -286,14 +287,22 @@ pub struct Surfaces {
     pub ops: route::Surface,
     pub identities: route::Surface,
     pub login: route::Surface,
+    pub flow: route::Surface,
+    pub pages: route::Surface,
 }
 
 impl Surfaces {
     /// Every route table. The pattern names each field, so a surface added to `Surfaces` must
     /// be added here too (tests/openapi.rs checks each against the document and the 405s).
     pub fn all(&self) -> Vec<&route::Surface> {
-        let Surfaces { ops, identities } = self;
-        vec![ops, identities]
+        let Surfaces {
+            ops,
+            identities,
+            login,
+            flow,
+            pages,
+        } = self;
+        vec![ops, identities, login, flow, pages]
     }
 }
 
@@ -303,12 +312,14 @@ pub fn surfaces() -> &'static Surfaces {
         ops: ops::surface(),
         identities: identities::surface(),
         login: login_api::surface(),
+        flow: flow::surface(),
+        pages: assets::surface(),
     })
 }
 
 pub fn openapi_document(app: &App) -> Value {
     let s = surfaces();
-    openapi::document(&app.public_url, &[&s.ops, &s.identities, &s.login])
+    openapi::document(&app.public_url, &s.all())
 }
 
 /// The error shape of the login API, the flows and operations.

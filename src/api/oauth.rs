@@ -3,7 +3,7 @@
 //! redirect URI gets an error page, never a redirect.
 
 use super::guard::bearer;
-use super::{Req, flow, respond, send_json};
+use super::{Req, respond, send_json};
 use crate::App;
 use crate::core::clients::{self, Client};
 use crate::core::login;
@@ -433,7 +433,7 @@ async fn authorize(app: &App, req: &Req) -> Response {
     };
     // Single sign-on: a browser with a live keyward session is not asked again.
     if !matches!(prompt, "login" | "create" | "link") {
-        if let Some((session, _user)) = flow::cookie_session(app, req).await {
+        if let Some((session, _user)) = super::cookies::browser_session(app, req).await {
             let sid = session.id.clone();
             let r = request.clone();
             match app

@@ -82,6 +82,12 @@ pub fn document(public_url: &str, surfaces: &[&Surface]) -> Value {
                     "description": "An access token keyward issued (typ at+jwt)"},
                 "clientBasic": {"type": "http", "scheme": "basic",
                     "description": "OAuth client authentication: client id and secret"},
+                "csrfToken": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token",
+                    "description": "The hosted pages' CSRF token: the value of the kw_csrf cookie"},
+                "csrfCookie": {"type": "apiKey", "in": "cookie", "name": "kw_csrf",
+                    "description": "The CSRF cookie that every page sets"},
+                "browserSession": {"type": "apiKey", "in": "cookie", "name": "kw_session",
+                    "description": "The browser's keyward session (hosted pages)"},
             },
         },
     })

@@ -22,7 +22,7 @@ pub fn ensure_defaults(app: &App) -> Result<()> {
         }
         if settings::get(tx, "default_instance_created")?.is_none() {
             if db::instances::by_name(tx, instances::DEFAULT_USERPASS)?.is_none() {
-                let now = db::now_ms();
+                let now = tx.now;
                 let id = new_id();
                 let config = json!({}).to_string();
                 db::instances::insert(
@@ -59,7 +59,7 @@ pub fn setup_link(app: &App) -> Result<Option<String>> {
         let token = random_token(32);
         let stored = json!({
             "digest": crate::auth::secret::b64(&digest(&token)),
-            "expires": db::now_ms() + SETUP_TTL_MS,
+            "expires": tx.now + SETUP_TTL_MS,
         });
         settings::set(tx, SETUP_KEY, &stored.to_string())?;
         Ok(Some(format!(
@@ -79,7 +79,7 @@ fn setup_token_ok(c: &Read, token: &str) -> Result<bool> {
         .as_str()
         .and_then(crate::auth::secret::b64_decode)
         .unwrap_or_default();
-    let fresh = stored["expires"].as_i64().unwrap_or(0) > db::now_ms();
+    let fresh = stored["expires"].as_i64().unwrap_or(0) > c.now;
     Ok(fresh && digest_eq(&want, &digest(token)) && !db::users::any_admin(c)?)
 }
 

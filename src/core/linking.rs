@@ -5,10 +5,8 @@
 //! when requests race.
 
 use super::guard::AdminGuard;
-use super::login::check_password;
-use super::registration::{
-    Pending, check_token, claim_subject, invalid_token, password_identity, stale,
-};
+use super::login::{self, check_password, destination_in, open_flow};
+use super::pending::{self, claim_subject, insert_password_identity};
 use super::sessions::Origin;
 use super::users::{MAX_USERNAME_LEN, check_username, subject_for, userpass_subject};
 use super::{Actor, new_id};
@@ -21,22 +19,6 @@ use crate::db::identities::State;
 use crate::db::{self, identities, identities::Identity, users, users::User};
 use crate::error::{Error, Reason, Result, Thing};
 use serde_json::json;
-
-/// Attaches a waiting identity to `user_id` and gives the session of its login that user, with
-/// a fresh inactivity expiry. A second attempt with the same identity fails with 401.
-pub fn attach_in(app: &App, tx: &Write, p: &Pending, user_id: &str) -> Result<()> {
-    let now = db::now_ms();
-    if !identities::claim_waiting(tx, &p.identity.id, user_id, now)? {
-        return Err(invalid_token());
-    }
-    db::sessions::assign_user(
-        tx,
-        &p.session_id,
-        user_id,
-        now + app.settings.session_inactivity as i64 * 1000,
-    )?;
-    users::bump_sequence(tx, user_id)
-}
 
 /// `self-link` and `admin-link`: the identity behind a register token joins `user_id`.
 /// Returns the session of the login that found the identity, which now belongs to the user.
@@ -67,7 +49,7 @@ where
     F: FnOnce(&Write, &str) -> Result<T> + Send + 'static,
     T: Send + 'static,
 {
-    let pending = check_token(app, token).await?;
+    let pending = pending::check_token(app, token).await?;
     let (app2, actor, user_id, op) = (
         app.clone(),
         actor.clone(),
@@ -79,7 +61,7 @@ where
             if users::get(tx, &user_id)?.is_none() {
                 return Err(Error::not_found(Thing::User, "no user has this id"));
             }
-            attach_in(&app2, tx, &pending, &user_id)?;
+            pending::attach_in(&app2, tx, &pending, &user_id)?;
             actor.audit(
                 tx,
                 &format!("identity.{op}"),
@@ -93,8 +75,12 @@ where
 
 /// What a signed-in user adds on the hosted link page.
 pub enum LinkWith {
-    /// The register token of a login that found a waiting identity.
-    Token(String),
+    /// The register token of a login that found a waiting identity, and the binding cookie of
+    /// the browser that sends it: only the browser whose login made the token may use it.
+    Token {
+        token: String,
+        browser: Option<String>,
+    },
     /// A username and password on a userpass instance: a new password login, or an existing
     /// one that still waits for registration.
     Password {
@@ -104,23 +90,24 @@ pub enum LinkWith {
     },
 }
 
-/// The hosted link page: self-link for the signed-in `actor`; `then` adds the page's own
-/// writes (an authorization code) to the last transaction. With a register token, the browser
-/// keeps its own session, so the session of the login that found the identity, held by
-/// nobody, ends. With a password, see `link_password`.
-pub async fn link_from_page<T, F>(
+/// The hosted link page: self-link for the signed-in `actor`, whose browser is in session
+/// `sid`; the code for the application that asked (`flow`) comes in the link's transaction.
+/// Returns where the browser goes next. With a register token, the browser keeps its own
+/// session, so the session of the login that found the identity, held by nobody, ends. With a
+/// password, see `link_password`.
+pub async fn link_from_page(
     app: &App,
     actor: &Actor,
+    sid: &str,
+    flow: Option<&str>,
     with: LinkWith,
     origin: &Origin,
-    then: F,
-) -> Result<T>
-where
-    F: FnOnce(&Write) -> Result<T> + Send + 'static,
-    T: Send + 'static,
-{
+) -> Result<String> {
+    let sid = sid.to_string();
     match with {
-        LinkWith::Token(token) => {
+        LinkWith::Token { token, browser } => {
+            pending::check_browser(app, &token, browser.as_deref()).await?;
+            let request = open_flow(app, flow)?;
             link_then(
                 app,
                 actor,
@@ -128,8 +115,8 @@ where
                 &actor.id,
                 "self-link",
                 move |tx, found_by| {
-                    db::sessions::end(tx, found_by, db::now_ms())?;
-                    then(tx)
+                    db::sessions::end(tx, found_by, tx.now)?;
+                    destination_in(tx, &sid, request.as_ref())
                 },
             )
             .await
@@ -139,6 +126,7 @@ where
             username,
             password,
         } => {
+            let request = open_flow(app, flow)?;
             link_password(
                 app,
                 actor,
@@ -146,7 +134,7 @@ where
                 &username,
                 &password,
                 origin,
-                then,
+                move |tx| destination_in(tx, &sid, request.as_ref()),
             )
             .await
         }
@@ -171,20 +159,15 @@ where
     F: FnOnce(&Write) -> Result<T> + Send + 'static,
     T: Send + 'static,
 {
-    let inst = super::login::password_instance(app, instance).await?;
+    let inst = login::password_instance(app, instance).await?;
     let subject = userpass_subject(username);
     let (iid, subj) = (inst.id.clone(), subject.clone());
-    let existing = app
-        .db
-        .read(move |c| identities::by_subject(c, &iid, &subj))
-        .await?
-        .filter(|i| !stale(i));
+    let existing = app.db.read(move |r| pending::held(r, &iid, &subj)).await?;
     let (app2, actor2) = (app.clone(), actor.clone());
     let Some(existing) = existing else {
         check_username(username)?;
         check_new_password(password)?;
-        let ip = origin.address.as_deref().and_then(|a| a.parse().ok());
-        app.throttle.creation(ip)?;
+        app.throttle.creation(pending::ip(origin))?;
         let hash = app.hasher.hash(password.to_string()).await?;
         let username = username.to_string();
         return app
@@ -194,10 +177,15 @@ where
                     return Err(Error::not_found(Thing::User, "no user has this id"));
                 }
                 claim_subject(tx, &inst.id, &subject)?;
-                let identity =
-                    password_identity(&app2, &inst.id, &username, hash, Some(&actor2.id));
-                identities::insert(tx, &identity)
-                    .map_err(|_| Error::conflict("the instance already has this username"))?;
+                let identity = insert_password_identity(
+                    &app2,
+                    tx,
+                    None,
+                    &inst.id,
+                    &username,
+                    hash,
+                    Some(&actor2.id),
+                )?;
                 users::bump_sequence(tx, &actor2.id)?;
                 actor2.audit(
                     tx,
@@ -221,17 +209,26 @@ where
     app.db
         .write(move |tx| {
             let i = checked.current(tx)?;
+            // Told apart by reason, so that the page can say which it is.
             match i.user_id.as_deref() {
                 Some(u) if u == actor2.id => {
-                    return Err(Error::conflict("this login is already yours"));
+                    return Err(Error::new(
+                        Reason::SameIdentity,
+                        "this login is already yours",
+                    ));
                 }
-                Some(_) => return Err(Error::conflict("this login belongs to another account")),
+                Some(_) => {
+                    return Err(Error::new(
+                        Reason::IdentityTaken,
+                        "this login belongs to another account",
+                    ));
+                }
                 None => {}
             }
             if users::get(tx, &actor2.id)?.is_none() {
                 return Err(Error::not_found(Thing::User, "no user has this id"));
             }
-            if !identities::claim_waiting(tx, &i.id, &actor2.id, db::now_ms())? {
+            if !identities::claim_waiting(tx, &i.id, &actor2.id, tx.now)? {
                 return Err(Error::new(
                     Reason::Blocked,
                     "This login method is blocked or expired.",
@@ -492,7 +489,10 @@ fn remove_in(tx: &Write, actor: &Actor, i: &Identity) -> Result<()> {
         && i.state == State::Valid
         && identities::count_valid(tx, uid)? <= 1
     {
-        return Err(Error::conflict("this is the user's last login method"));
+        return Err(Error::new(
+            Reason::LastLoginMethod,
+            "this is the user's last login method",
+        ));
     }
     let admins = AdminGuard::new(tx)?;
     identities::delete(tx, &i.id)?;
@@ -565,7 +565,7 @@ fn detach_in(tx: &Write, actor: &Actor, user_id: &str, i: &Identity) -> Result<U
         username = format!("{keep}{suffix}");
         n += 1;
     }
-    let now = db::now_ms();
+    let now = tx.now;
     let p = &i.profile;
     let user = User {
         id: new_id(),

@@ -9,6 +9,7 @@ pub mod instances;
 pub mod linking;
 pub mod login;
 pub mod oauth;
+pub mod pending;
 pub mod principal;
 pub mod registration;
 pub mod sessions;

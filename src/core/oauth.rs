@@ -652,7 +652,7 @@ pub async fn password_grant(
     match done {
         Done::Tokens(g) => respond(app, &g),
         Done::Waiting(identity, session) => {
-            let (token, ttl) = super::registration::register_token(app, &identity, &session)?;
+            let (token, ttl) = super::pending::register_token(app, &identity, &session)?;
             Ok(json!({
                 "access_token": token,
                 "token_type": "Bearer",

@@ -1,11 +1,13 @@
-//! Sessions ("active logins") and the access tokens that name them.
+//! Sessions ("active logins") and the access tokens that name them; the browser sessions of
+//! the hosted pages, which a cookie names.
 
 use super::new_id;
 use crate::App;
 use crate::auth::jwt::{self, Claims, Kind};
+use crate::auth::secret::{digest, digest_eq, random_token};
 use crate::db::Write;
-use crate::db::{self, sessions::Session};
-use crate::error::Result;
+use crate::db::{self, sessions::Session, users::User};
+use crate::error::{Error, Reason, Result, Thing};
 
 /// Where a login came from, kept with its session.
 #[derive(Debug, Clone, Default)]
@@ -24,7 +26,7 @@ pub fn start(
     identity_id: Option<&str>,
     origin: &Origin,
 ) -> Result<Session> {
-    let now = db::now_ms();
+    let now = c.now;
     let s = Session {
         id: new_id(),
         user_id: user_id.map(str::to_string),
@@ -77,12 +79,9 @@ pub async fn list(app: &App, actor: &super::Actor, user_id: &str) -> Result<Vec<
     app.db
         .read(move |c| {
             if db::users::get(c, &uid)?.is_none() {
-                return Err(crate::error::Error::not_found(
-                    crate::error::Thing::User,
-                    "user not found",
-                ));
+                return Err(Error::not_found(Thing::User, "user not found"));
             }
-            db::sessions::list_for_user(c, &uid, db::now_ms())
+            db::sessions::list_for_user(c, &uid, c.now)
         })
         .await
 }
@@ -94,20 +93,12 @@ pub async fn end(app: &App, actor: &super::Actor, id: &str) -> Result<()> {
         .write(move |tx| {
             let s = db::sessions::get(tx, &id)?
                 .filter(|s| s.ended_at.is_none())
-                .ok_or_else(|| {
-                    crate::error::Error::not_found(
-                        crate::error::Thing::Session,
-                        "active login not found",
-                    )
-                })?;
+                .ok_or_else(|| Error::not_found(Thing::Session, "active login not found"))?;
             // Someone else's session is "not found" to a non-admin, so ids cannot be probed.
             if !actor.is_admin && s.user_id.as_deref() != Some(actor.id.as_str()) {
-                return Err(crate::error::Error::not_found(
-                    crate::error::Thing::Session,
-                    "active login not found",
-                ));
+                return Err(Error::not_found(Thing::Session, "active login not found"));
             }
-            db::sessions::end(tx, &id, db::now_ms())?;
+            db::sessions::end(tx, &id, tx.now)?;
             actor.audit(
                 tx,
                 "session.end",
@@ -116,4 +107,71 @@ pub async fn end(app: &App, actor: &super::Actor, id: &str) -> Result<()> {
             )
         })
         .await
+}
+
+/// Where a browser goes after a login that no application asked for.
+pub const AFTER_LOGIN: &str = "/account";
+
+/// A browser that entered a session: where it goes next, and the value of its session cookie
+/// (`<session id>.<secret>`; only the secret's digest is stored) with the cookie's lifetime.
+pub struct Entered {
+    pub redirect: String,
+    pub cookie: String,
+    /// Seconds: the session's absolute lifetime left.
+    pub max_age: i64,
+}
+
+/// In the login's own transaction: gives the browser session `sid` a new cookie secret and
+/// sends the browser on to `redirect` (an application's code, or `AFTER_LOGIN`).
+pub fn enter_in(tx: &Write, sid: &str, redirect: String) -> Result<Entered> {
+    let secret = random_token(32);
+    db::sessions::set_cookie_digest(tx, sid, &digest(&secret))?;
+    let s = db::sessions::get(tx, sid)?.ok_or_else(|| Error::internal("session vanished"))?;
+    Ok(Entered {
+        redirect,
+        cookie: format!("{sid}.{secret}"),
+        max_age: (s.absolute_expires - tx.now) / 1000,
+    })
+}
+
+/// The session a browser's session cookie names, with its user: only a live session whose
+/// stored digest matches the cookie's secret, of a user who is not blocked.
+pub async fn cookie_session(app: &App, cookie: &str) -> Result<Option<(Session, User)>> {
+    let Some((sid, secret)) = cookie.split_once('.') else {
+        return Ok(None);
+    };
+    let (sid, secret) = (sid.to_string(), secret.to_string());
+    app.db
+        .read(move |r| {
+            let Some(stored) = db::sessions::cookie_digest(r, &sid)? else {
+                return Ok(None);
+            };
+            if !digest_eq(&stored, &digest(&secret)) {
+                return Ok(None);
+            }
+            let Some(s) = db::sessions::get(r, &sid)?.filter(|s| s.is_live(r.now)) else {
+                return Ok(None);
+            };
+            let user = match &s.user_id {
+                Some(u) => db::users::get(r, u)?.filter(|u| !u.is_blocked),
+                None => None,
+            };
+            Ok(user.map(|u| (s, u)))
+        })
+        .await
+}
+
+/// Logs a browser out: the session its cookie names, if it has a live one, ends. A session
+/// that ended meanwhile is logged out all the same.
+pub async fn logout(app: &App, cookie: Option<&str>, address: Option<String>) -> Result<()> {
+    let Some(cookie) = cookie else {
+        return Ok(());
+    };
+    let Some((s, user)) = cookie_session(app, cookie).await? else {
+        return Ok(());
+    };
+    match end(app, &super::Actor::user(&user, address), &s.id).await {
+        Err(e) if !matches!(e.reason, Reason::NotFound(_)) => Err(e),
+        _ => Ok(()),
+    }
 }

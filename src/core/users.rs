@@ -30,8 +30,9 @@ pub fn check_username(username: &str) -> Result<()> {
         .chars()
         .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
     {
-        return Err(Error::bad_request(
-            "username may only contain letters, digits and . _ - @",
+        return Err(Error::field(
+            "username",
+            "may only contain letters, digits and . _ - @",
         ));
     }
     Ok(())

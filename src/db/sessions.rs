@@ -146,7 +146,7 @@ pub fn assign_user(c: &Write, id: &str, user_id: &str, expires: i64) -> Result<(
     c.execute(
         "UPDATE active_logins SET user_id = ?2, expires = min(?3, absolute_expires), last_used_at = ?4
          WHERE id = ?1 AND ended_at IS NULL",
-        params![id, user_id, expires, super::now_ms()],
+        params![id, user_id, expires, c.now],
     )?;
     Ok(())
 }

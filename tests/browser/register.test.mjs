@@ -338,3 +338,87 @@ test('a sign-up link from someone else creates no account: the page refuses it',
   assert.deepEqual(after.body.items.map((u) => u.username), before.body.items.map((u) => u.username));
   assert.deepEqual(errors.filter((e) => !/Failed to load resource: .* 403 /.test(e)), []);
 });
+
+test('a server-side field error lands next to the field the answer names, whatever its message says', async (t) => {
+  const server = await serverFor(t);
+  const browser = await browserFor(t);
+  const { page, errors } = await pageFor(browser, t, DESKTOP);
+  await page.goto(server.base + '/auth/flow/register');
+  await fillRegister(page, { username: 'erin', displayName: 'Erin', email: 'not-an-address', password: 'a fresh password' });
+
+  // The server's own check: the answer names `email`, and the message goes next to it.
+  const answered = page.waitForResponse((r) => r.url().endsWith('/auth/api/flow/register'));
+  await page.getByRole('button', { name: 'Create account' }).click();
+  const r = await answered;
+  assert.equal(r.status(), 400);
+  assert.equal((await r.json()).field, 'email');
+  const emailError = page.locator('#email-error');
+  await emailError.waitFor({ state: 'visible' });
+  assert.equal(await emailError.innerText(), 'Email is not a valid e-mail address.');
+  assert.equal(await page.getByLabel('Email').getAttribute('aria-invalid'), 'true');
+  assert.ok(await page.getByLabel('Email').evaluate((el) => el === document.activeElement), 'the email has the focus');
+  assert.equal(await page.locator('#error').isVisible(), false, 'no form-wide error');
+
+  // The page goes by `field`, not by the words: a message that names no field still lands at
+  // the field the answer names ...
+  let answer = { statusCode: 400, error: 'Bad Request', message: 'this name is reserved', code: 'invalid', field: 'displayName' };
+  await page.route('**/auth/api/flow/register', (route) =>
+    route.fulfill({ status: 400, contentType: 'application/json', body: JSON.stringify(answer) }));
+  await page.getByLabel('Email').fill('erin@example.org');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  const nameError = page.locator('#displayName-error');
+  await nameError.waitFor({ state: 'visible' });
+  assert.equal(await nameError.innerText(), 'This name is reserved.');
+  assert.equal(await page.getByLabel('Display name').getAttribute('aria-invalid'), 'true');
+  assert.equal(await emailError.isVisible(), false, 'the old error is gone');
+
+  // ... and a message that starts with a field's name, without `field`, is the form's error.
+  answer = { statusCode: 400, error: 'Bad Request', message: 'username and password do not go together here', code: 'invalid' };
+  await page.getByRole('button', { name: 'Create account' }).click();
+  const formError = page.locator('#error');
+  await formError.waitFor({ state: 'visible' });
+  assert.equal(await formError.innerText(), 'Username and password do not go together here.');
+  assert.equal(await page.locator('#username-error').isVisible(), false);
+  assert.equal(await page.locator('#password-error').isVisible(), false);
+  assert.deepEqual(errors.filter((e) => !/Failed to load resource: .* 400 /.test(e)), []);
+});
+
+test('the password minimum the register page asks for is the one the server says', async (t) => {
+  const server = await serverFor(t);
+  const browser = await browserFor(t);
+
+  // As the server has it: 8.
+  const ctx = await api(server, 'GET', '/auth/api/flow/context');
+  assert.equal(ctx.status, 200, ctx.text);
+  assert.equal(ctx.body.passwordMinLength, 8);
+  {
+    const { page, errors } = await pageFor(browser, t, DESKTOP);
+    await page.goto(server.base + '/auth/flow/register');
+    await page.locator('#register').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#password-hint').innerText(), 'At least 8 characters.');
+    assert.equal(await page.getByLabel('Password', { exact: true }).getAttribute('minlength'), '8');
+    assert.deepEqual(errors, []);
+  }
+
+  // A server that says 12: the page follows it, in its hint, its input and its own check.
+  const { page, errors } = await pageFor(browser, t, DESKTOP);
+  await page.route('**/auth/api/flow/context*', async (route) => {
+    const real = await route.fetch();
+    const body = { ...(await real.json()), passwordMinLength: 12 };
+    await route.fulfill({ response: real, body: JSON.stringify(body) });
+  });
+  let sent = 0;
+  page.on('request', (r) => {
+    if (r.url().endsWith('/auth/api/flow/register')) sent++;
+  });
+  await page.goto(server.base + '/auth/flow/register');
+  await page.locator('#register').waitFor({ state: 'visible' });
+  assert.equal(await page.locator('#password-hint').innerText(), 'At least 12 characters.');
+  assert.equal(await page.getByLabel('Password', { exact: true }).getAttribute('minlength'), '12');
+  await fillRegister(page, { username: 'frank', password: 'ten chars!' });
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.locator('#password-error').waitFor({ state: 'visible' });
+  assert.equal(await page.locator('#password-error').innerText(), 'The password must be at least 12 characters long.');
+  assert.equal(sent, 0, 'nothing was sent');
+  assert.deepEqual(errors, []);
+});

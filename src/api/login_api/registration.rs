@@ -1,6 +1,7 @@
 //! New password identities, and registering or linking an identity that waits for it: the
 //! register token a login or `userpass/register` answered names the identity.
 
+use crate::api::flow::DataSuggestion;
 use super::{DefaultReturn, UserOut, nonempty};
 use crate::api::guard::{Admin, LoginUser};
 use crate::api::io::{Body, Created, Json};
@@ -8,7 +9,7 @@ use crate::api::route::{Cx, Public};
 use crate::auth::password::MIN_PASSWORD_LEN;
 use crate::core::users::{MAX_DISPLAY_NAME_LEN, MAX_USERNAME_LEN};
 use crate::core::{linking, registration};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -35,32 +36,6 @@ pub struct RegisterTokenOut {
 pub struct RegisterTokenBody {
     #[schemars(length(min = 1))]
     register_token: String,
-}
-
-/// Whether the person can register with what their provider said.
-#[derive(Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum SuggestionStatus {
-    /// The suggested username is free.
-    Ok,
-    UsernameTaken,
-    /// The identity already belongs to a user.
-    AlreadyRegistered,
-    /// The provider said nothing to suggest.
-    NoData,
-}
-
-/// What the identity's provider said of the person, to fill in the registration form.
-#[derive(Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SuggestionOut {
-    status: SuggestionStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    username: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    display_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    email: Option<String>,
 }
 
 /// `POST /registration/self-register` body.
@@ -106,7 +81,7 @@ pub(super) async fn userpass_register(
     Body(b): Body<UserpassRegisterBody>,
 ) -> Result<Created<RegisterTokenOut>> {
     let origin = cx.req.origin(None);
-    let (register_token, _) = registration::userpass_register(
+    let (register_token, _) = crate::core::pending::userpass_register(
         &cx.app,
         cx.param(0),
         b.username.trim(),
@@ -121,12 +96,10 @@ pub(super) async fn data_suggestion(
     cx: Cx,
     _: Public,
     Body(b): Body<RegisterTokenBody>,
-) -> Result<Json<SuggestionOut>> {
+) -> Result<Json<DataSuggestion>> {
     let token = nonempty("register_token", b.register_token)?;
-    let v = registration::data_suggestion(&cx.app, &token).await?;
-    serde_json::from_value(v)
-        .map(Json)
-        .map_err(|e| Error::internal(format!("unexpected data suggestion: {e}")))
+    let s = crate::core::pending::data_suggestion(&cx.app, &token).await?;
+    Ok(Json(DataSuggestion::from(s)))
 }
 
 pub(super) async fn self_register(

@@ -1,0 +1,86 @@
+//! `POST /auth/api/flow/setup/check` and `/setup`: the one-time setup link that creates the
+//! first admin. Needs no CSRF token: the link's secret is the proof.
+
+use super::super::io::{Body, Created, Json};
+use super::super::route::{Cx, Public};
+use crate::core::{bootstrap, rfc3339};
+use crate::db::users::User;
+use crate::error::Result;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "SetupCheckRequest")]
+pub(super) struct CheckBody {
+    /// The token of the setup link.
+    token: String,
+}
+
+/// The setup link is good.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "SetupLinkValid")]
+pub(super) struct Valid {
+    /// Always true.
+    valid: bool,
+}
+
+pub(super) async fn check(cx: Cx, _: Public, Body(b): Body<CheckBody>) -> Result<Json<Valid>> {
+    bootstrap::check_setup_token(&cx.app, b.token).await?;
+    Ok(Json(Valid { valid: true }))
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "SetupRequest")]
+pub(super) struct SetupBody {
+    /// The token of the setup link.
+    token: String,
+    username: String,
+    /// Empty or absent: the username.
+    display_name: Option<String>,
+    password: String,
+}
+
+/// The new admin, as the login API shows a user.
+#[derive(Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(rename = "SetupAdmin")]
+pub(super) struct Admin {
+    id: String,
+    username: String,
+    display_name: String,
+    email: Option<String>,
+    is_admin: bool,
+    is_blocked: bool,
+    revoke_tokens_before: Option<String>,
+    created_at: String,
+}
+
+impl From<User> for Admin {
+    fn from(u: User) -> Admin {
+        Admin {
+            id: u.id,
+            username: u.username,
+            display_name: u.display_name,
+            email: u.email,
+            is_admin: u.is_admin,
+            is_blocked: u.is_blocked,
+            revoke_tokens_before: u.revoke_tokens_before.map(rfc3339),
+            created_at: rfc3339(u.created_at),
+        }
+    }
+}
+
+pub(super) async fn setup(cx: Cx, _: Public, Body(b): Body<SetupBody>) -> Result<Created<Admin>> {
+    let user = bootstrap::complete_setup(
+        &cx.app,
+        b.token,
+        b.username,
+        b.display_name,
+        b.password,
+        cx.address(),
+    )
+    .await?;
+    Ok(Created(user.into()))
+}
