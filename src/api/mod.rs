@@ -271,7 +271,7 @@ async fn dispatch(app: &App, req: Req) -> Response {
         ("healthz" | "readyz", _, _) | ("api", "openapi.json", _) => {
             surfaces().ops.dispatch(app, req).await
         }
-        (".well-known", _, _) | ("auth", "oauth", _) => oauth::handle(app, req).await,
+        (".well-known", _, _) | ("auth", "oauth", _) => surfaces().oauth.dispatch(app, req).await,
         ("auth", "api", "login") => login_api::handle(app, req).await,
         ("auth", "api", "flow") => flow::handle(app, req).await,
         ("api", "v2", _) => surfaces().identities.dispatch(app, req).await,
@@ -286,6 +286,7 @@ async fn dispatch(app: &App, req: Req) -> Response {
 pub struct Surfaces {
     pub ops: route::Surface,
     pub identities: route::Surface,
+    pub oauth: route::Surface,
 }
 
 pub fn surfaces() -> &'static Surfaces {
@@ -293,12 +294,13 @@ pub fn surfaces() -> &'static Surfaces {
     S.get_or_init(|| Surfaces {
         ops: ops::surface(),
         identities: identities::surface(),
+        oauth: oauth::surface(),
     })
 }
 
 pub fn openapi_document(app: &App) -> Value {
     let s = surfaces();
-    openapi::document(&app.public_url, &[&s.ops, &s.identities])
+    openapi::document(&app.public_url, &[&s.ops, &s.identities, &s.oauth])
 }
 
 /// The error shape of the login API, the flows and operations.
