@@ -24,7 +24,7 @@ pub fn start(
     identity_id: Option<&str>,
     origin: &Origin,
 ) -> Result<Session> {
-    let now = db::now_ms();
+    let now = c.now;
     let s = Session {
         id: new_id(),
         user_id: user_id.map(str::to_string),
@@ -104,7 +104,7 @@ pub async fn list(app: &App, actor: &super::Actor, user_id: &str) -> Result<Vec<
                     "user not found",
                 ));
             }
-            db::sessions::list_for_user(c, &uid, db::now_ms())
+            db::sessions::list_for_user(c, &uid, c.now)
         })
         .await
 }
@@ -129,7 +129,7 @@ pub async fn end(app: &App, actor: &super::Actor, id: &str) -> Result<()> {
                     "active login not found",
                 ));
             }
-            db::sessions::end(tx, &id, db::now_ms())?;
+            db::sessions::end(tx, &id, tx.now)?;
             actor.audit(
                 tx,
                 "session.end",

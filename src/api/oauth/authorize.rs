@@ -50,7 +50,9 @@ pub fn route() -> Route {
 #[derive(Deserialize, JsonSchema)]
 struct AuthorizeQuery {
     /// Must be `code`.
+    #[schemars(extend("enum" = ["code"]))]
     response_type: Option<String>,
+    /// The client's id; without a known one, the answer is an error page.
     client_id: Option<String>,
     /// One of the client's `redirectUrls`, exactly; may be left out when it has only one.
     redirect_uri: Option<String>,
@@ -63,10 +65,13 @@ struct AuthorizeQuery {
     /// BASE64URL(SHA-256(code_verifier)), 43 characters.
     code_challenge: Option<String>,
     /// Must be `S256` when there is a challenge.
+    #[schemars(extend("enum" = ["S256"]))]
     code_challenge_method: Option<String>,
     /// RFC 8707: the audience of the access token, one of the client's `resources`.
     resource: Option<String>,
-    /// `none`, `login` (log in again), `create` (the register page) or `link` (the link page).
+    /// `none`, `login` (log in again), `create` (the register page) or `link` (the link page);
+    /// `consent` and `select_account` are taken and change nothing.
+    #[schemars(extend("enum" = ["none", "login", "create", "link", "consent", "select_account"]))]
     prompt: Option<String>,
 }
 

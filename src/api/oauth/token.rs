@@ -16,7 +16,7 @@ use warp::reply::Response;
 #[derive(Deserialize, JsonSchema)]
 pub struct TokenRequest {
     /// `authorization_code`, `refresh_token`, `client_credentials` or `password`.
-    #[schemars(required)]
+    #[schemars(required, extend("enum" = ["authorization_code", "refresh_token", "client_credentials", "password"]))]
     grant_type: Option<String>,
     /// authorization_code: the code from the redirect.
     code: Option<String>,
