@@ -41,7 +41,6 @@ pub enum Page {
 }
 
 /// What becomes of an authorization request.
-#[derive(Debug)]
 pub enum Decision {
     /// The request cannot be sent back to its client (no or unknown client, a redirect URI it
     /// has not registered): the browser stays on keyward's page, which says why.

@@ -200,7 +200,6 @@ pub struct Grant {
 }
 
 /// What the token endpoint hands out (its `token_type` is always Bearer).
-#[derive(Debug)]
 pub struct Tokens {
     pub access_token: String,
     pub expires_in: u64,

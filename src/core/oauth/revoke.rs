@@ -10,29 +10,25 @@ use crate::db;
 use crate::error::Result;
 
 pub async fn revoke(app: &App, client: &Client, token: &str) -> Result<()> {
-    let key = digest(token);
-    let cid = client.id.clone();
-    let was_refresh = app
-        .db
-        .write(move |tx| match db::refresh_tokens::get(tx, &key)? {
-            Some(t) if t.client_id.as_deref() == Some(cid.as_str()) => {
-                db::sessions::end(tx, &t.session_id, tx.now)?;
-                Ok(true)
+    // The signature is checked before the transaction, so the write lock is not held for it;
+    // a refresh token is no JWT and fails at once.
+    let access = jwt::verify::<Claims>(&app.keys, Kind::Access, token, &app.public_url, None)
+        .await
+        .ok()
+        .filter(|c| c.client_id.as_deref() == Some(client.id.as_str()));
+    let (key, cid) = (digest(token), client.id.clone());
+    app.db
+        .write(move |tx| {
+            if let Some(t) = db::refresh_tokens::get(tx, &key)? {
+                if t.client_id.as_deref() == Some(cid.as_str()) {
+                    db::sessions::end(tx, &t.session_id, tx.now)?;
+                }
+                return Ok(());
             }
-            Some(_) => Ok(true),
-            None => Ok(false),
+            if let Some(claims) = access {
+                db::revoked_tokens::insert(tx, &claims.jti, claims.exp * 1000)?;
+            }
+            Ok(())
         })
-        .await?;
-    if was_refresh {
-        return Ok(());
-    }
-    if let Ok(claims) =
-        jwt::verify::<Claims>(&app.keys, Kind::Access, token, &app.public_url, None).await
-        && claims.client_id.as_deref() == Some(client.id.as_str())
-    {
-        app.db
-            .write(move |tx| db::revoked_tokens::insert(tx, &claims.jti, claims.exp * 1000))
-            .await?;
-    }
-    Ok(())
+        .await
 }
