@@ -3,8 +3,7 @@
 
 use crate::config::{AdminCommand, Common, KeysCommand, Settings};
 use crate::core::{Actor, rfc3339, sessions, users};
-use crate::db;
-use crate::error::{Error, Result, Thing};
+use crate::error::{Error, Result};
 use serde_json::json;
 use std::io::BufRead;
 
@@ -44,32 +43,7 @@ pub async fn admin(common: &Common, cmd: AdminCommand) -> Result<()> {
             ttl,
         } => {
             let app = open(common, Settings::default()).await?;
-            let app2 = app.clone();
-            let token = app
-                .db
-                .write(move |tx| {
-                    let user = db::users::by_username(tx, &username)?.ok_or_else(|| {
-                        Error::not_found(Thing::User, format!("no user named {username:?}"))
-                    })?;
-                    if user.is_blocked {
-                        return Err(Error::forbidden(format!("{username} is blocked")));
-                    }
-                    let origin = sessions::Origin {
-                        client_id: Some("cli".into()),
-                        ..Default::default()
-                    };
-                    let s = sessions::start(&app2, tx, Some(&user.id), None, &origin)?;
-                    let (token, claims) =
-                        sessions::access_token(&app2, &user.id, &s.id, &scope, None, ttl, None)?;
-                    Actor::cli().audit(
-                        tx,
-                        "token.issue",
-                        Some(&user.id),
-                        json!({"scope": scope, "ttl": ttl, "jti": claims.jti, "sid": s.id}),
-                    )?;
-                    Ok(token)
-                })
-                .await?;
+            let token = sessions::issue_cli_token(&app, &username, &scope, ttl).await?;
             println!("{token}");
             Ok(())
         }
@@ -93,7 +67,7 @@ pub async fn keys(common: &Common, cmd: KeysCommand) -> Result<()> {
             println!("new {} signing key {kid}", alg.as_str());
         }
         KeysCommand::List => {
-            for k in app.keys.describe()? {
+            for k in app.keys.describe().await? {
                 let state = match k.retired_at {
                     None => "signing".to_string(),
                     Some(r) => format!("retired {}", rfc3339(r)),

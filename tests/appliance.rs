@@ -792,6 +792,19 @@ fn key_rotation_keeps_old_tokens_valid() {
         .collect();
     assert_eq!(kids.len(), 4);
     assert!(kids.contains(&old_kid.as_str()));
+    // `keys list` shows every key, newest first: the one that signs, then the retired ones.
+    let out = s.cli(&["keys", "list"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[0].ends_with("signing"), "{text}");
+    assert!(lines[1..].iter().all(|l| l.contains("retired")), "{text}");
+    assert!(lines[3].starts_with(&old_kid), "{text}");
     let bad = s.cli(&["keys", "rotate", "--alg", "HS256"], None);
     assert_eq!(bad.status.code(), Some(2));
 }

@@ -1070,3 +1070,86 @@ fn per_address_throttling_across_usernames() {
     let msg = expect_error(r, 429);
     assert!(msg.contains("Try again"));
 }
+
+#[test]
+fn single_sign_on_needs_the_cookie_of_a_live_session() {
+    let c = setup();
+    let client = c.public_client();
+    let query = format!("/auth/oauth/authorize?{}", code_query(&client, ""));
+    let lands = |b: &mut Browser| -> String {
+        let r = b.get(&c.s, &query);
+        assert_eq!(r.status(), 302, "{:?}", r.text());
+        r.headers()["location"].to_str().unwrap().to_string()
+    };
+    let mut b = Browser::default();
+    b.authorize(
+        &c.s,
+        &code_query(&client, ""),
+        Some(("admin", "correct horse battery")),
+    );
+    assert!(lands(&mut b).starts_with(REDIRECT));
+    let cookie = b.cookies["kw_session"].clone();
+    let (sid, _) = cookie.split_once('.').unwrap();
+    // The session's id with a made-up secret, or without one, is no session.
+    for forged in [
+        format!("{sid}.{}", "A".repeat(43)),
+        sid.to_string(),
+        format!("{sid}."),
+        ".".to_string(),
+    ] {
+        let mut f = Browser::default();
+        f.cookies.insert("kw_session".into(), forged.clone());
+        assert!(
+            lands(&mut f).starts_with("/auth/flow/login?flow="),
+            "{forged}"
+        );
+    }
+    // Once the session has ended, its cookie brings no code either.
+    let r = c.s.delete(
+        &format!("/auth/api/login/active-login/{sid}"),
+        Some(&c.admin),
+    );
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    assert!(lands(&mut b).starts_with("/auth/flow/login?flow="));
+}
+
+#[test]
+fn authorize_refuses_a_repeated_parameter_on_its_page() {
+    let c = setup();
+    let client = c.public_client();
+    // A second redirect_uri, even a registered one, is not a choice the client gets.
+    let r = c.s.get(
+        &format!(
+            "/auth/oauth/authorize?{}&redirect_uri={}",
+            code_query(&client, ""),
+            urlencode(REDIRECT)
+        ),
+        None,
+    );
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(r.text().unwrap().contains("redirect_uri"));
+}
+
+#[test]
+fn oauth_endpoints_answer_405_with_allow_in_their_shape() {
+    let c = setup();
+    for (method, path, allow) in [
+        ("GET", "/auth/oauth/token", "POST"),
+        ("DELETE", "/auth/oauth/userinfo", "GET, POST"),
+        ("POST", "/auth/oauth/authorize", "GET"),
+        ("POST", "/.well-known/jwks.json", "GET"),
+        ("PUT", "/auth/oauth/introspect", "POST"),
+    ] {
+        let r = c.s.send(method, path, None, None);
+        assert_eq!(r.headers()["allow"], allow, "{method} {path}");
+        oauth_error(r, 405, "invalid_request");
+    }
+    oauth_error(c.s.get("/auth/oauth/nothing", None), 404, "invalid_request");
+}

@@ -4,7 +4,6 @@
 
 pub mod address;
 pub mod assets;
-pub mod body;
 pub mod cookies;
 pub mod flow;
 pub mod guard;
@@ -271,7 +270,7 @@ async fn dispatch(app: &App, req: Req) -> Response {
         ("healthz" | "readyz", _, _) | ("api", "openapi.json", _) => {
             surfaces().ops.dispatch(app, req).await
         }
-        (".well-known", _, _) | ("auth", "oauth", _) => oauth::handle(app, req).await,
+        (".well-known", _, _) | ("auth", "oauth", _) => surfaces().oauth.dispatch(app, req).await,
         ("auth", "api", "login") => surfaces().login.dispatch(app, req).await,
         ("auth", "api", "flow") => surfaces().flow.dispatch(app, req).await,
         ("api", "v2", _) => surfaces().identities.dispatch(app, req).await,
@@ -289,6 +288,7 @@ pub struct Surfaces {
     pub login: route::Surface,
     pub flow: route::Surface,
     pub pages: route::Surface,
+    pub oauth: route::Surface,
 }
 
 impl Surfaces {
@@ -301,8 +301,9 @@ impl Surfaces {
             login,
             flow,
             pages,
+            oauth,
         } = self;
-        vec![ops, identities, login, flow, pages]
+        vec![ops, identities, oauth, login, flow, pages]
     }
 }
 
@@ -314,6 +315,7 @@ pub fn surfaces() -> &'static Surfaces {
         login: login_api::surface(),
         flow: flow::surface(),
         pages: assets::surface(),
+        oauth: oauth::surface(),
     })
 }
 

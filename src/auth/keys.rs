@@ -278,7 +278,7 @@ impl Keyring {
     }
 
     /// Every stored key, newest first, for `keys list`.
-    pub fn describe(&self) -> Result<Vec<KeyRow>> {
-        self.db.read_blocking(|r| db::keys::list_live(r, 0))
+    pub async fn describe(&self) -> Result<Vec<KeyRow>> {
+        self.db.read(|r| db::keys::list_live(r, 0)).await
     }
 }

@@ -97,14 +97,10 @@ pub fn check_no_control(field: &str, value: &str) -> Result<()> {
 /// window, revoked tokens past their expiry, used or expired
 /// codes and refresh tokens, and sessions that ended more than a day ago.
 pub fn housekeeping(c: &Write) -> Result<()> {
-    let now = crate::db::now_ms();
-    crate::db::identities::purge_expired_waiting(c, now)?;
+    crate::db::identities::purge_expired_waiting(c, c.now)?;
     crate::db::revoked_tokens::purge_expired(c)?;
-    c.execute("DELETE FROM authorization_codes WHERE expires < ?1", [now])?;
-    c.execute("DELETE FROM refresh_tokens WHERE expires < ?1", [now])?;
-    c.execute(
-        "DELETE FROM active_logins WHERE coalesce(ended_at, min(expires, absolute_expires)) < ?1",
-        [now - 86_400_000],
-    )?;
+    crate::db::codes::purge_expired(c)?;
+    crate::db::refresh_tokens::purge_expired(c)?;
+    crate::db::sessions::purge_ended(c, c.now - 86_400_000)?;
     Ok(())
 }

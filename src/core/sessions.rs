@@ -5,8 +5,7 @@ use super::new_id;
 use crate::App;
 use crate::auth::jwt::{self, Claims, Kind};
 use crate::auth::secret::{digest, digest_eq, random_token};
-use crate::db::Write;
-use crate::db::{self, sessions::Session, users::User};
+use crate::db::{self, Read, Write, sessions::Session, users::User};
 use crate::error::{Error, Reason, Result, Thing};
 
 /// Where a login came from, kept with its session.
@@ -42,6 +41,28 @@ pub fn start(
     };
     db::sessions::insert(c, &s)?;
     Ok(s)
+}
+
+/// The live session, and its user (not blocked), that a browser's session cookie names. The
+/// cookie is `<session id>.<secret>`; only the secret's digest is stored with the session.
+pub fn from_cookie(r: &Read, cookie: &str) -> Result<Option<(Session, User)>> {
+    let Some((sid, secret)) = cookie.split_once('.') else {
+        return Ok(None);
+    };
+    let Some(stored) = db::sessions::cookie_digest(r, sid)? else {
+        return Ok(None);
+    };
+    if !digest_eq(&stored, &digest(secret)) {
+        return Ok(None);
+    }
+    let Some(s) = db::sessions::get(r, sid)?.filter(|s| s.is_live(r.now)) else {
+        return Ok(None);
+    };
+    let user = match &s.user_id {
+        Some(u) => db::users::get(r, u)?.filter(|u| !u.is_blocked),
+        None => None,
+    };
+    Ok(user.map(|u| (s, u)))
 }
 
 /// Signs an access token for `user_id` in session `sid`. Its audience is `audience` (an RFC 8707
@@ -137,28 +158,8 @@ pub fn enter_in(tx: &Write, sid: &str, redirect: String) -> Result<Entered> {
 /// The session a browser's session cookie names, with its user: only a live session whose
 /// stored digest matches the cookie's secret, of a user who is not blocked.
 pub async fn cookie_session(app: &App, cookie: &str) -> Result<Option<(Session, User)>> {
-    let Some((sid, secret)) = cookie.split_once('.') else {
-        return Ok(None);
-    };
-    let (sid, secret) = (sid.to_string(), secret.to_string());
-    app.db
-        .read(move |r| {
-            let Some(stored) = db::sessions::cookie_digest(r, &sid)? else {
-                return Ok(None);
-            };
-            if !digest_eq(&stored, &digest(&secret)) {
-                return Ok(None);
-            }
-            let Some(s) = db::sessions::get(r, &sid)?.filter(|s| s.is_live(r.now)) else {
-                return Ok(None);
-            };
-            let user = match &s.user_id {
-                Some(u) => db::users::get(r, u)?.filter(|u| !u.is_blocked),
-                None => None,
-            };
-            Ok(user.map(|u| (s, u)))
-        })
-        .await
+    let cookie = cookie.to_string();
+    app.db.read(move |r| from_cookie(r, &cookie)).await
 }
 
 /// Logs a browser out: the session its cookie names, if it has a live one, ends. A session
@@ -174,4 +175,33 @@ pub async fn logout(app: &App, cookie: Option<&str>, address: Option<String>) ->
         Err(e) if !matches!(e.reason, Reason::NotFound(_)) => Err(e),
         _ => Ok(()),
     }
+}
+
+/// `keyward admin token`: a new session of the user named `username` (not blocked) and an
+/// access token in it, audited as the CLI's, in one transaction.
+pub async fn issue_cli_token(app: &App, username: &str, scope: &str, ttl: u64) -> Result<String> {
+    let (app2, username, scope) = (app.clone(), username.to_string(), scope.to_string());
+    app.db
+        .write(move |tx| {
+            let user = db::users::by_username(tx, &username)?.ok_or_else(|| {
+                Error::not_found(Thing::User, format!("no user named {username:?}"))
+            })?;
+            if user.is_blocked {
+                return Err(Error::forbidden(format!("{username} is blocked")));
+            }
+            let origin = Origin {
+                client_id: Some("cli".into()),
+                ..Default::default()
+            };
+            let s = start(&app2, tx, Some(&user.id), None, &origin)?;
+            let (token, claims) = access_token(&app2, &user.id, &s.id, &scope, None, ttl, None)?;
+            super::Actor::cli().audit(
+                tx,
+                "token.issue",
+                Some(&user.id),
+                serde_json::json!({"scope": scope, "ttl": ttl, "jti": claims.jti, "sid": s.id}),
+            )?;
+            Ok(token)
+        })
+        .await
 }

@@ -4,9 +4,11 @@
 
 pub mod audit;
 pub mod clients;
+pub mod codes;
 pub mod identities;
 pub mod instances;
 pub mod keys;
+pub mod refresh_tokens;
 pub mod revoked_tokens;
 pub mod sessions;
 pub mod settings;

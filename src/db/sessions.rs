@@ -158,3 +158,12 @@ pub fn end_for_identity(c: &Write, identity_id: &str, now: i64) -> Result<usize>
         params![identity_id, now],
     )?)
 }
+
+/// Drops the sessions that ended (or expired) before `before`, with their codes and refresh
+/// tokens.
+pub fn purge_ended(c: &Write, before: i64) -> Result<usize> {
+    Ok(c.execute(
+        "DELETE FROM active_logins WHERE coalesce(ended_at, min(expires, absolute_expires)) < ?1",
+        params![before],
+    )?)
+}

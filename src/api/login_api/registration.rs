@@ -1,8 +1,8 @@
 //! New password identities, and registering or linking an identity that waits for it: the
 //! register token a login or `userpass/register` answered names the identity.
 
-use crate::api::flow::DataSuggestion;
 use super::{DefaultReturn, UserOut, nonempty};
+use crate::api::flow::DataSuggestion;
 use crate::api::guard::{Admin, LoginUser};
 use crate::api::io::{Body, Created, Json};
 use crate::api::route::{Cx, Public};
