@@ -126,8 +126,8 @@ fn operation_problems(doc: &Value, path: &str, method: &str, op: &Value) -> Vec<
             _ => bad.push(format!("{at}: requestBody without content")),
         }
     }
-    // Security: every scheme named exists; an operation that needs credentials says what
-    // it answers without them.
+    // Security: every scheme named exists; an operation that needs credentials documents
+    // how it refuses a caller without them (401, or 403 for a CSRF token).
     let schemes = &doc["components"]["securitySchemes"];
     let security = op["security"].as_array().cloned().unwrap_or_default();
     for requirement in &security {
@@ -141,8 +141,10 @@ fn operation_problems(doc: &Value, path: &str, method: &str, op: &Value) -> Vec<
         || security
             .iter()
             .any(|r| r.as_object().is_some_and(|m| m.is_empty()));
-    if !anonymous && op["responses"].get("401").is_none() {
-        bad.push(format!("{at}: needs credentials but documents no 401"));
+    if !anonymous && op["responses"].get("401").is_none() && op["responses"].get("403").is_none() {
+        bad.push(format!(
+            "{at}: needs credentials but documents no 401 or 403"
+        ));
     }
     bad
 }

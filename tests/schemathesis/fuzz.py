@@ -8,13 +8,15 @@ could not be renewed, and when the server logged an error or panicked. It prints
 operations and test cases really ran.
 
 Environment: KEYWARD_BIN (default target/debug/keyward), KEYWARD_FUZZ_EXAMPLES (test cases per
-operation and phase, default 30), KEYWARD_FUZZ_SEED (to replay a run), KEYWARD_FUZZ_TIMEOUT
-(seconds the schemathesis run may take, default 300).
+operation and phase, default 50), KEYWARD_FUZZ_SEED (to replay a run), KEYWARD_FUZZ_TIMEOUT
+(seconds the schemathesis run may take, default 300), KEYWARD_FUZZ_REPORT (where schemathesis'
+JSON and NDJSON reports and the server's log are kept, default target/schemathesis).
 """
 
 import collections
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -79,6 +81,15 @@ def scopes(doc):
     return out
 
 
+def wants_session(doc):
+    """Whether some security scheme is the hosted pages' session cookie."""
+    schemes = doc.get("components", {}).get("securitySchemes", {}).values()
+    return any(
+        s.get("type") == "apiKey" and s.get("in") == "cookie" and s.get("name") == harness.SESSION_COOKIE
+        for s in schemes
+    )
+
+
 def wants_client(doc):
     """Whether some operation takes HTTP Basic (OAuth client) authentication."""
     schemes = doc.get("components", {}).get("securitySchemes", {})
@@ -132,8 +143,11 @@ def server_errors(log_path):
 
 def main():
     bin = os.environ.get("KEYWARD_BIN", os.path.join(ROOT, "target", "debug", "keyward"))
-    examples = os.environ.get("KEYWARD_FUZZ_EXAMPLES", "30")
+    examples = os.environ.get("KEYWARD_FUZZ_EXAMPLES", "50")
     limit = int(os.environ.get("KEYWARD_FUZZ_TIMEOUT", "300"))
+    report = os.path.abspath(
+        os.environ.get("KEYWARD_FUZZ_REPORT") or os.path.join(ROOT, "target", "schemathesis")
+    )
     problems = []
     with tempfile.TemporaryDirectory(prefix="keyward-fuzz-") as tmp:
         db = os.path.join(tmp, "keyward.db")
@@ -163,7 +177,10 @@ def main():
                 json.dump(doc, f)
             renewals = os.path.join(tmp, "renewals")
             open(renewals, "w").close()
-            report = os.path.join(tmp, "report")
+            # The reports of an earlier run must not pass for this one's.
+            for name in ("run.json", "events.ndjson", "server.log"):
+                if os.path.exists(os.path.join(report, name)):
+                    os.remove(os.path.join(report, name))
             cmd = [
                 os.path.join(os.path.dirname(sys.executable), "schemathesis"), "run",
                 # From the file, with the server as base URL: loaded from its own URL,
@@ -191,6 +208,7 @@ def main():
                 "KW_ADMIN": kw.admin,
                 "KW_DOC": doc_path,
                 "KW_CLIENT": "1" if wants_client(doc) else "0",
+                "KW_SESSION": "1" if wants_session(doc) else "0",
                 "KW_RENEWALS": renewals,
             }
             sys.stdout.flush()
@@ -241,6 +259,8 @@ def main():
                 server.wait(10)
             except subprocess.TimeoutExpired:
                 server.kill()
+            os.makedirs(report, exist_ok=True)
+            shutil.copy(log_path, report)
     if problems:
         print("schemathesis run FAILED:")
         for p in problems:

@@ -8,6 +8,7 @@ import base64
 import itertools
 import json
 import os
+import secrets
 import subprocess
 import time
 import urllib.error
@@ -28,6 +29,10 @@ BASE_SCOPES = [
     "read:users",
     "update:users",
 ]
+# The hosted pages' cookies: the browser session, and the CSRF cookie their calls must repeat in
+# the X-CSRF-Token header.
+SESSION_COOKIE = "kw_session"
+CSRF_COOKIE = "kw_csrf"
 # A token outlives any run; the fuzzer gets a new one whenever its old one stops working.
 TOKEN_TTL = "3600"
 
@@ -123,18 +128,47 @@ class Keyward:
             # Tokens issued before a revocation are refused, and a token's `iat` is in whole
             # seconds: one minted in the second of the revocation counts as issued before it.
             time.sleep(1.1)
-        # A name the fuzzer took meanwhile is refused (409): the next one is tried.
-        for attempt in range(3):
-            try:
-                self.create_admin(f"fuzz-admin-{os.getpid()}-{next(self._names)}")
-                break
-            except HarnessError:
-                if attempt == 2:
-                    raise
+        self.new_admin()
         token = self._token(self.admin)
         if not token or self._is_admin(token) is not True:
             raise HarnessError(f"a new admin {self.admin} gets no working token")
         return token
+
+    def new_admin(self):
+        # A name the fuzzer took meanwhile is refused (409): the next one is tried.
+        for attempt in range(3):
+            try:
+                self.create_admin(f"fuzz-admin-{os.getpid()}-{next(self._names)}")
+                return
+            except HarnessError:
+                if attempt == 2:
+                    raise
+
+    def browser_session(self):
+        """The admin's login through the hosted pages' call (as a browser on the login page
+        makes it): the value of its session cookie, or None when the login is refused (the
+        fuzzer may have changed the password, or blocked or deleted the admin)."""
+        csrf = secrets.token_urlsafe(24)
+        req = urllib.request.Request(
+            self.base + "/auth/api/flow/login",
+            data=json.dumps({"username": self.admin, "password": ADMIN_PASSWORD}).encode(),
+            headers={
+                "Content-Type": "application/json",
+                "X-CSRF-Token": csrf,
+                "Cookie": f"{CSRF_COOKIE}={csrf}",
+            },
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                set_cookies = r.headers.get_all("Set-Cookie") or []
+        except urllib.error.HTTPError:
+            return None
+        for c in set_cookies:
+            name, _, rest = c.partition("=")
+            if name == SESSION_COOKIE:
+                return rest.split(";")[0]
+        return None
 
     def client(self, token):
         """A confidential OAuth client with a fresh secret, for the operations that take

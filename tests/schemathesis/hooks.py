@@ -1,12 +1,13 @@
 """schemathesis hooks for keyward (loaded through SCHEMATHESIS_HOOKS by fuzz.py).
 
-Credentials: every operation gets what its `security` in the document asks for, a Bearer token
-of an admin (with every scope an operation may need) or an OAuth client's Basic credentials.
+Credentials: every operation gets what its `security` in the document asks for: a Bearer token
+of an admin (with every scope an operation may need), an OAuth client's Basic credentials, the
+hosted pages' CSRF token (cookie and header) and the admin's browser session cookie.
 The fuzzer calls destructive operations with its own ids (schemathesis reads the user id out of
 the token), so it revokes its own tokens, ends its own session, and, once it has made a second
 admin, demotes, blocks or deletes its own. A 401 or 403 therefore makes schemathesis ask for
 fresh credentials and send the request again (`retry_on`); `harness.Keyward.admin_token` mints a
-new token, or makes a new admin when the old one is gone. A request that is refused again with
+new token, or makes a new admin when the old one is gone, and logs in on the pages again. A request that is refused again with
 the fresh credentials keeps its answer, and its operation is not retried again: its 401 or 403
 is then the server's verdict on the request itself, so nothing that would be a finding is hidden.
 
@@ -17,6 +18,7 @@ import base64
 import json
 import os
 import random
+import secrets
 import sys
 
 import schemathesis
@@ -30,15 +32,29 @@ with open(os.environ["KW_DOC"]) as f:
     DOC = json.load(f)
 SCHEMES = DOC.get("components", {}).get("securitySchemes", {})
 WANT_CLIENT = os.environ.get("KW_CLIENT") == "1"
+WANT_SESSION = os.environ.get("KW_SESSION") == "1"
 RENEWALS = os.environ["KW_RENEWALS"]
 
 
-def scheme_kind(name):
+def credential(name, data):
+    """(where, name, value) of the credential the security scheme `name` asks for, or None
+    when the run has none for it."""
     s = SCHEMES.get(name, {})
-    if s.get("type") == "http":
-        return s.get("scheme", "").lower()
-    if s.get("type") in ("oauth2", "openIdConnect"):
-        return "bearer"
+    kind = s.get("type")
+    if kind in ("oauth2", "openIdConnect") or (kind == "http" and s.get("scheme", "").lower() == "bearer"):
+        return ("header", "Authorization", f"Bearer {data['bearer']}")
+    if kind == "http" and s.get("scheme", "").lower() == "basic":
+        if not data["client"]:
+            return None
+        raw = "{}:{}".format(*data["client"]).encode()
+        return ("header", "Authorization", "Basic " + base64.b64encode(raw).decode())
+    if kind == "apiKey":
+        if s.get("in") == "cookie" and s.get("name") == harness.SESSION_COOKIE:
+            value = data["session"]
+        else:
+            # The hosted pages' CSRF token: one value, as cookie and as header alike.
+            value = data["csrf"]
+        return (s.get("in"), s.get("name"), value) if value else None
     return None
 
 
@@ -47,20 +63,34 @@ class KeywardAuth:
     def get(self, case, ctx):
         token = KEYWARD.admin_token()
         client = KEYWARD.client(token) if WANT_CLIENT else None
+        session = None
+        if WANT_SESSION:
+            session = KEYWARD.browser_session()
+            if session is None:
+                KEYWARD.new_admin()
+                token = KEYWARD.admin_token()
+                session = KEYWARD.browser_session()
+                if session is None:
+                    raise harness.HarnessError(f"{KEYWARD.admin} cannot log in on the pages")
         with open(RENEWALS, "a") as f:
             f.write(f"{KEYWARD.admin}\n")
-        return {"bearer": token, "client": client}
+        return {"bearer": token, "client": client, "session": session,
+                "csrf": secrets.token_urlsafe(24)}
 
     def set(self, case, data, ctx):
         security = ctx.operation.definition.raw.get("security", DOC.get("security", []))
-        kinds = {scheme_kind(name) for requirement in security for name in requirement}
-        headers = dict(case.headers or {})
-        if "bearer" in kinds:
-            headers["Authorization"] = f"Bearer {data['bearer']}"
-        elif "basic" in kinds and data["client"]:
-            raw = "{}:{}".format(*data["client"]).encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
-        case.headers = headers
+        # The first way of authenticating that the run has every credential for.
+        for requirement in security:
+            found = [credential(name, data) for name in requirement]
+            if all(found):
+                break
+        else:
+            return
+        places = {"header": dict(case.headers or {}), "cookie": dict(case.cookies or {}),
+                  "query": dict(case.query or {})}
+        for where, name, value in found:
+            places[where][name] = value
+        case.headers, case.cookies, case.query = places["header"], places["cookie"], places["query"]
 
 
 # Password and code checks and new password identities are throttled per client address (30 a
