@@ -4,9 +4,6 @@
   'use strict';
   const { $, show, hide, flow, flowQuery, flowContext, call, message, instanceSelect } = window.keyward;
 
-  // Strategy types whose login happens at an upstream provider (a browser redirect).
-  const REDIRECT_TYPES = { github: 'GitHub', gitlab: 'GitLab', oidc: 'OpenID Connect' };
-
   function showError(text) {
     const err = $('error');
     err.textContent = text;
@@ -40,21 +37,6 @@
       $('username').focus();
     } else {
       show($('no-password'));
-    }
-
-    // Upstream providers: a plain link that the server turns into the provider's redirect.
-    const upstream = instances.filter((i) => i && Object.prototype.hasOwnProperty.call(REDIRECT_TYPES, i.type));
-    if (upstream.length > 0) {
-      const box = $('other-methods');
-      for (const i of upstream) {
-        const a = document.createElement('a');
-        a.className = 'button secondary';
-        a.href = '/auth/api/flow/redirect/' + encodeURIComponent(i.id) + flowQuery;
-        a.textContent = 'Sign in with ' + (i.name || REDIRECT_TYPES[i.type]);
-        box.appendChild(a);
-      }
-      show($('others-divider'), userpass.length > 0);
-      show($('others'));
     }
   }
 

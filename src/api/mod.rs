@@ -334,6 +334,12 @@ pub struct LoginError {
     error: String,
     /// What went wrong, in words.
     message: String,
+    /// A stable machine-readable name of what went wrong (e.g. `wrong_credentials`,
+    /// `last_login_method`, `register_token_other_browser`), which the pages decide on.
+    code: String,
+    /// The request field at fault, where there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
 }
 
 pub fn login_error_schema(g: &mut schemars::SchemaGenerator) -> Value {

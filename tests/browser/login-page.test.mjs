@@ -139,8 +139,8 @@ test('the login page', async (t) => {
     assert.ok(await select.isVisible());
     assert.deepEqual(await select.locator('option').allTextContents(), ['local', 'staff']);
     await select.selectOption({ label: 'staff' });
-    const gh = page.getByRole('link', { name: 'Sign in with GitHub' });
-    assert.equal(await gh.getAttribute('href'), `/auth/api/flow/redirect/${GITHUB.id}`);
+    // Upstream logins are not served yet: the page offers no button that leads nowhere.
+    assert.equal(await page.getByRole('link', { name: /GitHub/ }).count(), 0);
     await page.screenshot({ path: '/tmp/login-mock-desktop.png', fullPage: true });
 
     // An identity that waits for registration: follow the redirect as well.
@@ -224,10 +224,7 @@ test('the login page', async (t) => {
     await page.locator('#no-password').waitFor({ state: 'visible' });
     assert.match(await page.locator('#no-password').innerText(), /Password login is not available/);
     assert.equal(await page.locator('#login').isVisible(), false);
-    assert.equal(
-      await page.getByRole('link', { name: 'Sign in with GitHub' }).getAttribute('href'),
-      `/auth/api/flow/redirect/${GITHUB.id}?flow=f`,
-    );
+    assert.equal(await page.getByRole('link', { name: /GitHub/ }).count(), 0);
   });
 
   await t.test('the context cannot be loaded', async (t) => {
