@@ -5,7 +5,8 @@
 //! when requests race.
 
 use super::guard::AdminGuard;
-use super::login::{self, check_password, destination_in, open_flow};
+use super::login::{self, check_password};
+use super::oauth::{destination_in, open_flow};
 use super::pending::{self, claim_subject, insert_password_identity};
 use super::sessions::Origin;
 use super::users::{MAX_USERNAME_LEN, check_username, subject_for, userpass_subject};

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod bootstrap;
 pub mod clients;
 pub mod guard;
+pub mod hosted;
 pub mod instances;
 pub mod linking;
 pub mod login;

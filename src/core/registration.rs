@@ -2,7 +2,8 @@
 //! token proves the login to it; see `pending`), or from a new username and password on the
 //! hosted register page. Linking an identity to an existing user is `linking`'s.
 
-use super::login::{self, destination_in, open_flow};
+use super::login;
+use super::oauth::{destination_in, open_flow};
 use super::pending::{self, check_subject_free, claim_subject, insert_password_identity};
 use super::sessions::{self, Entered, Origin};
 use super::users::{self, NewUser, check_username, userpass_subject};

@@ -4,7 +4,7 @@ use super::super::cookies;
 use super::super::io::{Json, Query};
 use super::super::route::{Cx, Public};
 use crate::auth::password::MIN_PASSWORD_LEN;
-use crate::core::login;
+use crate::core::hosted;
 use crate::error::Result;
 use crate::strategies::Kind;
 use schemars::JsonSchema;
@@ -62,7 +62,7 @@ pub(super) async fn context(
     _: Public,
     Query(q): Query<ContextQuery>,
 ) -> Result<Json<Context>> {
-    let c = login::page_context(&cx.app, q.flow.as_deref(), cookies::session(&cx.req)).await?;
+    let c = hosted::page_context(&cx.app, q.flow.as_deref(), cookies::session(&cx.req)).await?;
     Ok(Json(Context {
         client: c.client.map(|c| ClientOut {
             id: c.id,

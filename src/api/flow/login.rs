@@ -4,7 +4,7 @@ use super::super::cookies::{self, WithCookies};
 use super::super::io::{Body, Json, NoInput};
 use super::super::route::Cx;
 use super::{Csrf, Next, given};
-use crate::core::login::{self, PageLogin};
+use crate::core::hosted::{self, PageLogin};
 use crate::core::sessions;
 use crate::error::Result;
 use schemars::JsonSchema;
@@ -30,7 +30,7 @@ pub(super) async fn login(
     // Made now, set only if the login needs it: a register token is bound to this browser.
     let (browser, new_browser) = cookies::browser_or_new(&cx.app, &cx.req);
     let flow = given(b.flow);
-    let step = login::page_login(
+    let step = hosted::page_login(
         &cx.app,
         flow.as_deref(),
         b.instance_id.as_deref(),

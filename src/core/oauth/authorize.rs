@@ -234,3 +234,19 @@ pub fn open_request(app: &App, sealed: &str) -> Result<AuthRequest> {
     }
     Ok(req)
 }
+
+/// The authorization request a hosted page serves (its sealed `flow`), if it serves one.
+pub fn open_flow(app: &App, flow: Option<&str>) -> Result<Option<AuthRequest>> {
+    flow.filter(|f| !f.is_empty())
+        .map(|f| open_request(app, f))
+        .transpose()
+}
+
+/// Where a browser that logged in to session `sid` goes, in the login's own transaction: back
+/// to the application that asked, with its code, or to the account page.
+pub fn destination_in(tx: &Write, sid: &str, request: Option<&AuthRequest>) -> Result<String> {
+    match request {
+        Some(r) => issue_code(tx, sid, r),
+        None => Ok(crate::core::sessions::AFTER_LOGIN.to_string()),
+    }
+}

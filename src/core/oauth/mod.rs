@@ -15,7 +15,7 @@ pub mod password;
 pub mod refresh;
 pub mod revoke;
 
-pub use authorize::{AuthRequest, issue_code, open_request};
+pub use authorize::{AuthRequest, destination_in, issue_code, open_flow, open_request};
 
 use super::clients::Client;
 use super::principal::Principal;
