@@ -84,24 +84,7 @@ where
     let app2 = app.clone();
     app.db
         .write(move |tx| {
-            let actor = Actor {
-                id: format!("self-register:{}", pending.identity.id),
-                is_admin: false,
-                address,
-            };
-            let user = users::create_in(
-                &app2,
-                tx,
-                &actor,
-                NewUser {
-                    username: r.username,
-                    display_name: r.display_name,
-                    email: r.email,
-                    is_admin: false,
-                    password: None,
-                },
-                None,
-            )?;
+            let user = create_self_registered(&app2, tx, &pending.identity.id, address, r)?;
             pending::attach_in(&app2, tx, &pending, &user.id)?;
             then(tx, &user, &pending.session_id)
         })
@@ -152,24 +135,7 @@ pub async fn register_with_password(
             claim_subject(tx, &inst.id, &subject)?;
             let identity_id = new_id();
             let username = r.username.clone();
-            let actor = Actor {
-                id: format!("self-register:{identity_id}"),
-                is_admin: false,
-                address: origin.address.clone(),
-            };
-            let user = users::create_in(
-                &app2,
-                tx,
-                &actor,
-                NewUser {
-                    username: r.username,
-                    display_name: r.display_name,
-                    email: r.email,
-                    is_admin: false,
-                    password: None,
-                },
-                None,
-            )?;
+            let user = create_self_registered(&app2, tx, &identity_id, origin.address.clone(), r)?;
             let identity = insert_password_identity(
                 &app2,
                 tx,
@@ -191,4 +157,32 @@ fn username_taken() -> Error {
     let mut e = Error::conflict("username is already taken");
     e.field = Some("username".into());
     e
+}
+
+/// The account a person makes for themself with the login `identity_id`, audited as theirs.
+fn create_self_registered(
+    app: &App,
+    tx: &Write,
+    identity_id: &str,
+    address: Option<String>,
+    r: Registration,
+) -> Result<User> {
+    let actor = Actor {
+        id: format!("self-register:{identity_id}"),
+        is_admin: false,
+        address,
+    };
+    users::create_in(
+        app,
+        tx,
+        &actor,
+        NewUser {
+            username: r.username,
+            display_name: r.display_name,
+            email: r.email,
+            is_admin: false,
+            password: None,
+        },
+        None,
+    )
 }

@@ -1,5 +1,6 @@
 //! `POST /auth/oauth/introspect` (RFC 7662).
 
+use super::TokenForm;
 use super::{ClientAuth, given};
 use crate::api::io::{Form, Json};
 use crate::api::route::{Cx, Guard, OpDoc};
@@ -7,7 +8,7 @@ use crate::core::clients::Client;
 use crate::core::oauth::introspect::{self, Introspection};
 use crate::error::{Error, Result};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// A client that may introspect: authenticated as `ClientAuth`, and confidential.
 pub struct ConfidentialClient(Client);
@@ -21,22 +22,6 @@ impl Guard for ConfidentialClient {
     fn doc(d: &mut OpDoc) {
         ClientAuth::doc(d);
     }
-}
-
-/// An introspection request (`application/x-www-form-urlencoded`).
-#[derive(Deserialize, JsonSchema)]
-pub struct IntrospectRequest {
-    /// An access token or a refresh token.
-    #[schemars(required)]
-    token: Option<String>,
-    /// Ignored: keyward tells the kinds apart itself.
-    #[allow(dead_code)]
-    token_type_hint: Option<String>,
-    /// Client authentication in the form (client_secret_post).
-    #[allow(dead_code)]
-    client_id: Option<String>,
-    #[allow(dead_code)]
-    client_secret: Option<String>,
 }
 
 /// What a token is (RFC 7662 2.2). A token the client may not learn about, or that is not
@@ -95,7 +80,7 @@ pub struct Inactive {
 pub async fn introspect(
     cx: Cx,
     ConfidentialClient(client): ConfidentialClient,
-    Form(f): Form<IntrospectRequest>,
+    Form(f): Form<TokenForm>,
 ) -> Result<Json<Answer>> {
     let token = given(f.token).ok_or_else(|| Error::field("token", "is required"))?;
     Ok(Json(

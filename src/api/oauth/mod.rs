@@ -270,3 +270,20 @@ impl Guard for ClientAuth {
         d.errors(&[400, 401]);
     }
 }
+
+/// The form of revocation and introspection (`application/x-www-form-urlencoded`): the token,
+/// and the client's credentials when it authenticates in the form.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+pub struct TokenForm {
+    /// A refresh token or an access token.
+    #[schemars(required)]
+    token: Option<String>,
+    /// Ignored: keyward tells the kinds apart itself.
+    #[allow(dead_code)]
+    token_type_hint: Option<String>,
+    /// Client authentication in the form (client_secret_post), or a public client's id.
+    #[allow(dead_code)]
+    client_id: Option<String>,
+    #[allow(dead_code)]
+    client_secret: Option<String>,
+}
