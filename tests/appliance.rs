@@ -396,19 +396,7 @@ fn strategy_instance_read_update_delete() {
 
     // The `local` instance holds identities (admin's and bob's): 409 without cascade, and with
     // cascade still 409, because it is the last admin's last login method.
-    let local: Value = s
-        .get("/auth/api/login/strategy-instance", None)
-        .json()
-        .unwrap();
-    let local_id = local
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["name"] == "local")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let local_id = s.instance_id("local");
     let local_path = format!("/auth/api/login/strategy-instance/{local_id}");
     expect_error(s.delete(&local_path, Some(&admin)), 409);
     let msg = expect_error(

@@ -31,19 +31,7 @@ struct Ctx {
 fn setup(extra: &[&str]) -> Ctx {
     let s = Server::start_with(extra);
     let admin = s.admin("admin");
-    let list: Value = s
-        .get("/auth/api/login/strategy-instance", None)
-        .json()
-        .unwrap();
-    let local = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["name"] == "local")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let local = s.instance_id("local");
     let scopes = [
         "openid",
         "login",

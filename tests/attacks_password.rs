@@ -38,21 +38,6 @@ const SLOW_QUEUE: &[&str] = &[
     "1",
 ];
 
-fn instance_id(s: &Server, name: &str) -> String {
-    let list: Value = s
-        .get("/auth/api/login/strategy-instance", None)
-        .json()
-        .unwrap();
-    list.as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["name"] == name)
-        .unwrap_or_else(|| panic!("no instance {name}: {list}"))["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 fn register_path(instance: &str) -> String {
     format!("/auth/api/login/strategy-instance/{instance}/userpass/register")
 }
@@ -273,7 +258,7 @@ fn forwarded_for_from_a_trusted_proxy_separates_clients() {
 fn a_register_flood_from_one_address_gets_429_after_30() {
     let s = Server::start();
     s.admin("admin");
-    let local = instance_id(&s, "local");
+    let local = s.instance_id("local");
     for i in 0..30 {
         let r = s.post(
             &register_path(&local),
@@ -330,7 +315,7 @@ fn a_flood_past_the_hash_queue_gets_503_at_once_and_health_still_answers() {
     let s = Arc::new(Server::start_with(SLOW_QUEUE));
     let admin = s.admin("admin");
     let client = password_client(&s, &admin);
-    let local = instance_id(&s, "local");
+    let local = s.instance_id("local");
     let (first, rest) = fill_hash_queue(&s, &local, 6);
     let retry: u64 = first.headers()["retry-after"]
         .to_str()
@@ -359,7 +344,7 @@ fn a_flood_past_the_hash_queue_gets_503_at_once_and_health_still_answers() {
 fn a_taken_username_is_answered_without_a_hash() {
     let s = Arc::new(Server::start_with(SLOW_QUEUE));
     s.admin("admin");
-    let local = instance_id(&s, "local");
+    let local = s.instance_id("local");
     let (_, rest) = fill_hash_queue(&s, &local, 4);
     // "admin" is taken on `local`: 409, not 503 — it never asked for a hash.
     let r = s.post(
@@ -394,7 +379,7 @@ fn a_register_whose_account_part_fails_leaves_no_waiting_identity() {
     ]));
     let admin = s.admin("admin");
     let client = password_client(&s, &admin);
-    let local = instance_id(&s, "local");
+    let local = s.instance_id("local");
     let mut probes = 0;
     let page = loop {
         let s2 = s.clone();
@@ -566,7 +551,7 @@ fn the_link_page_claims_a_waiting_password_login_only_with_its_password() {
     let s = Server::start();
     let admin = s.admin("admin");
     let (alice, token) = s.user(&admin, "alice");
-    let local = instance_id(&s, "local");
+    let local = s.instance_id("local");
     let r = s.post(
         &register_path(&local),
         None,

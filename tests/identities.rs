@@ -27,19 +27,7 @@ struct Ctx {
 fn setup() -> Ctx {
     let s = Server::start();
     let admin = s.admin("admin");
-    let list: Value = s
-        .get("/auth/api/login/strategy-instance", None)
-        .json()
-        .unwrap();
-    let local = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["name"] == "local")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let local = s.instance_id("local");
     let mut c = Ctx {
         s,
         admin,

@@ -26,23 +26,8 @@ fn setup() -> Ctx {
 fn setup_with(extra: &[&str]) -> Ctx {
     let s = Server::start_with(extra);
     let admin = s.admin("admin");
-    let local = instance_id(&s, "local");
+    let local = s.instance_id("local");
     Ctx { s, admin, local }
-}
-
-fn instance_id(s: &Server, name: &str) -> String {
-    let list: Value = s
-        .get("/auth/api/login/strategy-instance", None)
-        .json()
-        .unwrap();
-    list.as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["name"] == name)
-        .unwrap_or_else(|| panic!("no instance {name}: {list}"))["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 fn register_path(instance: &str) -> String {

@@ -24,6 +24,22 @@ pub struct Server {
 }
 
 impl Server {
+    /// The id of the strategy instance named `name`, from the public instance list.
+    pub fn instance_id(&self, name: &str) -> String {
+        let list: Value = self
+            .get("/auth/api/login/strategy-instance", None)
+            .json()
+            .unwrap();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .unwrap_or_else(|| panic!("no instance {name}: {list}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     pub fn start() -> Server {
         Self::start_with(&[])
     }
