@@ -3,8 +3,8 @@
 
 use super::super::io::{Body, Created, Json};
 use super::super::route::{Cx, Public};
-use crate::core::{bootstrap, rfc3339};
-use crate::db::users::User;
+use crate::api::login_api::UserOut;
+use crate::core::bootstrap;
 use crate::error::Result;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -42,37 +42,7 @@ pub(super) struct SetupBody {
     password: String,
 }
 
-/// The new admin, as the login API shows a user.
-#[derive(Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-#[schemars(rename = "SetupAdmin")]
-pub(super) struct Admin {
-    id: String,
-    username: String,
-    display_name: String,
-    email: Option<String>,
-    is_admin: bool,
-    is_blocked: bool,
-    revoke_tokens_before: Option<String>,
-    created_at: String,
-}
-
-impl From<User> for Admin {
-    fn from(u: User) -> Admin {
-        Admin {
-            id: u.id,
-            username: u.username,
-            display_name: u.display_name,
-            email: u.email,
-            is_admin: u.is_admin,
-            is_blocked: u.is_blocked,
-            revoke_tokens_before: u.revoke_tokens_before.map(rfc3339),
-            created_at: rfc3339(u.created_at),
-        }
-    }
-}
-
-pub(super) async fn setup(cx: Cx, _: Public, Body(b): Body<SetupBody>) -> Result<Created<Admin>> {
+pub(super) async fn setup(cx: Cx, _: Public, Body(b): Body<SetupBody>) -> Result<Created<UserOut>> {
     let user = bootstrap::complete_setup(
         &cx.app,
         b.token,
@@ -82,5 +52,6 @@ pub(super) async fn setup(cx: Cx, _: Public, Body(b): Body<SetupBody>) -> Result
         cx.address(),
     )
     .await?;
-    Ok(Created(user.into()))
+    // The new admin, as the login API shows a user.
+    Ok(Created(UserOut::of(&user)))
 }

@@ -32,7 +32,6 @@ use crate::error::{Error, Result};
 use crate::strategies::Kind;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::Value;
 use warp::http::Method;
 
 pub fn surface() -> Surface {
@@ -454,11 +453,6 @@ impl UserOut {
             created_at: rfc3339(u.created_at),
         }
     }
-}
-
-/// A user in the login API's shape, for the hosted pages' calls, which answer the same user.
-pub fn user_json(u: &User) -> Value {
-    serde_json::to_value(UserOut::of(u)).unwrap_or(Value::Null)
 }
 
 /// A strategy instance, without its config.
