@@ -2,6 +2,8 @@
 //! temporary directory, and talks HTTP to it.
 #![allow(dead_code)]
 
+pub mod softkey;
+
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
