@@ -33,7 +33,9 @@ fn soft_key_registers_and_signs_in() {
     let key = SoftKey::new();
     let passkey = registered(&rp, &key);
     for round in 1..=2u32 {
-        let (options, state) = rp.start_passkey_authentication(&[passkey.clone()]).unwrap();
+        let (options, state) = rp
+            .start_passkey_authentication(std::slice::from_ref(&passkey))
+            .unwrap();
         let options: Value = serde_json::to_value(&options).unwrap();
         let assertion = key.assert(&options, "http://localhost:8080");
         let assertion: PublicKeyCredential = serde_json::from_value(assertion).unwrap();
