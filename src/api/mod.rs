@@ -16,7 +16,7 @@ pub mod ops;
 pub mod route;
 
 use crate::App;
-use crate::error::{Error, Reason, RequestId, Thing};
+use crate::error::{Error, LinkCodeProblem, Reason, RequestId, Thing};
 use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::StreamExt;
@@ -405,7 +405,9 @@ pub fn login_status(r: Reason) -> u16 {
         | Reason::ScopeInvalid
         | Reason::TargetInvalid
         | Reason::ClientNotAllowed
-        | Reason::GrantUnsupported => 400,
+        | Reason::GrantUnsupported
+        | Reason::LinkCode(LinkCodeProblem::Wrong) => 400,
+        Reason::LinkCode(_) => 410,
         Reason::NotLoggedIn
         | Reason::TokenInvalid
         | Reason::WrongCredentials
@@ -422,7 +424,7 @@ pub fn login_status(r: Reason) -> u16 {
         Reason::MediaType => 415,
         Reason::Throttled(_) => 429,
         Reason::Internal => 500,
-        Reason::Busy(_) => 503,
+        Reason::Busy(_) | Reason::Unavailable => 503,
     }
 }
 
