@@ -8,6 +8,7 @@ pub mod config;
 pub mod core;
 pub mod db;
 pub mod error;
+pub mod mail;
 pub mod strategies;
 
 use auth::keys::Keyring;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub settings: Settings,
     /// The issuer of every token and the base of every link, without a trailing slash.
     pub public_url: String,
+    /// The mail server of `--smtp-url`, if one is configured.
+    pub mailer: Option<mail::Mailer>,
 }
 
 pub type App = Arc<AppState>;
@@ -71,6 +74,7 @@ pub fn open(common: &Common, settings: Settings, bound: Option<SocketAddr>) -> R
     }
     let keys = Keyring::open(db.clone(), master.clone())?;
     let hasher = Hasher::new(&settings)?;
+    let mailer = mail::Mailer::from_settings(&settings, &public_url)?;
     let app = Arc::new(AppState {
         db,
         keys,
@@ -80,6 +84,7 @@ pub fn open(common: &Common, settings: Settings, bound: Option<SocketAddr>) -> R
         caches: Caches::default(),
         settings,
         public_url,
+        mailer,
     });
     core::bootstrap::ensure_defaults(&app)?;
     Ok(app)
