@@ -13,6 +13,7 @@ pub mod login_api;
 pub mod oauth;
 pub mod openapi;
 pub mod ops;
+pub mod qr;
 pub mod route;
 
 use crate::App;
