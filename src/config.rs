@@ -119,9 +119,9 @@ pub struct Settings {
     /// addresses (default none: the client is always the TCP peer).
     #[arg(long, env = "KEYWARD_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy)]
     pub trusted_proxies: Vec<IpNet>,
-    /// How long a passkey link (its one-time code) stays good, in seconds; 60 to 604800 (a
-    /// week).
-    #[arg(long, env = "KEYWARD_PASSKEY_LINK_TTL", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(60..=604_800))]
+    /// How long a passkey link (its one-time code) stays good, in seconds; 1 to 604800 (a
+    /// week). (Short ones are for tests of expiry.)
+    #[arg(long, env = "KEYWARD_PASSKEY_LINK_TTL", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=604_800))]
     pub passkey_link_ttl: u64,
     /// Database connections in the pool; 1 to 64.
     #[arg(long, env = "KEYWARD_DB_POOL", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
