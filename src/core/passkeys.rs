@@ -483,21 +483,23 @@ pub async fn rename(
     rp(app)?;
     may_see(actor, user_id)?;
     let name = check_name("name", name)?;
-    rename_in_db(app, actor, Some(user_id), passkey_id, name).await
+    rename_in_db(app, actor, Some(user_id), passkey_id, name)
+        .await
+        .map(|(_, d)| d)
 }
 
 /// `PUT /login-data/{id}/name`: renames the passkey of login data `identity_id` (its owner or
-/// an admin). Works with passkeys off too: it changes only a name.
+/// an admin) and answers its owner. Works with passkeys off too: it changes only a name.
 pub async fn rename_identity(
     app: &App,
     actor: &Actor,
     identity_id: &str,
     name: &str,
-) -> Result<()> {
+) -> Result<String> {
     let name = check_name("name", name)?;
     rename_in_db(app, actor, None, identity_id, name)
         .await
-        .map(|_| ())
+        .map(|(owner, _)| owner)
 }
 
 async fn rename_in_db(
@@ -506,7 +508,7 @@ async fn rename_in_db(
     user_id: Option<&str>,
     passkey_id: &str,
     name: String,
-) -> Result<Details> {
+) -> Result<(String, Details)> {
     let (actor, uid, pid) = (
         actor.clone(),
         user_id.map(str::to_string),
@@ -524,7 +526,7 @@ async fn rename_in_db(
                 Some(&pid),
                 json!({"user": owner, "name": name}),
             )?;
-            details_in(tx, &owner)
+            Ok((owner.clone(), details_in(tx, &owner)?))
         })
         .await
 }

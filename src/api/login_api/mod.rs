@@ -248,6 +248,16 @@ pub fn surface() -> Surface {
             .errors(&[404, 409]),
             Route::new(
                 M::PUT,
+                "/auth/api/login/login-data/{id}/name",
+                "renameLoginData",
+                login_data::rename,
+            )
+            .tag("login data")
+            .summary("Rename a passkey's login data (its owner or an admin)")
+            .describe("Answers the login data with its new name.")
+            .errors(&[400, 404]),
+            Route::new(
+                M::PUT,
                 "/auth/api/login/login-data/{id}/password",
                 "changePassword",
                 login_data::change_password,
