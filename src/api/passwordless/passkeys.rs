@@ -112,7 +112,8 @@ pub(super) async fn start(
 pub(super) struct FinishBody {
     /// The JSON of the browser's `PublicKeyCredential` (binary fields base64url).
     public_key_credential: Map<String, Value>,
-    /// What the user calls this passkey, e.g. "iPhone": 1 to 64 characters.
+    /// What the user calls this passkey, e.g. "iPhone".
+    #[schemars(length(min = 1, max = 64))]
     passkey_name: String,
 }
 
