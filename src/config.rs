@@ -207,7 +207,7 @@ pub enum AdminCommand {
         #[arg(long)]
         display_name: Option<String>,
         #[command(flatten)]
-        settings: Settings,
+        settings: Box<Settings>,
     },
     /// Print a signed access token for a user.
     Token {

@@ -8,6 +8,7 @@
 mod common;
 
 use common::Server;
+use common::smtp::SmtpServer;
 use common::softkey::{SoftKey, b64, unb64};
 use reqwest::blocking::Response;
 use serde_json::{Value, json};
@@ -973,5 +974,171 @@ fn the_sequence_rises_with_every_change() {
     assert_eq!(
         c.list(&alice, &c.admin)["details"],
         c.list(&alice, &token)["details"]
+    );
+}
+
+/// Undoes quoted-printable soft line breaks and `=3D`, enough to read a link out of a mail.
+fn unfold(mail: &str) -> String {
+    mail.replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=")
+}
+
+/// The link in a mail (the first http URL with a query), and its query.
+fn mailed_link(mail: &str) -> (String, std::collections::HashMap<String, String>) {
+    let text = unfold(mail);
+    let link = text
+        .split("http://")
+        .skip(1)
+        .map(|rest| {
+            let end = rest
+                .find(|c: char| c.is_whitespace() || c == '"' || c == '<')
+                .unwrap_or(rest.len());
+            format!("http://{}", &rest[..end])
+        })
+        .find(|l| l.contains('?'))
+        .expect("a link in the mail");
+    let q = url::Url::parse(&link)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    (link, q)
+}
+
+#[test]
+fn mailed_links_carry_a_code_that_registers() {
+    let smtp = SmtpServer::start();
+    let c = setup_with(&[
+        "--smtp-url",
+        &smtp.url(),
+        "--smtp-from",
+        "login@example.test",
+    ]);
+    let mailed = |name: &str| {
+        let (id, token) = c.user(name);
+        let r = c.s.put(
+            &format!("/auth/api/login/user/{id}"),
+            Some(&c.admin),
+            &json!({"email": format!("{name}@example.test")}),
+        );
+        assert_eq!(r.status(), 200);
+        (id, token)
+    };
+    let (alice, token) = mailed("alice");
+    let (bob, bob_token) = mailed("bob");
+
+    // _send_link for oneself: only the details; the link is in the mail.
+    let v = ok(c.s.post(
+        "/users/me/passwordless/_send_link",
+        Some(&token),
+        &json!({}),
+    ));
+    details(&v);
+    assert_eq!(v.as_object().unwrap().len(), 1, "{v}");
+    let mails = smtp.wait_for(1);
+    assert!(mails[0].contains("X-Envelope-To: alice@example.test"));
+    let (link, q) = mailed_link(&mails[0]);
+    assert!(
+        link.starts_with(&format!("{}/auth/flow/passkey?", c.origin)),
+        "{link}"
+    );
+    assert_eq!(q["userID"], alice);
+    let code = json!({"id": q["codeID"], "code": q["code"]});
+    c.register(
+        &alice,
+        None,
+        &json!({"code": code}),
+        &SoftKey::new(),
+        "mailed",
+    );
+
+    // As an admin, for another user.
+    ok(c.s.post(
+        &format!("/management/v1/users/{bob}/passwordless/_send_link"),
+        Some(&c.admin),
+        &json!({}),
+    ));
+    let mails = smtp.wait_for(2);
+    assert!(mails[1].contains("X-Envelope-To: bob@example.test"));
+    let (_, q) = mailed_link(&mails[1]);
+    assert_eq!(q["userID"], bob);
+
+    // v2 sendLink with a template: Zitadel's placeholders filled in.
+    let template =
+        "http://app.example.test/passkey?u={{.UserID}}&o={{.OrgID}}&i={{.CodeID}}&c={{.Code}}";
+    let v = ok(c.s.post(
+        &format!("{}/registration_link", passkeys(&bob)),
+        Some(&bob_token),
+        &json!({"sendLink": {"urlTemplate": template}}),
+    ));
+    assert!(v.get("code").is_none(), "{v}");
+    let mails = smtp.wait_for(3);
+    let (link, q) = mailed_link(&mails[2]);
+    assert!(
+        link.starts_with("http://app.example.test/passkey?"),
+        "{link}"
+    );
+    assert_eq!(q["u"], bob);
+    assert!(!q["o"].is_empty() && !q["o"].contains("{{"), "{link}");
+    let code = json!({"id": q["i"], "code": q["c"]});
+    c.register(
+        &bob,
+        None,
+        &json!({"code": code}),
+        &SoftKey::new(),
+        "templated",
+    );
+
+    // No medium named: the default link, by mail.
+    ok(c.s.post(
+        &format!("{}/registration_link", passkeys(&bob)),
+        Some(&bob_token),
+        &json!({}),
+    ));
+    let mails = smtp.wait_for(4);
+    let (link, _) = mailed_link(&mails[3]);
+    assert!(
+        link.starts_with(&format!("{}/auth/flow/passkey?", c.origin)),
+        "{link}"
+    );
+    assert_eq!(c.ids(&bob, &bob_token).len(), 1);
+}
+
+#[test]
+fn a_refused_mail_leaves_a_void_code() {
+    let smtp = SmtpServer::refusing();
+    let c = setup_with(&[
+        "--smtp-url",
+        &smtp.url(),
+        "--smtp-from",
+        "login@example.test",
+    ]);
+    let (alice, token) = c.user("alice");
+    let r = c.s.put(
+        &format!("/auth/api/login/user/{alice}"),
+        Some(&c.admin),
+        &json!({"email": "alice@example.test"}),
+    );
+    assert_eq!(r.status(), 200);
+    pl_error(
+        c.s.post(
+            "/users/me/passwordless/_send_link",
+            Some(&token),
+            &json!({}),
+        ),
+        503,
+        14,
+        "KW-PL-080",
+    );
+    // The server kept what it refused to deliver: that code is void.
+    let mails = smtp.wait_for(1);
+    let (_, q) = mailed_link(&mails[0]);
+    let code = json!({"id": q["codeID"], "code": q["code"]});
+    pl_error(
+        c.start(&alice, None, &json!({"code": code})),
+        400,
+        9,
+        "KW-PL-043",
     );
 }
