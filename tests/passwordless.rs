@@ -279,6 +279,9 @@ fn link_errors_in_the_zitadel_shape() {
             .send()
             .unwrap();
     pl_error(r, 415, 3, "KW-PL-005");
+    // Too large for any surface: refused before the route is found, in this surface's shape.
+    let big = json!({"x": "a".repeat(1 << 20)});
+    pl_error(c.s.post(me, Some(&token), &big), 413, 3, "KW-PL-004");
 
     // The management link: admins only; unknown users are not found for them alone.
     let v = ok(c.s.post(&mgmt(&alice), Some(&c.admin), &json!({})));

@@ -317,7 +317,8 @@ impl Guard for MaybeCaller {
         Ok(MaybeCaller)
     }
     fn doc(d: &mut OpDoc) {
-        d.security = vec![json!({}), json!({"bearer": []})];
+        // Bearer first: clients (and the fuzzer) that have a token use it.
+        d.security = vec![json!({"bearer": []}), json!({})];
         d.errors(&[401, 403]);
     }
 }
