@@ -8,6 +8,7 @@ pub mod config;
 pub mod core;
 pub mod db;
 pub mod error;
+pub mod mail;
 pub mod strategies;
 
 use auth::keys::Keyring;
@@ -37,6 +38,8 @@ pub struct AppState {
     /// The WebAuthn relying party, made from the public URL; None when passkeys are off (a
     /// public URL whose host is an IP address).
     pub webauthn: Option<webauthn_rs::Webauthn>,
+    /// The mail server of `--smtp-url`, if one is configured.
+    pub mailer: Option<mail::Mailer>,
 }
 
 pub type App = Arc<AppState>;
@@ -86,6 +89,7 @@ pub fn open(common: &Common, settings: Settings, bound: Option<SocketAddr>) -> R
     }
     let keys = Keyring::open(db.clone(), master.clone())?;
     let hasher = Hasher::new(&settings)?;
+    let mailer = mail::Mailer::from_settings(&settings, &public_url)?;
     let app = Arc::new(AppState {
         db,
         keys,
@@ -97,6 +101,7 @@ pub fn open(common: &Common, settings: Settings, bound: Option<SocketAddr>) -> R
         public_url,
         local_origin,
         webauthn,
+        mailer,
     });
     core::bootstrap::ensure_defaults(&app)?;
     Ok(app)

@@ -10,6 +10,7 @@ pub mod instances;
 pub mod linking;
 pub mod login;
 pub mod oauth;
+pub mod passkey_mail;
 pub mod passkeys;
 pub mod pending;
 pub mod principal;

@@ -2,6 +2,7 @@
 //! temporary directory, and talks HTTP to it.
 #![allow(dead_code)]
 
+pub mod smtp;
 pub mod softkey;
 
 use reqwest::blocking::{Client, Response};
