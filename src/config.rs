@@ -206,6 +206,7 @@ pub enum AdminCommand {
         password_stdin: bool,
         #[arg(long)]
         display_name: Option<String>,
+        /// Boxed: the settings are large beside the other commands' arguments.
         #[command(flatten)]
         settings: Box<Settings>,
     },

@@ -23,14 +23,22 @@ pub fn ensure_defaults(app: &App) -> Result<()> {
         }
         if settings::get(tx, "default_instance_created")?.is_none() {
             if db::instances::by_name(tx, instances::DEFAULT_USERPASS)?.is_none() {
-                insert_instance(app, tx, instances::DEFAULT_USERPASS, Kind::Userpass, true)?;
+                insert_instance(
+                    app,
+                    tx,
+                    instances::DEFAULT_USERPASS,
+                    Kind::Userpass,
+                    true,
+                    0,
+                )?;
             }
             settings::set(tx, "default_instance_created", "1")?;
         }
         // Installations older than passkeys get theirs at their first start with them.
         if settings::get(tx, "passkey_instance_created")?.is_none() {
             if db::instances::by_name(tx, instances::DEFAULT_PASSKEY)?.is_none() {
-                insert_instance(app, tx, instances::DEFAULT_PASSKEY, Kind::Passkey, false)?;
+                // A millisecond later: lists (oldest first) keep `local` first.
+                insert_instance(app, tx, instances::DEFAULT_PASSKEY, Kind::Passkey, false, 1)?;
             }
             settings::set(tx, "passkey_instance_created", "1")?;
         }
@@ -46,6 +54,7 @@ fn insert_instance(
     name: &str,
     kind: Kind,
     self_register: bool,
+    later_ms: i64,
 ) -> Result<()> {
     let id = new_id();
     let config = json!({}).to_string();
@@ -62,7 +71,7 @@ fn insert_instance(
             is_self_register_active: self_register,
             is_sync_active: false,
             does_implicit_register: false,
-            created_at: tx.now,
+            created_at: tx.now + later_ms,
         },
     )
 }

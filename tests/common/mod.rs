@@ -108,6 +108,18 @@ impl Server {
         self.lines.lock().unwrap().clone()
     }
 
+    /// The public URL the server announced (by default `http://localhost:{port}` for its
+    /// loopback address): the issuer of its tokens and the base of its links.
+    pub fn public_url(&self) -> String {
+        self.stdout_with("(public URL ")
+            .iter()
+            .find_map(|l| {
+                l.split_once("(public URL ")
+                    .map(|(_, u)| u.trim_end_matches(')').to_string())
+            })
+            .expect("the server names its public URL")
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("keyward.db")
     }
