@@ -86,7 +86,7 @@ function recordNavigations(context) {
 async function fillLogin(page, username, password) {
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 async function expectLoginPage(page, server) {
@@ -480,7 +480,7 @@ test('the login page shows the throttling message', async (t) => {
   assert.notEqual(throttled.text, first, 'a different message');
   assert.ok(throttled.text.length > 0);
   assert.ok(await alert.isVisible());
-  assert.ok(await page.getByRole('button', { name: 'Sign in' }).isEnabled(), 'the form stays usable');
+  assert.ok(await page.getByRole('button', { name: 'Sign in', exact: true }).isEnabled(), 'the form stays usable');
   assert.equal(await page.getByLabel('Username').inputValue(), alice.username);
   await page.screenshot({ path: '/tmp/login-throttled.png', fullPage: true });
 });
