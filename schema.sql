@@ -164,3 +164,45 @@ ALTER TABLE refresh_tokens ADD COLUMN resource TEXT;
 -- The RFC 8707 resources (a JSON array of URIs) a client may ask tokens for, besides keyward's
 -- own public URL.
 ALTER TABLE oauth_clients ADD COLUMN resources TEXT NOT NULL DEFAULT '[]';
+
+-- version 5
+-- Passkeys. A user's WebAuthn user handle, made at their first passkey ceremony; an
+-- authenticator keeps it with a discoverable credential and hands it back at login.
+ALTER TABLE users ADD COLUMN webauthn_handle TEXT;
+CREATE UNIQUE INDEX users_webauthn_handle ON users(webauthn_handle) WHERE webauthn_handle IS NOT NULL;
+
+-- A passkey is an identity of its user (subject: the credential id, base64url); this row holds
+-- its public key. A credential id belongs to one user only.
+CREATE TABLE passkeys (
+    identity_id   TEXT PRIMARY KEY REFERENCES identities(id) ON DELETE CASCADE,
+    credential_id BLOB NOT NULL UNIQUE,
+    name          TEXT NOT NULL,
+    -- webauthn-rs's Passkey as JSON: the public key, the signature counter, the backup flags
+    credential    TEXT NOT NULL,
+    last_used_at  INTEGER
+);
+
+-- One-time codes of passkey links, stored as their SHA-256 digest. A code is used up only when
+-- a registration started with it saves a passkey; 3 wrong tries void it.
+CREATE TABLE passkey_link_codes (
+    id           TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    digest       BLOB NOT NULL,
+    created_at   INTEGER NOT NULL,
+    expires      INTEGER NOT NULL,
+    failed_tries INTEGER NOT NULL DEFAULT 0,
+    used_at      INTEGER
+);
+CREATE INDEX passkey_link_codes_expires ON passkey_link_codes(expires);
+
+-- WebAuthn ceremonies in progress: webauthn-rs's state, single use, for 5 minutes.
+CREATE TABLE webauthn_ceremonies (
+    id           TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL CHECK (kind IN ('register', 'login')),
+    user_id      TEXT REFERENCES users(id) ON DELETE CASCADE,
+    link_code_id TEXT REFERENCES passkey_link_codes(id) ON DELETE CASCADE,
+    state        TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    expires      INTEGER NOT NULL
+);
+CREATE INDEX webauthn_ceremonies_expires ON webauthn_ceremonies(expires);

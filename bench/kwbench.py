@@ -142,6 +142,13 @@ def tokens(url, out_dir, n, path):
         f.write("\n".join(toks) + "\n")
 
 
+def issuer(url):
+    """The server's public URL (its tokens' issuer): the passkey relying party's origin."""
+    status, body = call(url, "GET", "/.well-known/openid-configuration")
+    expect(status, 200, "GET /.well-known/openid-configuration", body)
+    print(body["issuer"])
+
+
 def cpu(pid):
     """CPU seconds used so far by PID (user + system) and by the whole machine (busy, all)."""
     hz = os.sysconf("SC_CLK_TCK")
@@ -279,7 +286,15 @@ def report(d):
     row("client_credentials grants/s, 16 connections", f"{cc_rate:.0f}/s", ">= 10,000/s", cc_rate >= 10000)
     rt_rate = ok_rate(rt)
     row("refresh_token grants/s, 16 chains", f"{rt_rate:.0f}/s", ">= 2,500/s", rt_rate >= 2500)
-    # 6. Memory.
+    # 6. Passkey logins against password logins, on the same 16 connections.
+    pk = load(d, "passkey")
+    pk_rate = ok_rate(pk)
+    pk_cpu = load(d, "passkey.cpu")
+    row("passkey logins/s, 16 connections (usernameless)", f"{pk_rate:.0f}/s",
+        f">= 10 x password ({10 * logins:.0f}/s)", pk_rate >= 10 * logins)
+    if pk_cpu and ok_count(pk):
+        row("  server CPU per passkey login", f"{pk_cpu['server_s'] / ok_count(pk) * 1000:.3f} ms", "-", True)
+    # 7. Memory.
     row("RSS idle after start-up", f"{rss0['VmRSS'] / 1024:.1f} MiB", "< 20 MB", rss0["VmRSS"] * 1024 < 20e6)
     row("RSS at the end of all runs", f"{rss1['VmRSS'] / 1024:.1f} MiB (peak {rss1['VmHWM'] / 1024:.1f})",
         "< 64 MB", rss1["VmRSS"] * 1024 < 64e6)
@@ -305,7 +320,8 @@ def report(d):
     for name, r in [("seq_password", seq_pw), ("seq_refresh", seq_rt),
                     ("pair_password", load(d, "pair_password")), ("flood", flood),
                     ("flood_mixed", flood2), ("flood_healthz", hz_flood), ("flood_self", self_flood),
-                    ("healthz", hz), ("self", me), ("client_credentials", cc), ("refresh", rt)]:
+                    ("healthz", hz), ("self", me), ("client_credentials", cc), ("refresh", rt),
+                    ("passkey", pk)]:
         if r is None:
             print(f"  {name:<19} missing")
             continue
@@ -342,7 +358,7 @@ def report(d):
         "logins_per_s_during_mixed": ok_rate(flood2),
         "logins_per_s_one_per_core": ok_rate(pair) if pair else None,
         "healthz_per_s": hz_rate, "self_per_s": me_rate, "self_to_healthz": me_rate / hz_rate,
-        "client_credentials_per_s": cc_rate, "refresh_per_s": rt_rate,
+        "client_credentials_per_s": cc_rate, "refresh_per_s": rt_rate, "passkey_logins_per_s": pk_rate,
         "disturbed": disturbed,
         "rss_start_kib": rss0["VmRSS"], "rss_end_kib": rss1["VmRSS"], "rss_peak_kib": rss1["VmHWM"],
     }
@@ -355,7 +371,7 @@ def main(argv):
         sys.exit(__doc__)
     cmd, args = argv[1], argv[2:]
     {"freeport": freeport, "wait": wait, "setup": setup, "tokens": tokens,
-     "rss": rss, "cpu": cpu, "idle": idle, "report": report}[cmd](*args)
+     "rss": rss, "cpu": cpu, "idle": idle, "report": report, "issuer": issuer}[cmd](*args)
 
 
 if __name__ == "__main__":

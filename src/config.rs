@@ -31,7 +31,9 @@ pub struct Common {
     )]
     pub db: PathBuf,
     /// The URL clients reach keyward at; it is the issuer of every token.
-    /// Default: the URL the server last ran with, else http://{listen}.
+    /// Default: http://localhost:{port} when the server listens on a loopback address,
+    /// else http://{listen}; subcommands use the URL the server last ran with. Passkeys need
+    /// a host name here: with an IP address as the host they are off.
     #[arg(long, env = "KEYWARD_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
     /// Log format.
@@ -117,9 +119,56 @@ pub struct Settings {
     /// addresses (default none: the client is always the TCP peer).
     #[arg(long, env = "KEYWARD_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy)]
     pub trusted_proxies: Vec<IpNet>,
+    /// How long a passkey link (its one-time code) stays good, in seconds; 1 to 604800 (a
+    /// week). (Short ones are for tests of expiry.)
+    #[arg(long, env = "KEYWARD_PASSKEY_LINK_TTL", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub passkey_link_ttl: u64,
     /// Database connections in the pool; 1 to 64.
     #[arg(long, env = "KEYWARD_DB_POOL", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub db_pool: u32,
+    /// The mail server for passkey links: `smtp://host[:port]` (587 by default; STARTTLS when
+    /// the server offers it, `?tls=required` to insist) or `smtps://host[:port]` (465, TLS from
+    /// the start). Without it, keyward sends no mail.
+    #[arg(long, env = "KEYWARD_SMTP_URL", value_parser = parse_smtp_url)]
+    pub smtp_url: Option<url::Url>,
+    /// The sender of keyward's mail, e.g. `Example Login <login@example.com>`; by default
+    /// `keyward@` the host of the public URL.
+    #[arg(long, env = "KEYWARD_SMTP_FROM")]
+    pub smtp_from: Option<String>,
+    /// The user name for the mail server, if it asks for one.
+    #[arg(long, env = "KEYWARD_SMTP_USERNAME", requires = "smtp_password")]
+    pub smtp_username: Option<String>,
+    /// The password for the mail server (prefer the environment variable to the flag).
+    #[arg(
+        long,
+        env = "KEYWARD_SMTP_PASSWORD",
+        hide_env_values = true,
+        requires = "smtp_username"
+    )]
+    pub smtp_password: Option<String>,
+}
+
+fn parse_smtp_url(s: &str) -> Result<url::Url, String> {
+    let u = url::Url::parse(s).map_err(|e| format!("{s:?} is not a URL: {e}"))?;
+    if !matches!(u.scheme(), "smtp" | "smtps") || u.host_str().is_none_or(str::is_empty) {
+        return Err(format!(
+            "{s:?}: use smtp://host[:port] or smtps://host[:port]"
+        ));
+    }
+    match u
+        .query_pairs()
+        .find(|(k, _)| k == "tls")
+        .map(|(_, v)| v.into_owned())
+    {
+        None => {}
+        Some(v) if v == "required" && u.scheme() == "smtp" => {}
+        Some(v) => {
+            return Err(format!(
+                "{s:?}: tls={v} is not known (smtp:// takes ?tls=required)"
+            ));
+        }
+    }
+    Ok(u)
 }
 
 /// The longest session setting: ten years, so that milliseconds from now never overflow.

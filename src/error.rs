@@ -4,6 +4,29 @@
 
 use std::fmt;
 
+/// What is wrong with a passkey link code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkCodeProblem {
+    /// The code does not match (a try counted against it).
+    Wrong,
+    Expired,
+    /// A passkey was already registered with it.
+    Used,
+    /// Voided: too many wrong tries, or its mail could not be sent.
+    Void,
+}
+
+impl LinkCodeProblem {
+    pub fn code(self) -> &'static str {
+        match self {
+            LinkCodeProblem::Wrong => "link_code_wrong",
+            LinkCodeProblem::Expired => "link_code_expired",
+            LinkCodeProblem::Used => "link_code_used",
+            LinkCodeProblem::Void => "link_code_void",
+        }
+    }
+}
+
 /// What a `NotFound` did not find.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Thing {
@@ -72,6 +95,10 @@ pub enum Reason {
     Busy(u64),
     /// A precondition of the operation does not hold (Zitadel's FAILED_PRECONDITION).
     Precondition,
+    /// A passkey link code that cannot be used.
+    LinkCode(LinkCodeProblem),
+    /// A service keyward depends on (the mail server) refuses or cannot be reached.
+    Unavailable,
     /// Something failed inside keyward; the message is for the log only.
     Internal,
 }
@@ -106,6 +133,8 @@ impl Reason {
             Reason::Throttled(_) => "throttled",
             Reason::Busy(_) => "busy",
             Reason::Precondition => "precondition",
+            Reason::LinkCode(p) => p.code(),
+            Reason::Unavailable => "unavailable",
             Reason::Internal => "internal",
         }
     }

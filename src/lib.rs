@@ -8,6 +8,7 @@ pub mod config;
 pub mod core;
 pub mod db;
 pub mod error;
+pub mod mail;
 pub mod strategies;
 
 use auth::keys::Keyring;
@@ -30,6 +31,15 @@ pub struct AppState {
     pub settings: Settings,
     /// The issuer of every token and the base of every link, without a trailing slash.
     pub public_url: String,
+    /// When the public URL is the default `http://localhost:{port}` of a loopback listener:
+    /// the listening address's own origin (`http://127.0.0.1:{port}`), which is this same
+    /// server, so that its pages work when opened there too (without passkeys).
+    pub local_origin: Option<String>,
+    /// The WebAuthn relying party, made from the public URL; None when passkeys are off (a
+    /// public URL whose host is an IP address).
+    pub webauthn: Option<webauthn_rs::Webauthn>,
+    /// The mail server of `--smtp-url`, if one is configured.
+    pub mailer: Option<mail::Mailer>,
 }
 
 pub type App = Arc<AppState>;
@@ -59,18 +69,27 @@ pub fn open(common: &Common, settings: Settings, bound: Option<SocketAddr>) -> R
     let db = Db::open(&common.db, settings.db_pool)?;
     let master = MasterKey::load_or_create(&config::master_key_path(&common.db))?;
     let stored = db.read_blocking(|r| db::settings::get(r, PUBLIC_URL_KEY))?;
+    // Browsers refuse an IP address as a WebAuthn relying-party id: a loopback listener without
+    // a public URL is reached as localhost, so that passkeys work out of the box.
+    let mut local_origin = None;
     let public_url = match (&common.public_url, bound, stored) {
         (Some(u), _, _) => u.clone(),
+        (None, Some(addr), _) if addr.ip().is_loopback() => {
+            local_origin = Some(format!("http://{addr}"));
+            format!("http://localhost:{}", addr.port())
+        }
         (None, Some(addr), _) => format!("http://{addr}"),
         (None, None, Some(u)) => u,
-        (None, None, None) => "http://127.0.0.1:8080".into(),
+        (None, None, None) => "http://localhost:8080".into(),
     };
     let public_url = check_public_url(&public_url)?;
+    let webauthn = relying_party(&public_url);
     if bound.is_some() {
         db.write_blocking(|tx| db::settings::set(tx, PUBLIC_URL_KEY, &public_url))?;
     }
     let keys = Keyring::open(db.clone(), master.clone())?;
     let hasher = Hasher::new(&settings)?;
+    let mailer = mail::Mailer::from_settings(&settings, &public_url)?;
     let app = Arc::new(AppState {
         db,
         keys,
@@ -80,6 +99,9 @@ pub fn open(common: &Common, settings: Settings, bound: Option<SocketAddr>) -> R
         caches: Caches::default(),
         settings,
         public_url,
+        local_origin,
+        webauthn,
+        mailer,
     });
     core::bootstrap::ensure_defaults(&app)?;
     Ok(app)
@@ -91,6 +113,28 @@ fn check_public_url(u: &str) -> Result<String> {
         .filter(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some())
         .ok_or_else(|| Error::bad_request(format!("--public-url {u:?} is not an http(s) URL")))?;
     Ok(parsed.as_str().trim_end_matches('/').to_string())
+}
+
+/// The WebAuthn relying party of `public_url`: its host is the id, its origin the origin. None
+/// when the host is an IP address (or the URL has no host), which browsers refuse.
+fn relying_party(public_url: &str) -> Option<webauthn_rs::Webauthn> {
+    let url = url::Url::parse(public_url).ok()?;
+    let host = url.domain()?.to_string();
+    let origin = url::Url::parse(&url.origin().ascii_serialization()).ok()?;
+    webauthn_rs::WebauthnBuilder::new(&host, &origin)
+        .ok()?
+        .rp_name("keyward")
+        .build()
+        .ok()
+}
+
+/// Why passkeys are off, when they are.
+pub fn passkeys_off_message(public_url: &str) -> String {
+    format!(
+        "Passkeys are off: the public URL {public_url} has an IP address as its host, and \
+         browsers refuse an IP address as a passkey's relying party. Start keyward with \
+         --public-url set to a URL with a host name (for example http://localhost:8080)."
+    )
 }
 
 /// A running server.

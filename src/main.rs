@@ -56,6 +56,10 @@ async fn serve(common: &keyward::config::Common, args: &ServeArgs) -> keyward::e
                 r.addr, r.app.public_url
             );
             println!("database: {}", common.db.display());
+            println!("open {}/account to manage your account", r.app.public_url);
+            if r.app.webauthn.is_none() {
+                println!("{}", keyward::passkeys_off_message(&r.app.public_url));
+            }
             if let Some(link) = &r.setup_link {
                 println!();
                 println!(

@@ -234,7 +234,7 @@ fn strategy_instance_creation_and_every_400() {
     let id = oidc["id"].as_str().unwrap();
     assert_eq!(
         oidc["callbackUrl"],
-        format!("{}/auth/api/flow/callback/{id}", s.base)
+        format!("{}/auth/api/flow/callback/{id}", s.public_url())
     );
     assert_eq!(oidc["instanceConfig"]["clientSecret"], "**********");
     assert_eq!(oidc["isSyncActive"], false);

@@ -341,16 +341,14 @@ fn listed_resources_become_the_audience() {
         &[("grant_type", "client_credentials"), ("resource", API)],
     ));
     assert_eq!(jwt_claims(&t)["aud"], API);
-    // keyward's own URL, named or by default: a token for keyward's API.
+    // keyward's own (public) URL, named or by default: a token for keyward's API.
+    let own = c.s.public_url();
     for form in [
-        vec![
-            ("grant_type", "client_credentials"),
-            ("resource", &c.s.base),
-        ],
+        vec![("grant_type", "client_credentials"), ("resource", &own)],
         vec![("grant_type", "client_credentials")],
     ] {
         let t = access(c.token(&a, &form));
-        assert_eq!(jwt_claims(&t)["aud"], c.s.base.as_str());
+        assert_eq!(jwt_claims(&t)["aud"], own.as_str());
         assert_eq!(c.s.get("/auth/api/login/user/self", Some(&t)).status(), 200);
     }
     // The password grant.

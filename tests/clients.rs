@@ -488,7 +488,9 @@ fn built_in_clients_follow_the_public_url() {
         assert_eq!(
             *c,
             json!({
-                "id": id, "name": name, "redirectUrls": [format!("{}{path}", s.base)],
+                // The public URL (localhost) and the loopback address it listens on.
+                "id": id, "name": name,
+                "redirectUrls": [format!("{}{path}", s.public_url()), format!("{}{path}", s.base)],
                 "isValid": true, "requiresSecret": false, "validScopes": ["login"],
                 "clientCredentialFlowUser": null, "allowPasswordGrant": false, "builtin": true,
                 "resources": [],

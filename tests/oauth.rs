@@ -186,7 +186,7 @@ fn discovery_document() {
         c.s.get("/.well-known/openid-configuration", None)
             .json()
             .unwrap();
-    assert_eq!(d["issuer"], c.s.base);
+    assert_eq!(d["issuer"], c.s.public_url());
     assert_eq!(
         d["token_endpoint"],
         format!("{}/auth/oauth/token", c.s.base)

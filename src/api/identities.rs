@@ -88,7 +88,7 @@ pub(super) fn auth0_error(e: &Error) -> Response {
         Reason::TooLarge => (413, "invalid_body"),
         Reason::MediaType => (415, "invalid_body"),
         Reason::Throttled(_) => (429, "too_many_requests"),
-        Reason::Busy(_) => (503, "temporarily_unavailable"),
+        Reason::Busy(_) | Reason::Unavailable => (503, "temporarily_unavailable"),
         Reason::Internal => (500, "internal_error"),
         _ => (400, "invalid_body"),
     };

@@ -13,10 +13,12 @@ pub mod login_api;
 pub mod oauth;
 pub mod openapi;
 pub mod ops;
+pub mod passwordless;
+pub mod qr;
 pub mod route;
 
 use crate::App;
-use crate::error::{Error, Reason, RequestId, Thing};
+use crate::error::{Error, LinkCodeProblem, Reason, RequestId, Thing};
 use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::StreamExt;
@@ -151,6 +153,7 @@ enum Surface {
     Login,
     OAuth,
     Auth0,
+    Zitadel,
 }
 
 impl Surface {
@@ -159,6 +162,7 @@ impl Surface {
         match (seg(0), seg(1)) {
             (".well-known", _) | ("auth", "oauth") => Surface::OAuth,
             ("api", "v2") => Surface::Auth0,
+            ("users", "me") | ("management", "v1") | ("v2", "users") => Surface::Zitadel,
             _ => Surface::Login,
         }
     }
@@ -168,6 +172,7 @@ impl Surface {
             Surface::Login => error_response(e),
             Surface::OAuth => oauth::oauth_error(e),
             Surface::Auth0 => identities::auth0_error(e),
+            Surface::Zitadel => passwordless::zitadel_error(e),
         }
     }
 }
@@ -274,6 +279,9 @@ async fn dispatch(app: &App, req: Req) -> Response {
         ("auth", "api", "login") => surfaces().login.dispatch(app, req).await,
         ("auth", "api", "flow") => surfaces().flow.dispatch(app, req).await,
         ("api", "v2", _) => surfaces().identities.dispatch(app, req).await,
+        ("users", "me", _) | ("management", "v1", _) | ("v2", "users", _) => {
+            surfaces().passwordless.dispatch(app, req).await
+        }
         ("auth", "flow", _) | ("assets", _, _) | ("", _, _) | ("account", "", "") => {
             surfaces().pages.dispatch(app, req).await
         }
@@ -289,6 +297,7 @@ pub struct Surfaces {
     pub flow: route::Surface,
     pub pages: route::Surface,
     pub oauth: route::Surface,
+    pub passwordless: route::Surface,
 }
 
 impl Surfaces {
@@ -302,8 +311,9 @@ impl Surfaces {
             flow,
             pages,
             oauth,
+            passwordless,
         } = self;
-        vec![ops, identities, oauth, login, flow, pages]
+        vec![ops, identities, oauth, login, flow, pages, passwordless]
     }
 }
 
@@ -316,6 +326,7 @@ pub fn surfaces() -> &'static Surfaces {
         flow: flow::surface(),
         pages: assets::surface(),
         oauth: oauth::surface(),
+        passwordless: passwordless::surface(),
     })
 }
 
@@ -405,7 +416,9 @@ pub fn login_status(r: Reason) -> u16 {
         | Reason::ScopeInvalid
         | Reason::TargetInvalid
         | Reason::ClientNotAllowed
-        | Reason::GrantUnsupported => 400,
+        | Reason::GrantUnsupported
+        | Reason::LinkCode(LinkCodeProblem::Wrong) => 400,
+        Reason::LinkCode(_) => 410,
         Reason::NotLoggedIn
         | Reason::TokenInvalid
         | Reason::WrongCredentials
@@ -422,7 +435,7 @@ pub fn login_status(r: Reason) -> u16 {
         Reason::MediaType => 415,
         Reason::Throttled(_) => 429,
         Reason::Internal => 500,
-        Reason::Busy(_) => 503,
+        Reason::Busy(_) | Reason::Unavailable => 503,
     }
 }
 

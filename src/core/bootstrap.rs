@@ -1,5 +1,5 @@
-//! First start: the organization id, the default `local` password instance, and the one-time
-//! setup link through which the first admin is created.
+//! First start: the organization id, the default `local` password instance, the `passkeys`
+//! instance, and the one-time setup link through which the first admin is created.
 
 use super::{Actor, instances, new_id, users};
 use crate::App;
@@ -8,6 +8,7 @@ use crate::auth::secret::{digest, digest_eq, random_token};
 use crate::db::Read;
 use crate::db::{self, settings};
 use crate::error::{Error, Result};
+use crate::strategies::Kind;
 use serde_json::json;
 
 const SETUP_KEY: &str = "setup_link";
@@ -22,31 +23,57 @@ pub fn ensure_defaults(app: &App) -> Result<()> {
         }
         if settings::get(tx, "default_instance_created")?.is_none() {
             if db::instances::by_name(tx, instances::DEFAULT_USERPASS)?.is_none() {
-                let now = tx.now;
-                let id = new_id();
-                let config = json!({}).to_string();
-                db::instances::insert(
+                insert_instance(
+                    app,
                     tx,
-                    &db::instances::InstanceRow {
-                        config: app
-                            .master
-                            .seal(&format!("instance-config:{id}"), config.as_bytes()),
-                        id,
-                        name: Some(instances::DEFAULT_USERPASS.into()),
-                        kind: crate::strategies::Kind::Userpass,
-                        is_login_active: true,
-                        is_self_register_active: true,
-                        is_sync_active: false,
-                        does_implicit_register: false,
-                        created_at: now,
-                    },
+                    instances::DEFAULT_USERPASS,
+                    Kind::Userpass,
+                    true,
+                    0,
                 )?;
             }
             settings::set(tx, "default_instance_created", "1")?;
         }
+        // Installations older than passkeys get theirs at their first start with them.
+        if settings::get(tx, "passkey_instance_created")?.is_none() {
+            if db::instances::by_name(tx, instances::DEFAULT_PASSKEY)?.is_none() {
+                // A millisecond later: lists (oldest first) keep `local` first.
+                insert_instance(app, tx, instances::DEFAULT_PASSKEY, Kind::Passkey, false, 1)?;
+            }
+            settings::set(tx, "passkey_instance_created", "1")?;
+        }
         super::clients::ensure_builtin(tx)?;
         Ok(())
     })
+}
+
+/// A default instance: login active, self-registration as `self_register` says.
+fn insert_instance(
+    app: &App,
+    tx: &db::Write,
+    name: &str,
+    kind: Kind,
+    self_register: bool,
+    later_ms: i64,
+) -> Result<()> {
+    let id = new_id();
+    let config = json!({}).to_string();
+    db::instances::insert(
+        tx,
+        &db::instances::InstanceRow {
+            config: app
+                .master
+                .seal(&format!("instance-config:{id}"), config.as_bytes()),
+            id,
+            name: Some(name.into()),
+            kind,
+            is_login_active: true,
+            is_self_register_active: self_register,
+            is_sync_active: false,
+            does_implicit_register: false,
+            created_at: tx.now + later_ms,
+        },
+    )
 }
 
 /// When no admin exists, makes a new one-time setup link (valid one hour) and returns it.

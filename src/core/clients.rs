@@ -67,12 +67,18 @@ impl Client {
 }
 
 /// The redirect URLs of a built-in client, computed from the public URL at read time so they
-/// stay right when the public URL changes between runs.
+/// stay right when the public URL changes between runs (and, on a loopback server reached
+/// through its address, from that origin too: see `AppState::local_origin`).
 fn builtin_redirects(app: &App, id: &str) -> Option<Vec<String>> {
     BUILTINS
         .iter()
         .find(|(bid, _, _)| *bid == id)
-        .map(|(_, _, path)| vec![format!("{}{path}", app.public_url)])
+        .map(|(_, _, path)| {
+            std::iter::once(&app.public_url)
+                .chain(app.local_origin.as_ref())
+                .map(|base| format!("{base}{path}"))
+                .collect()
+        })
 }
 
 fn open_row(app: &App, mut r: ClientRow) -> Client {

@@ -1,6 +1,6 @@
 //! The hosted login page: what it shows (the application asking, the ways to log in, who is
-//! logged in here) and its password login, which enters the browser's session, cookie and the
-//! application's code in the login's own transaction.
+//! logged in here) and its password and passkey logins, which enter the browser's session,
+//! cookie and the application's code in the login's own transaction.
 
 use super::instances::{self, Instance};
 use super::login::{Outcome, password_instance, password_login_then};
@@ -87,6 +87,36 @@ pub async fn page_login(
                 PageLogin::Register { token }
             }
         })
+    })
+    .await
+}
+
+/// The hosted login page's passkey login (ceremony begun by `passkeys::start_login`), inside
+/// the authorization request `flow` if there is one. It ends exactly like `page_login`: the
+/// session, its cookie and the application's code in the login's own transaction.
+pub async fn page_passkey_login(
+    app: &App,
+    flow: Option<&str>,
+    ceremony_id: &str,
+    credential: serde_json::Value,
+    origin: Origin,
+) -> Result<Entered> {
+    let request = open_flow(app, flow)?;
+    let origin = Origin {
+        client_id: request.as_ref().map(|r| r.client_id.clone()),
+        ..origin
+    };
+    super::passkeys::finish_login_then(app, ceremony_id, credential, &origin, move |tx, o| {
+        match o {
+            Outcome::LoggedIn { session, .. } => {
+                let to = destination_in(tx, &session.id, request.as_ref())?;
+                sessions::enter_in(tx, &session.id, to)
+            }
+            // A passkey is registered to a user: it never waits for registration.
+            Outcome::Waiting { .. } => Err(crate::error::Error::internal(
+                "a passkey identity waits for registration",
+            )),
+        }
     })
     .await
 }

@@ -41,6 +41,8 @@ pub struct Flags {
 
 /// The name under which the default password instance is created on first start.
 pub const DEFAULT_USERPASS: &str = "local";
+/// The passkey instance made at the first start: passkeys are registered under it.
+pub const DEFAULT_PASSKEY: &str = "passkeys";
 
 fn config_context(id: &str) -> String {
     format!("instance-config:{id}")
@@ -107,7 +109,7 @@ fn apply_flags(i: &mut Instance, f: Flags, defaults_from_capability: bool) -> Re
     i.is_login_active = flag(
         "isLoginActive",
         keep(f.is_login_active, i.is_login_active),
-        s.can_login_register,
+        s.can_login,
         s,
     )?;
     i.is_self_register_active = flag(

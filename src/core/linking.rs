@@ -511,14 +511,16 @@ fn remove_in(tx: &Write, actor: &Actor, i: &Identity) -> Result<()> {
 
 /// The Auth0 unlink: the identity `subject` of a `provider` instance that `user_id` holds
 /// becomes a new standalone user. It is found and detached in one transaction, so two requests
-/// for the same identity cannot both detach it.
+/// for the same identity cannot both detach it. A passkey is removed instead (None): its
+/// authenticator keeps the user handle of the user it was made for, so it could never log in
+/// to a new user.
 pub async fn detach(
     app: &App,
     actor: &Actor,
     user_id: &str,
     provider: &str,
     subject: &str,
-) -> Result<User> {
+) -> Result<Option<User>> {
     let subject = subject_for(provider, subject);
     let (actor, uid, provider) = (actor.clone(), user_id.to_string(), provider.to_string());
     app.db
@@ -536,7 +538,11 @@ pub async fn detach(
                 if let Some(i) = identities::by_subject(tx, &inst.id, &subject)?
                     && i.user_id.as_deref() == Some(uid.as_str())
                 {
-                    return detach_in(tx, &actor, &uid, &i);
+                    if inst.kind == crate::strategies::Kind::Passkey {
+                        super::passkeys::remove_identity_in(tx, &actor, &i, "passkey.remove")?;
+                        return Ok(None);
+                    }
+                    return detach_in(tx, &actor, &uid, &i).map(Some);
                 }
             }
             Err(Error::not_found(

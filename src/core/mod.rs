@@ -10,6 +10,8 @@ pub mod instances;
 pub mod linking;
 pub mod login;
 pub mod oauth;
+pub mod passkey_mail;
+pub mod passkeys;
 pub mod pending;
 pub mod principal;
 pub mod registration;
@@ -96,12 +98,15 @@ pub fn check_no_control(field: &str, value: &str) -> Result<()> {
 
 /// Drops rows that can no longer matter: identities that waited past their registration
 /// window, revoked tokens past their expiry, used or expired
-/// codes and refresh tokens, and sessions that ended more than a day ago.
+/// codes and refresh tokens, sessions that ended more than a day ago, WebAuthn ceremonies past
+/// their 5 minutes, and passkey link codes a day after they expired.
 pub fn housekeeping(c: &Write) -> Result<()> {
     crate::db::identities::purge_expired_waiting(c, c.now)?;
     crate::db::revoked_tokens::purge_expired(c)?;
     crate::db::codes::purge_expired(c)?;
     crate::db::refresh_tokens::purge_expired(c)?;
     crate::db::sessions::purge_ended(c, c.now - 86_400_000)?;
+    crate::db::ceremonies::purge_expired(c)?;
+    crate::db::link_codes::purge_expired(c, c.now - 86_400_000)?;
     Ok(())
 }

@@ -3,11 +3,14 @@
 //! run on tokio's blocking pool so that SQLite never blocks an async worker.
 
 pub mod audit;
+pub mod ceremonies;
 pub mod clients;
 pub mod codes;
 pub mod identities;
 pub mod instances;
 pub mod keys;
+pub mod link_codes;
+pub mod passkeys;
 pub mod refresh_tokens;
 pub mod revoked_tokens;
 pub mod sessions;

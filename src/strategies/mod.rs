@@ -75,6 +75,9 @@ impl rusqlite::types::FromSql for Kind {
 pub struct Strategy {
     pub kind: Kind,
     pub type_name: &'static str,
+    /// Whether its identities log in (an instance's `isLoginActive` may be true).
+    pub can_login: bool,
+    /// Whether a login may find an identity that then waits for registration or linking.
     pub can_login_register: bool,
     pub can_sync: bool,
     pub needs_redirect_flow: bool,
@@ -93,16 +96,10 @@ pub struct Strategy {
 struct UserpassConfig {}
 
 #[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-/// WebAuthn passkeys.
-struct PasskeyConfig {
-    /// The relying party id (a domain); default: the host of the public URL.
-    #[allow(dead_code)]
-    rp_id: Option<String>,
-    /// The name authenticators show; default: "keyward".
-    #[allow(dead_code)]
-    rp_name: Option<String>,
-}
+#[serde(deny_unknown_fields)]
+/// WebAuthn passkeys. The relying party comes from the public URL (its host is the id), so an
+/// instance has nothing to configure.
+struct PasskeyConfig {}
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -209,6 +206,7 @@ pub static STRATEGIES: &[Strategy] = &[
     Strategy {
         kind: Kind::Userpass,
         type_name: "userpass",
+        can_login: true,
         can_login_register: true,
         can_sync: false,
         needs_redirect_flow: false,
@@ -224,7 +222,10 @@ pub static STRATEGIES: &[Strategy] = &[
     Strategy {
         kind: Kind::Passkey,
         type_name: "passkey",
-        can_login_register: true,
+        can_login: true,
+        // A passkey is registered to a user who exists (by the user or through a link), never
+        // found by a login that waits for registration.
+        can_login_register: false,
         can_sync: false,
         needs_redirect_flow: false,
         allows_implicit_signup: false,
@@ -236,6 +237,7 @@ pub static STRATEGIES: &[Strategy] = &[
     Strategy {
         kind: Kind::Github,
         type_name: "github",
+        can_login: true,
         can_login_register: true,
         can_sync: true,
         needs_redirect_flow: true,
@@ -248,6 +250,7 @@ pub static STRATEGIES: &[Strategy] = &[
     Strategy {
         kind: Kind::Gitlab,
         type_name: "gitlab",
+        can_login: true,
         can_login_register: true,
         can_sync: true,
         needs_redirect_flow: true,
@@ -260,6 +263,7 @@ pub static STRATEGIES: &[Strategy] = &[
     Strategy {
         kind: Kind::Oidc,
         type_name: "oidc",
+        can_login: true,
         can_login_register: true,
         can_sync: true,
         needs_redirect_flow: true,

@@ -2,6 +2,7 @@
 //! temporary directory, and talks HTTP to it.
 #![allow(dead_code)]
 
+pub mod smtp;
 pub mod softkey;
 
 use reqwest::blocking::{Client, Response};
@@ -105,6 +106,18 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
         self.lines.lock().unwrap().clone()
+    }
+
+    /// The public URL the server announced (by default `http://localhost:{port}` for its
+    /// loopback address): the issuer of its tokens and the base of its links.
+    pub fn public_url(&self) -> String {
+        self.stdout_with("(public URL ")
+            .iter()
+            .find_map(|l| {
+                l.split_once("(public URL ")
+                    .map(|(_, u)| u.trim_end_matches(')').to_string())
+            })
+            .expect("the server names its public URL")
     }
 
     pub fn db_path(&self) -> PathBuf {

@@ -9,6 +9,7 @@
 mod context;
 mod link;
 mod login;
+mod passkey;
 mod register;
 mod setup;
 mod suggestion;
@@ -57,6 +58,33 @@ pub fn surface() -> Surface {
                  page to go on to.",
             )
             .errors(&[401, 403, 429, 503]),
+            Route::new(
+                Method::POST,
+                "/auth/api/flow/passkey/login/start",
+                "flowPasskeyLoginStart",
+                passkey::start,
+            )
+            .summary("Begin a passkey login of the browser")
+            .describe(
+                "Answers a ceremony id and the options for `navigator.credentials.get`. With a \
+                 username that has passkeys, they are the allowed credentials; otherwise the \
+                 challenge is for a discoverable credential (also for conditional mediation), \
+                 so the answer does not tell whether a user exists. 409 when passkeys are off.",
+            )
+            .errors(&[409]),
+            Route::new(
+                Method::POST,
+                "/auth/api/flow/passkey/login/finish",
+                "flowPasskeyLoginFinish",
+                passkey::finish,
+            )
+            .summary("Finish a passkey login of the browser")
+            .describe(
+                "Checks the assertion against the ceremony (single use, 5 minutes), sets the \
+                 session cookie and answers where to go: back to the application with a code, \
+                 or the account page. Throttled like a password login.",
+            )
+            .errors(&[401, 403, 409, 429]),
             Route::new(
                 Method::POST,
                 "/auth/api/flow/logout",

@@ -9,6 +9,7 @@
 //! | `/user`, `/user/{id}` | `users` | `core::users` |
 //! | `/user/{id}/login-data`, `/login-data/...` | `login_data` | `core::linking`, `core::login` |
 //! | `/user/{id}/active-login`, `/active-login/{id}`, `/user/{id}/revoke-tokens` | `sessions` | `core::sessions`, `core::users` |
+//! | `/user/{id}/passkey-link` | `passkey_link` | `core::passkeys`, `core::passkey_mail` |
 //! | `/strategy-instance/{id}/userpass/register`, `/registration/...` | `registration` | `core::registration`, `core::linking` |
 //! | `/client...` | `clients` | `core::clients` |
 //! | `/audit` | `audit` | `core::audit` |
@@ -17,6 +18,7 @@ mod audit;
 mod clients;
 mod instances;
 mod login_data;
+mod passkey_link;
 mod registration;
 mod sessions;
 mod strategies;
@@ -246,6 +248,16 @@ pub fn surface() -> Surface {
             .errors(&[404, 409]),
             Route::new(
                 M::PUT,
+                "/auth/api/login/login-data/{id}/name",
+                "renameLoginData",
+                login_data::rename,
+            )
+            .tag("login data")
+            .summary("Rename a passkey's login data (its owner or an admin)")
+            .describe("Answers the login data with its new name.")
+            .errors(&[400, 404]),
+            Route::new(
+                M::PUT,
                 "/auth/api/login/login-data/{id}/password",
                 "changePassword",
                 login_data::change_password,
@@ -286,6 +298,20 @@ pub fn surface() -> Surface {
             .summary("Log out everywhere (`self`: the caller)")
             .describe("Every session ends and every token issued before now is refused.")
             .errors(&[404]),
+            Route::new(
+                M::POST,
+                "/auth/api/login/user/{id}/passkey-link",
+                "createPasskeyLink",
+                passkey_link::create,
+            )
+            .tag("passkeys")
+            .summary("A one-time link that adds a passkey (`self`: the caller; admin: anyone)")
+            .describe(
+                "Answers the link with its expiry and its QR code (SVG), or with `send: true` \
+                 mails it to the user's e-mail address. The link's code is used up only when a \
+                 passkey is saved with it; it expires after `--passkey-link-ttl` seconds.",
+            )
+            .errors(&[400, 403, 404, 409, 503]),
             // OAuth clients
             Route::new(
                 M::GET,

@@ -153,7 +153,7 @@ pub fn oauth_error(e: &Error) -> Response {
         Reason::TooLarge => (413, Code::InvalidRequest),
         Reason::MediaType => (415, Code::InvalidRequest),
         Reason::Throttled(_) => (429, Code::SlowDown),
-        Reason::Busy(_) => (503, Code::TemporarilyUnavailable),
+        Reason::Busy(_) | Reason::Unavailable => (503, Code::TemporarilyUnavailable),
         Reason::Internal => (500, Code::ServerError),
         Reason::Invalid
         | Reason::InvalidQuery
@@ -161,7 +161,8 @@ pub fn oauth_error(e: &Error) -> Response {
         | Reason::IdentityTaken
         | Reason::SameIdentity
         | Reason::LastLoginMethod
-        | Reason::Precondition => (400, Code::InvalidRequest),
+        | Reason::Precondition
+        | Reason::LinkCode(_) => (400, Code::InvalidRequest),
     };
     let body = OAuthError {
         error: code,
