@@ -43,7 +43,10 @@ fn enrol(http: &Client, t: &Target, admin: &str, name: &str) -> SoftKey {
         .send()
         .expect("create user");
     assert_eq!(r.status(), 201, "create user {name}: {}", r.text().unwrap());
-    let id = r.json::<Value>().unwrap()["id"].as_str().unwrap().to_string();
+    let id = r.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let r = http
         .post(format!("{}/v2/users/{id}/passkeys", t.url))
         .bearer_auth(admin)
@@ -60,7 +63,12 @@ fn enrol(http: &Client, t: &Target, admin: &str, name: &str) -> SoftKey {
         .json(&json!({"publicKeyCredential": credential, "passkeyName": "bench"}))
         .send()
         .expect("finish registration");
-    assert_eq!(r.status(), 200, "finish registration: {}", r.text().unwrap());
+    assert_eq!(
+        r.status(),
+        200,
+        "finish registration: {}",
+        r.text().unwrap()
+    );
     key
 }
 
@@ -137,7 +145,12 @@ fn process_cpu(pid: &str) -> f64 {
         .rsplit_once(')')
         .map(|(_, rest)| rest.split_whitespace().collect())
         .unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / clock_ticks()
 }
 

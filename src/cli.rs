@@ -21,7 +21,7 @@ pub async fn admin(common: &Common, cmd: AdminCommand) -> Result<()> {
                 .read_line(&mut password)
                 .map_err(|e| Error::internal(format!("cannot read the password: {e}")))?;
             let password = password.trim_end_matches(['\r', '\n']).to_string();
-            let app = open(common, settings).await?;
+            let app = open(common, *settings).await?;
             let user = users::create(
                 &app,
                 &Actor::cli(),

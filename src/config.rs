@@ -206,8 +206,9 @@ pub enum AdminCommand {
         password_stdin: bool,
         #[arg(long)]
         display_name: Option<String>,
+        /// Boxed: the settings are large beside the other commands' arguments.
         #[command(flatten)]
-        settings: Settings,
+        settings: Box<Settings>,
     },
     /// Print a signed access token for a user.
     Token {

@@ -1,0 +1,610 @@
+//! Passkey login through the hosted login page's JSON calls, with the software authenticator:
+//! username-first and usernameless, ending in a session and an OAuth code; the attacks on it
+//! (a replayed or foreign ceremony, another key, another user's credential, a burst of bad
+//! assertions, a blocked user); the relying party from the public URL; the passkey login data
+//! (rename) and the last-method rule of a passkey-only user.
+
+mod common;
+
+use common::softkey::{SoftKey, unb64};
+use common::*;
+use reqwest::blocking::Response;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const CSRF: &str = "t0k3n";
+const REDIRECT: &str = "http://127.0.0.1:9/cb";
+const VERIFIER: &str = "0123456789abcdefghijklmnopqrstuvwxyz-._~ABCDEFG";
+
+struct Ctx {
+    s: Server,
+    admin: String,
+    /// The public URL: the WebAuthn origin.
+    origin: String,
+}
+
+fn setup() -> Ctx {
+    let s = Server::start();
+    let admin = s.admin("admin");
+    let origin = s.public_url();
+    Ctx { s, admin, origin }
+}
+
+/// A flow call from a page of this browser (CSRF cookie and header).
+fn call(s: &Server, path: &str, body: &Value) -> Response {
+    s.http
+        .post(s.url(path))
+        .header("cookie", format!("kw_csrf={CSRF}"))
+        .header("x-csrf-token", CSRF)
+        .json(body)
+        .send()
+        .unwrap()
+}
+
+fn json_of(r: Response, status: u16) -> Value {
+    let got = r.status().as_u16();
+    let v: Value = r.json().unwrap();
+    assert_eq!(got, status, "{v}");
+    v
+}
+
+fn session_cookie(r: &Response) -> String {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("kw_session="))
+        .expect("a session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+impl Ctx {
+    /// Registers `key` for `user` as the user (v2 API); returns the passkey id.
+    fn register(&self, user: &str, token: &str, key: &SoftKey, name: &str) -> String {
+        let v = json_of(
+            self.s.post(
+                &format!("/v2/users/{user}/passkeys"),
+                Some(token),
+                &json!({}),
+            ),
+            200,
+        );
+        let id = v["passkeyId"].as_str().unwrap().to_string();
+        let cred = key.register(&v["publicKeyCredentialCreationOptions"], &self.origin);
+        json_of(
+            self.s.post(
+                &format!("/v2/users/{user}/passkeys/{id}"),
+                None,
+                &json!({"publicKeyCredential": cred, "passkeyName": name}),
+            ),
+            200,
+        );
+        id
+    }
+
+    /// Begins a passkey login; returns (ceremonyId, options).
+    fn start(&self, body: &Value) -> (String, Value) {
+        let v = json_of(
+            call(&self.s, "/auth/api/flow/passkey/login/start", body),
+            200,
+        );
+        (
+            v["ceremonyId"].as_str().unwrap().to_string(),
+            v["options"].clone(),
+        )
+    }
+
+    fn finish(&self, ceremony: &str, credential: &Value, flow: Option<&str>) -> Response {
+        let mut body = json!({"ceremonyId": ceremony, "credential": credential});
+        if let Some(f) = flow {
+            body["flow"] = json!(f);
+        }
+        call(&self.s, "/auth/api/flow/passkey/login/finish", &body)
+    }
+
+    /// A whole login with `key` (username-first when `username` is given).
+    fn login(&self, key: &SoftKey, username: Option<&str>) -> Response {
+        let body = match username {
+            Some(u) => json!({"username": u}),
+            None => json!({}),
+        };
+        let (id, options) = self.start(&body);
+        self.finish(&id, &key.assert(&options, &self.origin), None)
+    }
+
+    /// A user with a password and one passkey; returns (id, token, passkey id).
+    fn user_with_key(&self, name: &str, key: &SoftKey) -> (String, String, String) {
+        let (id, token) = self.s.user(&self.admin, name);
+        let pk = self.register(&id, &token, key, "laptop");
+        (id, token, pk)
+    }
+
+    fn login_data(&self, user: &str, token: &str) -> Vec<Value> {
+        json_of(
+            self.s.get(
+                &format!("/auth/api/login/user/{user}/login-data"),
+                Some(token),
+            ),
+            200,
+        )
+        .as_array()
+        .unwrap()
+        .clone()
+    }
+
+    fn stored_counter(&self, passkey: &str) -> u64 {
+        let db = rusqlite::Connection::open(self.s.db_path()).unwrap();
+        let stored: String = db
+            .query_row(
+                "SELECT credential FROM passkeys WHERE identity_id = ?1",
+                [passkey],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let v: Value = serde_json::from_str(&stored).unwrap();
+        v["cred"]["counter"].as_u64().unwrap()
+    }
+}
+
+/// The flow error shape: (status, code, message).
+fn flow_error(r: Response) -> (u16, String, String) {
+    let status = r.status().as_u16();
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["statusCode"], status, "{v}");
+    (
+        status,
+        v["code"].as_str().unwrap().to_string(),
+        v["message"].as_str().unwrap().to_string(),
+    )
+}
+
+fn refused(r: Response) {
+    let (status, code, message) = flow_error(r);
+    assert_eq!((status, code.as_str()), (401, "wrong_credentials"));
+    assert!(message.contains("passkey"), "{message}");
+}
+
+#[test]
+fn username_first_login_ends_in_a_session_and_updates_the_passkey() {
+    let c = setup();
+    let key = SoftKey::new();
+    let (alice, token, pk) = c.user_with_key("alice", &key);
+    assert_eq!(c.stored_counter(&pk), 0);
+
+    let (ceremony, options) = c.start(&json!({"username": "alice"}));
+    let pk_opts = &options["publicKey"];
+    assert_eq!(pk_opts["rpId"], "localhost");
+    assert_eq!(pk_opts["userVerification"], "required");
+    let allowed: Vec<&str> = pk_opts["allowCredentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(allowed, [key.id().as_str()]);
+    assert!(options.get("mediation").is_none(), "{options}");
+
+    let r = c.finish(&ceremony, &key.assert(&options, &c.origin), None);
+    let cookie = session_cookie(&r);
+    assert_eq!(json_of(r, 200)["redirect"], "/account");
+    // The cookie is a session of alice's.
+    let ctx: Value =
+        c.s.http
+            .get(c.s.url("/auth/api/flow/context"))
+            .header("cookie", &cookie)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+    assert_eq!(ctx["user"]["username"], "alice", "{ctx}");
+
+    // The counter and the last use are stored.
+    assert_eq!(c.stored_counter(&pk), 1);
+    let data = c.login_data(&alice, &token);
+    let p = data.iter().find(|d| d["id"] == pk.as_str()).unwrap();
+    assert_eq!(p["description"], "laptop");
+    assert_eq!(p["passkey"]["name"], "laptop");
+    assert!(p["passkey"]["createdAt"].as_str().unwrap().ends_with('Z'));
+    let used = p["passkey"]["lastUsedAt"].as_str().expect("lastUsedAt");
+    assert!(chrono::DateTime::parse_from_rfc3339(used).is_ok());
+    assert_eq!(p["strategyInstance"]["name"], "passkeys");
+    // A password's login data has no passkey part.
+    assert!(data.iter().any(|d| d.get("passkey").is_none()));
+
+    assert_eq!(
+        json_of(c.login(&key, Some("alice")), 200)["redirect"],
+        "/account"
+    );
+    assert_eq!(c.stored_counter(&pk), 2);
+}
+
+#[test]
+fn usernameless_login_in_an_oauth_flow_gives_a_code() {
+    let c = setup();
+    let key = SoftKey::new();
+    let (alice, _, _) = c.user_with_key("alice", &key);
+    let client = c.s.new_client(
+        &c.admin,
+        &json!({"name": "spa", "redirectUrls": [REDIRECT], "requiresSecret": false,
+                "validScopes": ["login"]}),
+    );
+    let challenge = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER))
+    };
+    let r = c
+        .s
+        .http
+        .get(c.s.url(&format!(
+            "/auth/oauth/authorize?response_type=code&client_id={client}&redirect_uri={}&scope=login&state=st8&code_challenge={challenge}&code_challenge_method=S256",
+            url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>()
+        )))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    let flow = loc
+        .strip_prefix("/auth/flow/login?flow=")
+        .unwrap()
+        .to_string();
+
+    // No username, and a username that does not exist: the same discoverable challenge.
+    for body in [
+        json!({"flow": flow}),
+        json!({"flow": flow, "username": "nobody"}),
+    ] {
+        let (_, options) = c.start(&body);
+        let allowed = &options["publicKey"]["allowCredentials"];
+        assert!(
+            allowed.is_null() || allowed.as_array().is_some_and(Vec::is_empty),
+            "{options}"
+        );
+    }
+    let (ceremony, options) = c.start(&json!({"flow": flow}));
+    let r = c.finish(&ceremony, &key.assert(&options, &c.origin), Some(&flow));
+    session_cookie(&r);
+    let back = json_of(r, 200)["redirect"].as_str().unwrap().to_string();
+    assert!(back.starts_with(REDIRECT), "{back}");
+    let url = url::Url::parse(&back).unwrap();
+    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["state"], "st8");
+    let r =
+        c.s.http
+            .post(c.s.url("/auth/oauth/token"))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &q["code"]),
+                ("redirect_uri", REDIRECT),
+                ("client_id", &client),
+                ("code_verifier", VERIFIER),
+            ])
+            .send()
+            .unwrap();
+    let t = json_of(r, 200);
+    let claims = jwt_claims(t["access_token"].as_str().unwrap());
+    assert_eq!(claims["sub"], alice.as_str());
+    assert_eq!(claims["iss"], c.origin.as_str());
+}
+
+#[test]
+fn a_ceremony_answers_once() {
+    let c = setup();
+    let key = SoftKey::new();
+    c.user_with_key("alice", &key);
+    // Replayed after a success: the same ceremony and assertion.
+    let (ceremony, options) = c.start(&json!({"username": "alice"}));
+    let assertion = key.assert(&options, &c.origin);
+    assert_eq!(c.finish(&ceremony, &assertion, None).status(), 200);
+    refused(c.finish(&ceremony, &assertion, None));
+    // A fresh assertion over the spent challenge.
+    refused(c.finish(&ceremony, &key.assert(&options, &c.origin), None));
+
+    // A failed finish spends the ceremony too: no second guess on the same challenge.
+    let (ceremony, options) = c.start(&json!({}));
+    refused(c.finish(&ceremony, &key.impostor().assert(&options, &c.origin), None));
+    refused(c.finish(&ceremony, &key.assert(&options, &c.origin), None));
+}
+
+#[test]
+fn a_foreign_or_unknown_ceremony_is_refused() {
+    let c = setup();
+    let key = SoftKey::new();
+    let (alice, token, _) = c.user_with_key("alice", &key);
+    // A registration ceremony is no login ceremony.
+    let v = json_of(
+        c.s.post(
+            &format!("/v2/users/{alice}/passkeys"),
+            Some(&token),
+            &json!({}),
+        ),
+        200,
+    );
+    let registration = v["passkeyId"].as_str().unwrap();
+    let challenge = v["publicKeyCredentialCreationOptions"]["publicKey"]["challenge"]
+        .as_str()
+        .unwrap();
+    refused(c.finish(
+        registration,
+        &key.assert_with("localhost", challenge, &c.origin),
+        None,
+    ));
+    // An id that names nothing.
+    let (_, options) = c.start(&json!({}));
+    refused(c.finish(
+        "7f0c6a52-4f5e-4d9b-9a51-0d1e2f3a4b5c",
+        &key.assert(&options, &c.origin),
+        None,
+    ));
+    // Another challenge than the ceremony's.
+    let (ceremony, _) = c.start(&json!({}));
+    let (_, other) = c.start(&json!({}));
+    refused(c.finish(&ceremony, &key.assert(&other, &c.origin), None));
+    // Garbage in place of a credential.
+    let (ceremony, _) = c.start(&json!({}));
+    refused(c.finish(&ceremony, &json!({"id": 7}), None));
+}
+
+#[test]
+fn an_assertion_signed_by_another_key_is_refused() {
+    let c = setup();
+    let key = SoftKey::new();
+    let (_, _, pk) = c.user_with_key("alice", &key);
+    let thief = key.impostor();
+    refused(c.login(&thief, Some("alice")));
+    refused(c.login(&thief, None));
+    // Another origin (a phishing site) with the right key.
+    let (ceremony, options) = c.start(&json!({}));
+    refused(c.finish(
+        &ceremony,
+        &key.assert(&options, "http://localhost.evil.example"),
+        None,
+    ));
+    assert_eq!(c.stored_counter(&pk), 0, "nothing was stored");
+}
+
+#[test]
+fn a_credential_of_another_user_does_not_log_in_as_them() {
+    let c = setup();
+    let alice_key = SoftKey::new();
+    let bob_key = SoftKey::new();
+    c.user_with_key("alice", &alice_key);
+    c.user_with_key("bob", &bob_key);
+    // Alice's credential answering a username-first ceremony for bob.
+    let (ceremony, options) = c.start(&json!({"username": "bob"}));
+    refused(c.finish(&ceremony, &alice_key.assert(&options, &c.origin), None));
+    // Alice's credential carrying bob's user handle in a usernameless ceremony.
+    *alice_key.user_handle.lock().unwrap() = bob_key.user_handle.lock().unwrap().clone();
+    refused(c.login(&alice_key, None));
+    // Bob's key with no user handle at all.
+    bob_key.user_handle.lock().unwrap().clear();
+    refused(c.login(&bob_key, None));
+}
+
+#[test]
+fn a_burst_of_bad_assertions_is_throttled_before_any_check() {
+    let c = setup();
+    let key = SoftKey::new();
+    c.user_with_key("alice", &key);
+    let thief = key.impostor();
+    for _ in 0..5 {
+        refused(c.login(&thief, None));
+    }
+    let (ceremony, options) = c.start(&json!({}));
+    let r = c.finish(&ceremony, &thief.assert(&options, &c.origin), None);
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(flow_error(r).0, 429);
+    // The right key is refused as well now: the credential is throttled before its check.
+    let r = c.login(&key, None);
+    assert_eq!(flow_error(r).0, 429);
+}
+
+#[test]
+fn a_blocked_user_cannot_log_in_with_a_passkey() {
+    let c = setup();
+    let key = SoftKey::new();
+    let (alice, _, _) = c.user_with_key("alice", &key);
+    let r = c.s.put(
+        &format!("/auth/api/login/user/{alice}"),
+        Some(&c.admin),
+        &json!({"isBlocked": true}),
+    );
+    assert_eq!(r.status(), 200);
+    let (status, code, _) = flow_error(c.login(&key, Some("alice")));
+    assert_eq!((status, code.as_str()), (403, "blocked"));
+    let (status, code, _) = flow_error(c.login(&key, None));
+    assert_eq!((status, code.as_str()), (403, "blocked"));
+}
+
+#[test]
+fn the_default_public_url_is_localhost() {
+    let c = setup();
+    assert_eq!(c.origin, c.s.base.replace("127.0.0.1", "localhost"));
+    let d: Value =
+        c.s.get("/.well-known/openid-configuration", None)
+            .json()
+            .unwrap();
+    assert_eq!(d["issuer"], c.origin.as_str());
+    let (_, options) = c.start(&json!({}));
+    assert_eq!(options["publicKey"]["rpId"], "localhost");
+    // Registration asks for a discoverable credential with user verification.
+    let (alice, token) = c.s.user(&c.admin, "alice");
+    let v = json_of(
+        c.s.post(
+            &format!("/v2/users/{alice}/passkeys"),
+            Some(&token),
+            &json!({}),
+        ),
+        200,
+    );
+    let pk = &v["publicKeyCredentialCreationOptions"]["publicKey"];
+    assert_eq!(pk["rp"]["id"], "localhost");
+    let sel = &pk["authenticatorSelection"];
+    assert_eq!(sel["residentKey"], "required", "{pk}");
+    assert_eq!(sel["requireResidentKey"], true, "{pk}");
+    assert_eq!(sel["userVerification"], "required", "{pk}");
+    // The user handle is the same at every ceremony.
+    let again = json_of(
+        c.s.post(
+            &format!("/v2/users/{alice}/passkeys"),
+            Some(&token),
+            &json!({}),
+        ),
+        200,
+    );
+    assert_eq!(
+        unb64(pk["user"]["id"].as_str().unwrap()),
+        unb64(
+            again["publicKeyCredentialCreationOptions"]["publicKey"]["user"]["id"]
+                .as_str()
+                .unwrap()
+        )
+    );
+}
+
+#[test]
+fn an_ip_address_public_url_turns_passkeys_off_and_says_so() {
+    let s = Server::start_with(&["--public-url", "http://127.0.0.1:9"]);
+    let lines = s.stdout_with("Passkeys are off");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("Passkeys are off") && l.contains("--public-url")),
+        "{lines:?}"
+    );
+    let (status, code, message) =
+        flow_error(call(&s, "/auth/api/flow/passkey/login/start", &json!({})));
+    assert_eq!((status, code.as_str()), (409, "precondition"));
+    assert!(message.contains("--public-url"), "{message}");
+    let (status, _, message) = flow_error(call(
+        &s,
+        "/auth/api/flow/passkey/login/finish",
+        &json!({"ceremonyId": "x", "credential": {}}),
+    ));
+    assert_eq!(status, 409);
+    assert!(message.contains("host name"), "{message}");
+}
+
+#[test]
+fn a_passkey_only_user_keeps_the_last_one() {
+    let c = setup();
+    // A user without a password.
+    let r = c.s.post(
+        "/auth/api/login/user",
+        Some(&c.admin),
+        &json!({"username": "carol", "displayName": "Carol"}),
+    );
+    let carol = json_of(r, 201)["id"].as_str().unwrap().to_string();
+    let token = c.s.token("carol", "login");
+    let key = SoftKey::new();
+    let pk = c.register(&carol, &token, &key, "phone");
+    assert_eq!(json_of(c.login(&key, None), 200)["redirect"], "/account");
+
+    // Through the login data, and through the identities API: refused.
+    let m = expect_error(
+        c.s.delete(&format!("/auth/api/login/login-data/{pk}"), Some(&token)),
+        409,
+    );
+    assert!(m.contains("last"), "{m}");
+    let ids = c.s.token("carol", "update:current_user_identities");
+    let r = c.s.delete(
+        &format!("/api/v2/users/{carol}/identities/passkey/{}", key.id()),
+        Some(&ids),
+    );
+    assert_eq!(r.status(), 400);
+
+    // With a second passkey the first can go, and it no longer logs in; no user is made of it.
+    let second = SoftKey::new();
+    c.register(&carol, &token, &second, "laptop");
+    let users_before = json_of(c.s.get("/auth/api/login/user", Some(&c.admin)), 200);
+    let r = c.s.delete(
+        &format!("/api/v2/users/{carol}/identities/passkey/{}", key.id()),
+        Some(&ids),
+    );
+    let left = json_of(r, 200);
+    assert_eq!(left.as_array().unwrap().len(), 1, "{left}");
+    assert_eq!(
+        json_of(c.s.get("/auth/api/login/user", Some(&c.admin)), 200),
+        users_before
+    );
+    refused(c.login(&key, None));
+    assert_eq!(json_of(c.login(&second, None), 200)["redirect"], "/account");
+    // And the last one stays.
+    let data = c.login_data(&carol, &token);
+    let m = expect_error(
+        c.s.delete(
+            &format!(
+                "/auth/api/login/login-data/{}",
+                data[0]["id"].as_str().unwrap()
+            ),
+            Some(&token),
+        ),
+        409,
+    );
+    assert!(m.contains("last"), "{m}");
+}
+
+#[test]
+fn a_passkey_is_renamed_through_its_login_data() {
+    let c = setup();
+    let key = SoftKey::new();
+    let (alice, token, pk) = c.user_with_key("alice", &key);
+    let path = format!("/auth/api/login/login-data/{pk}/name");
+    let v = json_of(
+        c.s.put(&path, Some(&token), &json!({"name": "work key"})),
+        200,
+    );
+    assert_eq!(v["id"], pk.as_str());
+    assert_eq!(v["description"], "work key");
+    assert_eq!(v["passkey"]["name"], "work key");
+    let listed = c.login_data(&alice, &token);
+    assert!(listed.iter().any(|d| d["passkey"]["name"] == "work key"));
+    let v2 = json_of(
+        c.s.get(&format!("/v2/users/{alice}/passkeys"), Some(&token)),
+        200,
+    );
+    assert_eq!(v2["result"][0]["name"], "work key");
+
+    for bad in [
+        json!({"name": ""}),
+        json!({"name": " "}),
+        json!({"name": "x".repeat(65)}),
+        json!({"name": "a\u{7}b"}),
+        json!({}),
+        json!({"name": "ok", "more": 1}),
+    ] {
+        expect_error(c.s.put(&path, Some(&token), &bad), 400);
+    }
+    // 64 characters (not bytes) are fine.
+    json_of(
+        c.s.put(&path, Some(&token), &json!({"name": "ä".repeat(64)})),
+        200,
+    );
+    // Another user: not found; an admin may.
+    let (_, bob) = c.s.user(&c.admin, "bob");
+    expect_error(c.s.put(&path, Some(&bob), &json!({"name": "mine"})), 404);
+    json_of(
+        c.s.put(&path, Some(&c.admin), &json!({"name": "by admin"})),
+        200,
+    );
+    // A password's login data has no name to change.
+    let password = c
+        .login_data(&alice, &token)
+        .into_iter()
+        .find(|d| d.get("passkey").is_none())
+        .unwrap();
+    expect_error(
+        c.s.put(
+            &format!(
+                "/auth/api/login/login-data/{}/name",
+                password["id"].as_str().unwrap()
+            ),
+            Some(&token),
+            &json!({"name": "x"}),
+        ),
+        404,
+    );
+    assert_eq!(c.s.put(&path, None, &json!({"name": "x"})).status(), 401);
+}
