@@ -4,7 +4,8 @@
 // keyward session comes straight back from the authorization endpoint (single sign-on).
 (function () {
   'use strict';
-  const { $, show, hide, sentence, message, call: flowCall, passwordMin, applyPasswordMin, tooShort, tooShortText } = window.keyward;
+  const { $, show, hide, sentence, message, call: flowCall, passwordMin, applyPasswordMin, tooShort, tooShortText, fieldError, clearField } = window.keyward;
+  const wa = window.keywardWebauthn;
 
   const CLIENT_ID = 'keyward-account';
   const REDIRECT_URI = location.origin + '/account';
@@ -408,12 +409,19 @@
       $('email-line').textContent = me.email;
       show($('email-line'));
     }
+    if (!wa.supported()) {
+      hide($('pk-add-open'));
+      show($('pk-unsupported'));
+    }
     hide($('status-card'));
     show($('app'));
     await Promise.all([loadLogins(), loadSessions()]);
   }
 
   // Logins
+
+  /** Passkeys have a section of their own. */
+  const isPasskey = (l) => !!l && ((l.strategyInstance && l.strategyInstance.type === 'passkey') || (l.passkey && typeof l.passkey === 'object'));
 
   async function loadLogins() {
     const r = await api('GET', '/auth/api/login/user/self/login-data');
@@ -424,10 +432,14 @@
       note($('logins-msg'), 'error', message(r, 'Your logins could not be loaded'));
       return;
     }
-    for (const l of r.data) body.appendChild(loginRow(l));
-    if (r.data.length === 0) {
-      body.appendChild(el('tr', {}, [el('td', { colspan: '5', class: 'muted', text: 'No logins.' })]));
+    const others = r.data.filter((l) => !isPasskey(l));
+    const passkeys = r.data.filter(isPasskey);
+    for (const l of others) body.appendChild(loginRow(l));
+    if (others.length === 0) {
+      const text = passkeys.length > 0 ? 'No password or other login: you sign in with your passkeys.' : 'No logins.';
+      body.appendChild(el('tr', {}, [el('td', { colspan: '5', class: 'muted', text })]));
     }
+    showPasskeys(passkeys);
   }
 
   function loginRow(l) {
@@ -455,8 +467,9 @@
     return tr;
   }
 
-  async function removeLogin(l, label, button) {
-    hide($('logins-msg'));
+  async function removeLogin(l, label, button, msgEl) {
+    const msg = msgEl || $('logins-msg');
+    hide(msg);
     const what = label + (l.description ? ' “' + l.description + '”' : '');
     const ok = await confirmAction(
       'Remove this way to sign in?',
@@ -470,19 +483,236 @@
     button.disabled = false;
     if (r.status === 200) {
       if (openPassword && openPassword.id === l.id) closePasswordForm();
-      note($('logins-msg'), 'ok', 'Removed ' + what + '.');
+      note(msg, 'ok', 'Removed ' + what + '.');
       await loadLogins();
     } else if (r.status === 409) {
       const why = sentence(r.data.message || 'it cannot be removed');
-      note($('logins-msg'), 'error', 'This login cannot be removed: ' + why.charAt(0).toLowerCase() + why.slice(1) +
+      note(msg, 'error', (isPasskey(l) ? 'This passkey' : 'This login') + ' cannot be removed: ' + why.charAt(0).toLowerCase() + why.slice(1) +
         (r.data.code === 'last_login_method' ? ' Add another way to log in first.' : ''));
     } else if (r.status === 404) {
-      note($('logins-msg'), 'error', 'This login no longer exists.');
+      note(msg, 'error', 'This login no longer exists.');
       await loadLogins();
     } else {
-      note($('logins-msg'), 'error', message(r, 'The login could not be removed'));
+      note(msg, 'error', message(r, 'The login could not be removed'));
     }
   }
+
+  // Passkeys
+
+  function passkeyInfo(l) {
+    const p = l.passkey && typeof l.passkey === 'object' ? l.passkey : {};
+    return {
+      name: typeof p.name === 'string' && p.name ? p.name : l.description || 'Passkey',
+      createdAt: p.createdAt,
+      lastUsedAt: p.lastUsedAt,
+    };
+  }
+
+  function showPasskeys(list) {
+    const body = $('passkeys').querySelector('tbody');
+    body.textContent = '';
+    for (const l of list) body.appendChild(passkeyRow(l));
+    if (list.length === 0) {
+      body.appendChild(el('tr', {}, [el('td', { colspan: '4', class: 'muted', text: 'No passkeys yet.' })]));
+    }
+  }
+
+  function passkeyRow(l) {
+    const p = passkeyInfo(l);
+    const rename = el('button', { type: 'button', class: 'secondary small', text: 'Rename', 'aria-label': 'Rename passkey ' + p.name });
+    rename.addEventListener('click', () => renamePasskey(l, p.name));
+    const rm = el('button', { type: 'button', class: 'secondary small', text: 'Remove', 'aria-label': 'Remove passkey ' + p.name });
+    rm.addEventListener('click', () => removeLogin({ ...l, description: p.name }, 'the passkey', rm, $('passkeys-msg')));
+    const state = l.state && l.state !== 'VALID' ? el('span', { class: 'badge warn', text: String(l.state).toLowerCase() }) : null;
+    return el('tr', { data: { id: l.id } }, [
+      el('td', { 'data-label': 'Name', class: 'wrap' }, [p.name, state ? ' ' : null, state]),
+      el('td', { 'data-label': 'Added', text: when(p.createdAt) }),
+      el('td', { 'data-label': 'Last used', text: p.lastUsedAt ? when(p.lastUsedAt) : 'Never' }),
+      el('td', { class: 'row-actions-cell' }, [el('div', { class: 'row-actions' }, [rename, rm])]),
+    ]);
+  }
+
+  /** The passwordless API's message for a refused call, without its "(KW-PL-nnn)". */
+  function plMessage(r, fallback) {
+    if (r.status === 0) return 'keyward cannot be reached. Check your connection and try again.';
+    const d = Array.isArray(r.data.details) ? r.data.details[0] : null;
+    const m = d && typeof d.message === 'string' && d.message ? d.message : r.data.message;
+    if (typeof m === 'string' && m) return sentence(m.replace(/\s*\(KW-PL-\d+\)\s*$/, ''));
+    return fallback + ' (' + r.status + ')';
+  }
+
+  const checkName = (name) => (name ? '' : 'Give the passkey a name.');
+
+  /** Asks for a new name in the rename dialog: the name, or null when cancelled. */
+  function renamePasskey(l, current) {
+    const dlg = $('rename');
+    const input = $('rename-name');
+    input.value = current;
+    clearField('rename-name');
+    hide($('passkeys-msg'));
+    const close = () => {
+      $('rename-form').removeEventListener('submit', onSave);
+      $('rename-cancel').removeEventListener('click', onCancel);
+      if (dlg.open) dlg.close();
+    };
+    const onCancel = () => close();
+    const onSave = async (ev) => {
+      ev.preventDefault();
+      const name = input.value.trim();
+      const bad = checkName(name);
+      if (bad) {
+        fieldError('rename-name', bad);
+        input.focus();
+        return;
+      }
+      $('rename-save').disabled = true;
+      const r = await api('PUT', '/auth/api/login/login-data/' + encodeURIComponent(l.id) + '/name', { name });
+      $('rename-save').disabled = false;
+      if (r === null) return;
+      if (r.status === 200) {
+        close();
+        note($('passkeys-msg'), 'ok', 'The passkey is now called “' + name + '”.');
+        await loadLogins();
+      } else if (r.status === 400) {
+        fieldError('rename-name', message(r, 'This name cannot be used'));
+        input.focus();
+      } else {
+        close();
+        note($('passkeys-msg'), 'error', message(r, 'The passkey could not be renamed'));
+        if (r.status === 404) await loadLogins();
+      }
+    };
+    $('rename-form').addEventListener('submit', onSave);
+    $('rename-cancel').addEventListener('click', onCancel);
+    dlg.addEventListener('close', close, { once: true });
+    dlg.showModal();
+    input.select();
+  }
+
+  // Adding a passkey on this device: the passwordless API with the page's token.
+
+  $('pk-add-open').addEventListener('click', () => {
+    hide($('passkeys-msg'));
+    hide($('pk-add-msg'));
+    clearField('pk-name');
+    $('pk-name').value = wa.deviceName();
+    show($('pk-add-form'));
+    $('pk-name').focus();
+  });
+
+  $('pk-add-cancel').addEventListener('click', () => hide($('pk-add-form')));
+
+  let adding = false;
+
+  $('pk-add-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (adding || !me) return;
+    const msg = $('pk-add-msg');
+    hide(msg);
+    clearField('pk-name');
+    const name = $('pk-name').value.trim();
+    const bad = checkName(name);
+    if (bad) {
+      fieldError('pk-name', bad);
+      $('pk-name').focus();
+      return;
+    }
+    adding = true;
+    const button = $('pk-add');
+    button.disabled = true;
+    button.textContent = 'Waiting for your passkey…';
+    try {
+      const base = '/v2/users/' + encodeURIComponent(me.id) + '/passkeys';
+      const started = await api('POST', base, {});
+      if (started === null) return;
+      if (started.status !== 200 || typeof started.data.passkeyId !== 'string') {
+        note(msg, 'error', plMessage(started, 'The passkey could not be started'));
+        return;
+      }
+      const made = await wa.create(started.data.publicKeyCredentialCreationOptions);
+      if (made.error) {
+        note(msg, 'error', wa.problemText(made.error, 'creation'));
+        return;
+      }
+      const done = await api('POST', base + '/' + encodeURIComponent(started.data.passkeyId), { publicKeyCredential: made.credential, passkeyName: name });
+      if (done === null) return;
+      if (done.status !== 200) {
+        note(msg, 'error', 'The passkey was not saved: ' + plMessage(done, 'error').replace(/^./, (c) => c.toLowerCase()));
+        return;
+      }
+      hide($('pk-add-form'));
+      note($('passkeys-msg'), 'ok', 'Added the passkey “' + name + '”. You can sign in with it from now on.');
+      await loadLogins();
+    } finally {
+      adding = false;
+      button.disabled = false;
+      button.textContent = 'Create passkey';
+    }
+  });
+
+  // A link (and its QR code) for another device.
+
+  $('pk-link-make').addEventListener('click', async () => {
+    if (!me) return;
+    const button = $('pk-link-make');
+    hide($('passkeys-msg'));
+    button.disabled = true;
+    const r = await api('POST', '/auth/api/login/user/' + encodeURIComponent(me.id) + '/passkey-link', {});
+    button.disabled = false;
+    if (r === null) return;
+    if ((r.status !== 200 && r.status !== 201) || typeof r.data.link !== 'string') {
+      note($('passkeys-msg'), 'error', message(r, 'The link could not be made'));
+      return;
+    }
+    showLink(r.data);
+  });
+
+  function showLink(d) {
+    $('pk-link-url').value = d.link;
+    const until = when(d.expiresAt);
+    $('pk-link-expiry').textContent = until ? 'Valid until ' + until + ', for one passkey.' : 'Valid for one passkey.';
+    // The SVG is the server's, but it is still shown as an image (a data: URL), never put
+    // into the page as markup: an <img> runs no script and touches nothing of the page.
+    const qr = $('pk-link-qr');
+    const svg = typeof d.qrCode === 'string' ? d.qrCode.trim() : '';
+    if (/^(<\?xml[^>]*>\s*)?<svg[\s>]/.test(svg)) {
+      qr.src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(svg);
+      show(qr.parentElement);
+    } else {
+      qr.removeAttribute('src');
+      hide(qr.parentElement);
+    }
+    hide($('pk-link-copied'));
+    show($('pk-link'));
+    $('pk-link-copy').focus();
+  }
+
+  $('pk-link-copy').addEventListener('click', async () => {
+    const input = $('pk-link-url');
+    let ok = false;
+    try {
+      await navigator.clipboard.writeText(input.value);
+      ok = true;
+    } catch (_) {
+      // No clipboard API (plain http) or no permission: select it for a manual copy.
+      input.focus();
+      input.select();
+      try {
+        ok = document.execCommand('copy');
+      } catch (_) {
+        ok = false;
+      }
+    }
+    const said = $('pk-link-copied');
+    said.textContent = ok ? 'The link is copied.' : 'Copy the selected link by hand.';
+    show(said);
+  });
+
+  $('pk-link-close').addEventListener('click', () => {
+    $('pk-link-url').value = '';
+    $('pk-link-qr').removeAttribute('src');
+    hide($('pk-link'));
+  });
 
   // Password change
 

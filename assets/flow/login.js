@@ -3,6 +3,7 @@
 (function () {
   'use strict';
   const { $, show, hide, flow, flowQuery, flowContext, call, message, instanceSelect } = window.keyward;
+  const wa = window.keywardWebauthn;
 
   function showError(text) {
     const err = $('error');
@@ -38,12 +39,135 @@
     } else {
       show($('no-password'));
     }
+
+    if (instances.some((i) => i && i.type === 'passkey') && wa.supported()) {
+      passkeysOn(userpass.length > 0);
+    }
+  }
+
+  // ---- Passkeys ----
+  // Two ways in: the button (username-first when a username is typed, else usernameless), and
+  // the browser's autofill on the username field (conditional mediation), armed in the
+  // background. Only one WebAuthn request can be pending, so the button aborts the autofill
+  // one first and re-arms it when it is done.
+
+  let conditional = null; // {controller, done} of the pending autofill request
+
+  function passkeyError(text) {
+    const err = $('passkey-error');
+    err.textContent = text;
+    show(err);
+  }
+
+  function passkeysOn(withPassword) {
+    if (withPassword) {
+      // Lets the browser offer passkeys in the username field's suggestions.
+      $('username').setAttribute('autocomplete', 'username webauthn');
+      show($('passkey-or'));
+    } else {
+      hide($('passkey-hint'));
+    }
+    show($('passkey-box'));
+    if (withPassword) armConditional();
+  }
+
+  async function startCeremony(username) {
+    const body = { flow: flow || null };
+    if (username) body.username = username;
+    return call('POST', '/auth/api/flow/passkey/login/start', body);
+  }
+
+  /** Offers passkeys in the username field's autofill, where the browser supports it. */
+  async function armConditional() {
+    if (conditional || !(await wa.conditionalAvailable())) return;
+    const controller = new AbortController();
+    const mine = { controller, done: null };
+    conditional = mine;
+    mine.done = (async () => {
+      const r = await startCeremony(null);
+      if (r.status !== 200 || controller.signal.aborted) return false;
+      const got = await wa.get(r.data.options, { mediation: 'conditional', signal: controller.signal });
+      if (controller.signal.aborted || !got.credential) return false;
+      // A passkey was chosen but refused (the message says why): offer the autofill again.
+      return !(await finish(r.data.ceremonyId, got.credential));
+    })().finally(() => {
+      if (conditional === mine) conditional = null;
+    });
+    mine.done.then((again) => {
+      if (again) armConditional();
+    }, () => {});
+  }
+
+  /** Ends the autofill request and waits until the browser has let go of it. */
+  async function disarmConditional() {
+    const c = conditional;
+    if (!c) return;
+    conditional = null;
+    c.controller.abort();
+    await c.done.catch(() => {});
+  }
+
+  let passkeyBusy = false;
+
+  $('passkey').addEventListener('click', async () => {
+    if (passkeyBusy) return;
+    passkeyBusy = true;
+    hide($('passkey-error'));
+    hide($('error'));
+    const button = $('passkey');
+    button.disabled = true;
+    button.textContent = 'Waiting for your passkey…';
+    let entered = false;
+    try {
+      await disarmConditional();
+      const username = $('username').value.trim();
+      const r = await startCeremony(username);
+      if (r.status !== 200 || typeof r.data.ceremonyId !== 'string' || !r.data.options) {
+        passkeyError(message(r, 'Passkey sign-in could not start'));
+        return;
+      }
+      const got = await wa.get(r.data.options);
+      if (got.error) {
+        passkeyError(wa.problemText(got.error, 'sign-in'));
+        return;
+      }
+      entered = await finish(r.data.ceremonyId, got.credential);
+    } finally {
+      passkeyBusy = false;
+      if (!entered) {
+        button.disabled = false;
+        button.textContent = 'Sign in with a passkey';
+        if (!$('login').classList.contains('hidden')) armConditional();
+      }
+    }
+  });
+
+  /** Hands the signed challenge to keyward; on success follows the flow on (like the password
+   *  login) and answers true. */
+  async function finish(ceremonyId, credential) {
+    const r = await call('POST', '/auth/api/flow/passkey/login/finish', { flow: flow || null, ceremonyId, credential });
+    if (r.status === 200 && typeof r.data.redirect === 'string' && r.data.redirect) {
+      location.assign(r.data.redirect);
+      return true;
+    }
+    if (r.status === 200) {
+      passkeyError('Unexpected answer from keyward. Try again.');
+    } else if (r.status === 401) {
+      passkeyError(message(r, 'This passkey is not known here'));
+    } else if (r.status === 429) {
+      const wait = r.headers.get('retry-after');
+      passkeyError(message(r, 'Too many attempts' + (wait ? '; try again in ' + wait + ' s' : '')));
+    } else {
+      passkeyError(message(r, 'Passkey sign-in failed'));
+    }
+    return false;
   }
 
   $('login').addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const err = $('error');
     hide(err);
+    hide($('passkey-error'));
     const username = $('username').value.trim();
     const password = $('password').value;
     if (!username) {

@@ -21,7 +21,7 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The pages and the files they are made of.
-const PAGES: [(&str, &str, &str, &str); 5] = [
+const PAGES: [(&str, &str, &str, &str); 6] = [
     (
         "/account",
         "account/index.html",
@@ -51,6 +51,12 @@ const PAGES: [(&str, &str, &str, &str); 5] = [
         "flow/setup.html",
         "pageSetup",
         "The page of the one-time setup link",
+    ),
+    (
+        "/auth/flow/passkey",
+        "flow/passkey.html",
+        "pagePasskey",
+        "The page of a passkey link: adds a passkey to the link's user",
     ),
 ];
 

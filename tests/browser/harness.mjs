@@ -24,8 +24,9 @@ function childEnv() {
 
 /**
  * Starts `keyward serve` on a free loopback port with a fresh database.
- * Returns `{base, dbPath, dir, lines, stderr, waitForLine, cli, stop}`; `lines` keeps growing
- * with the server's later stdout lines (the setup link among them).
+ * Returns `{base, publicUrl, dbPath, dir, lines, stderr, waitForLine, cli, stop}`: `base` is the
+ * listening address, `publicUrl` the one the server names itself by (the origin of passkeys);
+ * `lines` keeps growing with the server's later stdout lines (the setup link among them).
  */
 export async function startServer({ extraArgs = [] } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'keyward-test-'));
@@ -106,14 +107,14 @@ export async function startServer({ extraArgs = [] } = {}) {
     await stop().catch(() => {});
     throw new Error(`keyward did not start (${BIN}): ${e.message}\nstderr:\n${stderr.join('\n')}`);
   }
-  const base = LISTENING.exec(listening)[1];
+  const [, base, publicUrl] = LISTENING.exec(listening);
 
   /** Runs the binary with `args` plus `--db <dbPath>`; `stdin` is written and closed. */
   function cli(cliArgs, stdin = '') {
     return runBinary([...cliArgs, '--db', dbPath], stdin);
   }
 
-  return { base, dbPath, dir, lines, stderr, waitForLine, cli, stop, process: child };
+  return { base, publicUrl, dbPath, dir, lines, stderr, waitForLine, cli, stop, process: child };
 }
 
 /** Runs the keyward binary once and collects its output. */
@@ -250,7 +251,8 @@ export async function fillLogin(page, username, password) {
   await page.locator('#login').waitFor({ state: 'visible' });
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  // exact: the page also has a "Sign in with a passkey" button.
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 /** How many pixels the page scrolls sideways (0 when it fits the window). */

@@ -9,7 +9,7 @@ import { api, createAdmin, serverFor, token } from './harness.mjs';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function verify(server, jwt, jwks) {
-  return jose.jwtVerify(jwt, jwks, { issuer: server.base, audience: server.base, typ: 'at+jwt' });
+  return jose.jwtVerify(jwt, jwks, { issuer: server.publicUrl, audience: server.publicUrl, typ: 'at+jwt' });
 }
 
 function remoteJwks(server) {

@@ -84,7 +84,7 @@ async function newPage(browser, t, options = PHONE) {
 async function fill(page, username, password) {
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 test('the login page', async (t) => {
@@ -169,7 +169,7 @@ test('the login page', async (t) => {
     const alert = page.locator('#error');
     const user = page.getByLabel('Username');
     const pass = page.getByLabel('Password', { exact: true });
-    const button = page.getByRole('button', { name: 'Sign in' });
+    const button = page.getByRole('button', { name: 'Sign in', exact: true });
 
     await fill(page, 'alice', 'wrong password');
     await alert.waitFor({ state: 'visible' });

@@ -50,7 +50,7 @@ async function oauthSetup(t, { requiresSecret = false } = {}) {
     auth = client.ClientSecretBasic(secret);
   }
 
-  const config = await client.discovery(new URL(server.base), clientId, undefined, auth, {
+  const config = await client.discovery(new URL(server.publicUrl), clientId, undefined, auth, {
     execute: [client.allowInsecureRequests],
   });
   return { server, adminToken, alice, clientId, secret, redirectUri, redirects, config };
@@ -86,11 +86,11 @@ function recordNavigations(context) {
 async function fillLogin(page, username, password) {
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 async function expectLoginPage(page, server) {
-  await page.waitForURL((u) => u.href.startsWith(server.base + '/auth/flow/login?'));
+  await page.waitForURL((u) => u.href.startsWith(server.publicUrl + '/auth/flow/login?'));
   const flow = new URL(page.url()).searchParams.get('flow');
   assert.ok(flow, 'the login page carries the flow');
   await page.locator('#login').waitFor({ state: 'visible' });
@@ -98,7 +98,7 @@ async function expectLoginPage(page, server) {
 }
 
 function jwks(server) {
-  return jose.createRemoteJWKSet(new URL(server.base + '/.well-known/jwks.json'));
+  return jose.createRemoteJWKSet(new URL(server.publicUrl + '/.well-known/jwks.json'));
 }
 
 /** The OAuth error code of an openid-client failure, from the body or a WWW-Authenticate challenge. */
@@ -129,10 +129,10 @@ test('authorization code + PKCE through the login page; tokens, userinfo, refres
   const { server, alice, clientId, config } = s;
 
   const meta = config.serverMetadata();
-  assert.equal(meta.issuer, server.base);
-  assert.equal(meta.authorization_endpoint, server.base + '/auth/oauth/authorize');
-  assert.equal(meta.token_endpoint, server.base + '/auth/oauth/token');
-  assert.equal(meta.jwks_uri, server.base + '/.well-known/jwks.json');
+  assert.equal(meta.issuer, server.publicUrl);
+  assert.equal(meta.authorization_endpoint, server.publicUrl + '/auth/oauth/authorize');
+  assert.equal(meta.token_endpoint, server.publicUrl + '/auth/oauth/token');
+  assert.equal(meta.jwks_uri, server.publicUrl + '/.well-known/jwks.json');
   assert.ok(meta.code_challenge_methods_supported?.includes('S256'), 'S256 is supported');
   assert.ok(meta.response_types_supported?.includes('code'));
 
@@ -166,18 +166,18 @@ test('authorization code + PKCE through the login page; tokens, userinfo, refres
   assert.deepEqual(new Set(tokens.scope.split(' ')), new Set(['openid', 'profile', 'email']));
 
   const idc = tokens.claims();
-  assert.equal(idc.iss, server.base);
+  assert.equal(idc.iss, server.publicUrl);
   assert.equal(idc.aud, clientId);
   assert.equal(idc.sub, alice.id);
   assert.equal(idc.nonce, req.checks.expectedNonce);
 
   const keys = jwks(server);
-  const at = await jose.jwtVerify(tokens.access_token, keys, { issuer: server.base, audience: server.base, typ: 'at+jwt' });
+  const at = await jose.jwtVerify(tokens.access_token, keys, { issuer: server.publicUrl, audience: server.publicUrl, typ: 'at+jwt' });
   assert.equal(at.payload.sub, alice.id);
   assert.equal(at.payload.client_id, clientId);
   assert.ok(at.payload.sid, 'sid');
   assert.deepEqual(new Set(at.payload.scope.split(' ')), new Set(['openid', 'profile', 'email']));
-  const id = await jose.jwtVerify(tokens.id_token, keys, { issuer: server.base, audience: clientId, typ: 'JWT' });
+  const id = await jose.jwtVerify(tokens.id_token, keys, { issuer: server.publicUrl, audience: clientId, typ: 'JWT' });
   assert.equal(id.payload.sub, alice.id);
   assert.equal(id.payload.nonce, req.checks.expectedNonce);
 
@@ -192,7 +192,7 @@ test('authorization code + PKCE through the login page; tokens, userinfo, refres
   assert.ok(refreshed.access_token);
   assert.ok(refreshed.refresh_token);
   assert.notEqual(refreshed.refresh_token, tokens.refresh_token);
-  const at2 = await jose.jwtVerify(refreshed.access_token, keys, { issuer: server.base, audience: server.base, typ: 'at+jwt' });
+  const at2 = await jose.jwtVerify(refreshed.access_token, keys, { issuer: server.publicUrl, audience: server.publicUrl, typ: 'at+jwt' });
   assert.equal(at2.payload.sub, alice.id);
   assert.notEqual(at2.payload.jti, at.payload.jti);
   await expectOAuthError(client.refreshTokenGrant(config, tokens.refresh_token), 'invalid_grant');
@@ -201,7 +201,7 @@ test('authorization code + PKCE through the login page; tokens, userinfo, refres
   await assert.rejects(client.fetchUserInfo(config, refreshed.access_token, alice.id), 'the session has ended');
   // The code was used up long ago.
   await expectOAuthError(client.authorizationCodeGrant(config, cb, req.checks), 'invalid_grant');
-  assert.ok(navigations.some((u) => u.startsWith(server.base + '/auth/flow/login')));
+  assert.ok(navigations.some((u) => u.startsWith(server.publicUrl + '/auth/flow/login')));
 });
 
 test('single sign-on: the second authorization skips the form, prompt=login shows it again', async (t) => {
@@ -262,7 +262,8 @@ test('the login page: wrong password, autocomplete, phone layout', async (t) => 
 
   const username = page.getByLabel('Username');
   const password = page.getByLabel('Password', { exact: true });
-  assert.equal(await username.getAttribute('autocomplete'), 'username');
+  // With passkeys on, the username field also offers them (conditional mediation).
+  assert.equal(await username.getAttribute('autocomplete'), 'username webauthn');
   assert.equal(await password.getAttribute('autocomplete'), 'current-password');
   assert.equal(await password.getAttribute('type'), 'password');
   assert.equal(await page.locator('#error').getAttribute('role'), 'alert');
@@ -319,7 +320,7 @@ test('an unknown redirect_uri or client gets an error page, never a redirect', a
     'unknown client': { client_id: '00000000-0000-4000-8000-000000000000' },
   };
   for (const [what, p] of Object.entries(bad)) {
-    const r = await fetch(`${server.base}/auth/oauth/authorize?${params(p)}`, { redirect: 'manual' });
+    const r = await fetch(`${server.publicUrl}/auth/oauth/authorize?${params(p)}`, { redirect: 'manual' });
     assert.equal(r.status, 400, `${what}: status`);
     assert.equal(r.headers.get('location'), null, `${what}: no redirect`);
     assert.match(r.headers.get('content-type') || '', /text\/html/, `${what}: an HTML page`);
@@ -330,12 +331,12 @@ test('an unknown redirect_uri or client gets an error page, never a redirect', a
   const context = await browser.newContext();
   let leaked = false;
   context.on('request', (r) => {
-    if (new URL(r.url()).origin !== server.base) leaked = true;
+    if (new URL(r.url()).origin !== server.publicUrl) leaked = true;
   });
   const page = await context.newPage();
-  const resp = await page.goto(`${server.base}/auth/oauth/authorize?${params(bad['unknown redirect_uri'])}`);
+  const resp = await page.goto(`${server.publicUrl}/auth/oauth/authorize?${params(bad['unknown redirect_uri'])}`);
   assert.equal(resp.status(), 400);
-  assert.equal(new URL(page.url()).origin, server.base);
+  assert.equal(new URL(page.url()).origin, server.publicUrl);
   assert.equal(leaked, false);
   const text = await page.locator('body').innerText();
   assert.ok(text.trim().length > 0, 'the error page says something');
@@ -364,11 +365,11 @@ test('a confidential client authenticates at the token endpoint (RS256 keys); re
   const cb = new URL(await redirects.next());
 
   // Without the secret the code is refused: the client must authenticate.
-  const noSecret = await client.discovery(new URL(server.base), clientId, undefined, client.None(), {
+  const noSecret = await client.discovery(new URL(server.publicUrl), clientId, undefined, client.None(), {
     execute: [client.allowInsecureRequests],
   });
   await expectOAuthError(client.authorizationCodeGrant(noSecret, cb, req.checks), 'invalid_client');
-  const wrongSecret = await client.discovery(new URL(server.base), clientId, undefined, client.ClientSecretBasic('wrong'), {
+  const wrongSecret = await client.discovery(new URL(server.publicUrl), clientId, undefined, client.ClientSecretBasic('wrong'), {
     execute: [client.allowInsecureRequests],
   });
   await expectOAuthError(client.authorizationCodeGrant(wrongSecret, cb, req.checks), 'invalid_client');
@@ -380,7 +381,7 @@ test('a confidential client authenticates at the token endpoint (RS256 keys); re
     assert.equal(h.alg, 'RS256');
     assert.equal(h.kid, kid);
   }
-  await jose.jwtVerify(tokens.id_token, jwks(server), { issuer: server.base, audience: clientId, algorithms: ['RS256'] });
+  await jose.jwtVerify(tokens.id_token, jwks(server), { issuer: server.publicUrl, audience: clientId, algorithms: ['RS256'] });
 
   const live = await client.tokenIntrospection(config, tokens.access_token);
   assert.equal(live.active, true);
@@ -397,7 +398,7 @@ test('the flow API: CSRF double submit, session cookie, bogus flow', async (t) =
   const server = await serverFor(t);
   await createAdmin(server, ADMIN.username, ADMIN.password);
 
-  const page = await fetch(server.base + '/auth/flow/login');
+  const page = await fetch(server.publicUrl + '/auth/flow/login');
   assert.equal(page.status, 200);
   assert.match(page.headers.get('content-security-policy') || '', /script-src 'self'/);
   const setCookie = page.headers.getSetCookie().find((c) => c.startsWith('kw_csrf='));
@@ -443,7 +444,7 @@ test('the flow API: CSRF double submit, session cookie, bogus flow', async (t) =
 
   const browser = await browserFor(t);
   const p = await browser.newPage();
-  await p.goto(server.base + '/auth/flow/login?flow=not-a-flow');
+  await p.goto(server.publicUrl + '/auth/flow/login?flow=not-a-flow');
   await p.locator('#invalid').waitFor({ state: 'visible' });
   assert.equal(await p.locator('#login').isVisible(), false);
 });
@@ -480,7 +481,7 @@ test('the login page shows the throttling message', async (t) => {
   assert.notEqual(throttled.text, first, 'a different message');
   assert.ok(throttled.text.length > 0);
   assert.ok(await alert.isVisible());
-  assert.ok(await page.getByRole('button', { name: 'Sign in' }).isEnabled(), 'the form stays usable');
+  assert.ok(await page.getByRole('button', { name: 'Sign in', exact: true }).isEnabled(), 'the form stays usable');
   assert.equal(await page.getByLabel('Username').inputValue(), alice.username);
   await page.screenshot({ path: '/tmp/login-throttled.png', fullPage: true });
 });

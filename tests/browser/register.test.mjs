@@ -173,7 +173,7 @@ test('the register-token path: a waiting password login becomes an account, insi
     body: { name: 'test app', redirectUrls: [redirects.uri], requiresSecret: false, validScopes: ['openid', 'profile', 'email'] },
   });
   assert.equal(c.status, 201, c.text);
-  const config = await client.discovery(new URL(server.base), c.body.id, undefined, client.None(), {
+  const config = await client.discovery(new URL(server.publicUrl), c.body.id, undefined, client.None(), {
     execute: [client.allowInsecureRequests],
   });
 

@@ -16,7 +16,7 @@ function watchErrors(page) {
 test('the setup link creates the first admin, once', async (t) => {
   const server = await serverFor(t);
   const link = await setupLink(server);
-  assert.ok(link.startsWith(server.base + '/auth/flow/setup#token='), link);
+  assert.ok(link.startsWith(server.publicUrl + '/auth/flow/setup#token='), link);
   const browser = await browserFor(t);
 
   // On a phone: the form fits the screen, nothing scrolls sideways.
