@@ -189,9 +189,12 @@ fn discovery_document() {
     assert_eq!(d["issuer"], c.s.public_url());
     assert_eq!(
         d["token_endpoint"],
-        format!("{}/auth/oauth/token", c.s.base)
+        format!("{}/auth/oauth/token", c.s.public_url())
     );
-    assert_eq!(d["jwks_uri"], format!("{}/.well-known/jwks.json", c.s.base));
+    assert_eq!(
+        d["jwks_uri"],
+        format!("{}/.well-known/jwks.json", c.s.public_url())
+    );
     assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
 }
 
