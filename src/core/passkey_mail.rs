@@ -19,18 +19,19 @@ pub async fn send_link(
     if actor.id != user_id && !actor.is_admin {
         return Err(Error::forbidden("only an admin may act on another user"));
     }
-    let mailer = app.mailer.as_ref().ok_or_else(|| {
-        Error::new(
-            Reason::Precondition,
-            "no mail server is configured (start keyward with --smtp-url)",
-        )
-    })?;
     let id = user_id.to_string();
     let user = app
         .db
         .read(move |r| db::users::get(r, &id))
         .await?
         .ok_or_else(|| Error::not_found(Thing::User, "user not found"))?;
+    // After the user: an unknown user is 404 whether or not mail is set up.
+    let mailer = app.mailer.as_ref().ok_or_else(|| {
+        Error::new(
+            Reason::Precondition,
+            "no mail server is configured (start keyward with --smtp-url)",
+        )
+    })?;
     let to = user
         .email
         .clone()

@@ -186,6 +186,8 @@ test('a passkey link registers a passkey; the passkey signs in through the OAuth
   let claims = await app.redeem(req, await app.redirects.next());
   assert.equal(claims.sub, s.alice.id);
   assert.ok(starts.some((b) => b.username === ALICE.username), `started with the username: ${JSON.stringify(starts)}`);
+  // The browser's own navigation to the application's callback ends before the next one starts.
+  await page.waitForURL((u) => u.pathname === '/cb');
 
   // Usernameless, in a browser without a session: the button with an empty username field.
   await context.clearCookies();
