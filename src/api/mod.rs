@@ -436,6 +436,7 @@ pub fn login_status(r: Reason) -> u16 {
         Reason::Throttled(_) => 429,
         Reason::Internal => 500,
         Reason::Busy(_) | Reason::Unavailable => 503,
+        Reason::ProviderFailed => 502,
     }
 }
 
