@@ -297,8 +297,8 @@ async fn finish_flow(app: &App, r: &CallbackRequest<'_>) -> std::result::Result<
         .filter(|c| !c.is_empty())
         .ok_or_else(|| Problem::new("provider_error", &id, flow_ref))?;
     let mode = Mode::parse(Some(&row.mode)).unwrap_or(Mode::Login);
-    let request = match open_flow(app, flow_ref) {
-        Ok(r) => r,
+    let (request, origin) = match super::hosted::flow_and_origin(app, flow_ref, r.origin.clone()) {
+        Ok(x) => x,
         // The application's request expired while the browser was at the provider.
         Err(_) => return Err(state_invalid(None)),
     };
@@ -313,10 +313,6 @@ async fn finish_flow(app: &App, r: &CallbackRequest<'_>) -> std::result::Result<
         )
         .await
         .map_err(|f| failed(&id, flow_ref, &f))?;
-    let origin = Origin {
-        client_id: request.as_ref().map(|r| r.client_id.clone()),
-        ..r.origin.clone()
-    };
     let done = Done {
         inst,
         mode,
