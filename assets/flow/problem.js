@@ -12,41 +12,43 @@
   const reason = q.get('reason') || '';
   const instanceId = q.get('instance') || '';
 
-  /** Per reason: the heading, what happened, and what to do (`P` is the provider's name). */
+  /** Per reason: the heading, what happened, and what to do. `who` names the provider
+   *  ("GitHub", or "the provider" when the instance is unknown), `acct` the person's account
+   *  there ("GitHub account", "account at the provider"). */
   const REASONS = {
     consent_denied: {
       heading: 'Sign-in cancelled',
-      text: (p) => 'You did not allow keyward to use your ' + p + ' account, so you are not signed in.',
+      text: (who, acct) => 'You did not allow keyward to use your ' + acct + ', so you are not signed in.',
       detail: 'To sign in with it, start again and allow access when you are asked.',
     },
     state_invalid: {
       heading: 'This sign-in cannot be finished',
-      text: (p) => 'The answer from ' + p + ' does not belong to a sign-in started in this browser: it may be old, used already, or started somewhere else.',
+      text: (who) => 'The answer from ' + who + ' does not belong to a sign-in started in this browser: it may be old, used already, or started somewhere else.',
       detail: 'Nothing was signed in or changed. Start again from the sign-in page.',
     },
     provider_error: {
       heading: 'Sign-in did not work',
-      text: (p) => p + ' answered with an error, so you are not signed in.',
+      text: (who) => who + ' answered with an error, so you are not signed in.',
       detail: 'Try again in a moment, or sign in another way.',
     },
     provider_unreachable: {
       heading: 'Sign-in did not work',
-      text: (p) => p + ' cannot be reached right now, so you are not signed in.',
+      text: (who) => who + ' cannot be reached right now, so you are not signed in.',
       detail: 'Try again later, or sign in another way.',
     },
     id_token_invalid: {
       heading: 'Sign-in refused',
-      text: (p) => 'The answer from ' + p + ' could not be verified, so keyward did not accept it.',
+      text: (who) => 'The answer from ' + who + ' could not be verified, so keyward did not accept it.',
       detail: 'Nothing was signed in or changed. If this keeps happening, tell an administrator.',
     },
     no_account: {
       heading: 'No account for this login',
-      text: (p) => 'There is no account here for the ' + p + ' account you signed in with.',
+      text: (who, acct) => 'There is no account here for the ' + acct + ' you signed in with.',
       detail: '',
     },
     login_disabled: {
       heading: 'Sign-in not available',
-      text: (p) => 'Signing in with ' + p + ' is turned off here.',
+      text: (who) => 'Signing in with ' + who + ' is turned off here.',
       detail: 'Sign in another way, or ask an administrator.',
     },
     blocked: {
@@ -56,12 +58,12 @@
     },
     identity_taken: {
       heading: 'Login not added',
-      text: (p) => 'This ' + p + ' account already belongs to another account here, so it was not added to yours.',
+      text: (who, acct) => 'This ' + acct + ' already belongs to another account here, so it was not added to yours.',
       detail: 'Sign in with it to use that account, or unlink it there first.',
     },
     not_logged_in: {
       heading: 'Sign in first',
-      text: (p) => 'To add a ' + p + ' login to your account, sign in to your account first.',
+      text: (who, acct) => 'To link your ' + acct + ', sign in to your account here first.',
       detail: 'Nothing was added.',
     },
     instance_unknown: {
@@ -72,9 +74,12 @@
   };
   const FALLBACK = {
     heading: 'Signing in did not work',
-    text: (p) => 'Signing in with ' + p + ' did not work. Nothing was changed.',
+    text: (who) => 'Signing in with ' + who + ' did not work. Nothing was changed.',
     detail: 'Start again from the sign-in page.',
   };
+
+  /** A sentence starts with a capital letter ("the provider …" → "The provider …"). */
+  const sentenceCase = (t) => t.charAt(0).toUpperCase() + t.slice(1);
 
   /** The instance of the failed login, from keyward's public list (null when unknown). */
   async function instanceOf(id) {
@@ -93,13 +98,13 @@
       instanceOf(instanceId),
       call('GET', '/auth/api/flow/context' + flowQuery),
     ]);
-    const name = instance ? providers.instanceName(instance) : 'the provider';
-    const capital = name.charAt(0).toUpperCase() + name.slice(1);
+    const name = instance ? providers.instanceName(instance) : null;
+    const who = name || 'the provider';
+    const acct = name ? name + ' account' : 'account at the provider';
 
     $('heading').firstChild.textContent = what.heading;
     document.title = what.heading + ' – keyward';
-    const text = what.text(name);
-    $('problem-text').textContent = text.startsWith(name) ? capital + text.slice(name.length) : text;
+    $('problem-text').textContent = sentenceCase(what.text(who, acct));
     $('problem-detail').textContent = what.detail;
     show($('problem-detail'), !!what.detail);
 
@@ -124,6 +129,7 @@
     if (reason === 'not_logged_in') {
       $('back').textContent = 'Sign in';
     }
+    $('card').removeAttribute('aria-busy');
   }
 
   start();
