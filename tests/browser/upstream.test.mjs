@@ -84,6 +84,16 @@ async function setup(t) {
     instanceConfig: { clientId: s.github.clientId, clientSecret: s.github.clientSecret, baseUrl: s.github.base, apiUrl: `http://127.0.0.1:${await closedPort()}` },
   });
   s.github.allowRedirect(s.down.callbackUrl);
+  // A GitLab that only syncs: nobody signs in with it, but accounts can be linked to it.
+  s.sync = await createInstance(s, {
+    name: 'GitLab Sync',
+    type: 'gitlab',
+    instanceConfig: { clientId: s.gitlab.clientId, clientSecret: s.gitlab.clientSecret, baseUrl: s.gitlab.base },
+    isLoginActive: false,
+    isSelfRegisterActive: false,
+    doesImplicitRegister: false,
+    isSyncActive: true,
+  });
 
   // An application: an OAuth client with its redirect endpoint.
   s.redirects = await redirectCatcher(t);
@@ -297,6 +307,8 @@ test('GitHub and GitLab through the login page and the account page', async (t) 
     const link = page.getByRole('link', { name: 'Link GitHub', exact: true });
     assert.equal(await link.getAttribute('href'), `/auth/api/flow/redirect/${s.gh.id}?mode=link`);
     assert.equal(await page.getByRole('link', { name: 'Link GitLab', exact: true }).count(), 1);
+    assert.equal(await page.getByRole('link', { name: 'Link GitLab Sync', exact: true }).getAttribute('href'),
+      `/auth/api/flow/redirect/${s.sync.id}?mode=link`, 'an instance that only syncs can be linked too');
     await page.screenshot({ path: '/tmp/upstream-account-before.png', fullPage: true });
 
     s.github.signIn(ALICE_GH);
