@@ -173,7 +173,7 @@ fn identities_out(list: &[(Identity, Instance)]) -> Vec<Auth0Identity> {
                 connection: inst.name.clone().unwrap_or_else(|| inst.id.clone()),
                 provider: inst.kind.to_string(),
                 user_id: i.subject.clone(),
-                is_social: inst.strategy().needs_redirect_flow,
+                is_social: inst.strategy().caps().needs_redirect_flow,
                 profile_data: (n > 0 && !profile.is_empty()).then_some(profile),
             }
         })

@@ -25,7 +25,7 @@ pub struct Instance {
 }
 
 impl Instance {
-    pub fn strategy(&self) -> &'static Strategy {
+    pub fn strategy(&self) -> &'static dyn Strategy {
         self.kind.strategy()
     }
 }
@@ -83,13 +83,13 @@ fn seal_row(app: &App, i: &Instance) -> InstanceRow {
 
 /// A flag's value: the request's, or by default what the strategy can do. True is refused
 /// where the strategy cannot do it.
-fn flag(field: &str, requested: Option<bool>, capable: bool, s: &Strategy) -> Result<bool> {
+fn flag(field: &str, requested: Option<bool>, capable: bool, s: &dyn Strategy) -> Result<bool> {
     match requested {
         Some(true) if !capable => Err(Error::field(
             field,
             format!(
                 "cannot be true: the {} strategy does not support it",
-                s.type_name
+                s.type_name()
             ),
         )),
         Some(v) => Ok(v),
@@ -109,25 +109,25 @@ fn apply_flags(i: &mut Instance, f: Flags, defaults_from_capability: bool) -> Re
     i.is_login_active = flag(
         "isLoginActive",
         keep(f.is_login_active, i.is_login_active),
-        s.can_login,
+        s.caps().can_login,
         s,
     )?;
     i.is_self_register_active = flag(
         "isSelfRegisterActive",
         keep(f.is_self_register_active, i.is_self_register_active),
-        s.can_login_register,
+        s.caps().can_login_register,
         s,
     )?;
     i.is_sync_active = flag(
         "isSyncActive",
         keep(f.is_sync_active, i.is_sync_active),
-        s.can_sync,
+        s.caps().can_sync,
         s,
     )?;
     i.does_implicit_register = flag(
         "doesImplicitRegister",
         keep(f.does_implicit_register, i.does_implicit_register),
-        s.allows_implicit_signup,
+        s.caps().allows_implicit_signup,
         s,
     )?;
     Ok(())

@@ -11,11 +11,13 @@ pub mod instances;
 pub mod keys;
 pub mod link_codes;
 pub mod passkeys;
+pub mod provider_tokens;
 pub mod refresh_tokens;
 pub mod revoked_tokens;
 pub mod sessions;
 pub mod settings;
 pub mod snapshot;
+pub mod upstream_flows;
 pub mod users;
 
 use crate::error::{Error, Result};
