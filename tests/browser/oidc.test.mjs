@@ -115,14 +115,38 @@ function recordNavigations(context) {
   return urls;
 }
 
-/** Waits for keyward's problem page and returns its query. */
+/** What the problem page says per reason (its own texts, from assets/flow/problem.js). */
+const PROBLEM_TEXT = {
+  id_token_invalid: /could not be verified/,
+  state_invalid: /does not belong to a sign-in started in this browser/,
+  no_account: /There is no account here for the Acme SSO account/,
+};
+
+/** Waits for keyward's problem page (its script done) and returns its query. */
 async function expectProblem(page, server, reason, instanceId) {
   await page.waitForURL((u) => u.href.startsWith(server.publicUrl + '/auth/flow/problem?'));
+  await page.locator('#card:not([aria-busy])').waitFor();
   const q = new URL(page.url()).searchParams;
   assert.equal(q.get('reason'), reason, page.url());
   assert.equal(q.get('instance'), instanceId);
-  await page.locator('h1').waitFor({ state: 'visible' });
+  assert.match(await page.locator('#problem-text').innerText(), PROBLEM_TEXT[reason]);
   return q;
+}
+
+const rowTexts = (page) =>
+  page.locator('#logins tbody tr[data-id]').evaluateAll((rows) =>
+    rows.map((r) => Array.from(r.querySelectorAll('td')).slice(0, 4).map((td) => td.textContent.trim())));
+
+async function waitForRows(page, n) {
+  await page.waitForFunction((n) => document.querySelectorAll('#logins tbody tr[data-id]').length === n, n);
+}
+
+/** On the account page: the "Link Acme SSO" button, checked, clicked; the provider's page opens. */
+async function clickLink(page, op, instance) {
+  const link = page.getByRole('link', { name: `Link ${ACME}`, exact: true });
+  assert.equal(await link.getAttribute('href'), `/auth/api/flow/redirect/${instance.id}?mode=link`);
+  await link.click();
+  await page.waitForURL((u) => u.href.startsWith(op.issuer + '/interaction/'));
 }
 
 async function users(server, adminToken) {
@@ -229,17 +253,22 @@ test('linking: a signed-in user adds the provider account on the account page, t
 
   const { page, errors } = await pageFor(browser, t, DESKTOP);
   await aliceOnAccountPage(page, server);
-  await page.getByRole('link', { name: new RegExp(ACME) }).click();
-  await page.waitForURL((u) => u.href.startsWith(op.issuer + '/interaction/'));
+  await waitForRows(page, 1);
+  await clickLink(page, op, instance);
   const auth = op.seen.authorizations.at(-1).searchParams;
   assert.equal(auth.get('redirect_uri'), instance.callbackUrl);
   await providerSignIn(page, 'grace');
 
-  await page.waitForURL((u) => u.pathname === '/account' && u.searchParams.get('linked') !== null);
-  assert.equal(new URL(page.url()).searchParams.get('linked'), ACME);
-  await page.locator('#app').waitFor({ state: 'visible' });
-  await page.locator('#logins tbody tr', { hasText: ACME }).waitFor({ state: 'visible' });
-  assert.match(await page.locator('#logins tbody tr', { hasText: ACME }).innerText(), /grace/);
+  // Back on the account page: the new login listed, the notice said once.
+  await page.waitForURL((u) => u.pathname === '/account');
+  await waitForRows(page, 2);
+  const msg = page.locator('#logins-msg');
+  await msg.waitFor({ state: 'visible' });
+  assert.match(await msg.innerText(), /Linked your Acme SSO account “grace”/);
+  const row = (await rowTexts(page)).find((r) => r[0] === ACME);
+  assert.ok(row, JSON.stringify(await rowTexts(page)));
+  assert.equal(row[2], 'grace', 'the provider account is named by its username');
+  assert.equal(row[3], 'Active');
   await page.screenshot({ path: '/tmp/oidc-linked.png', fullPage: true });
   const logins = await loginData(server, adminToken, alice.id);
   assert.deepEqual(
@@ -270,7 +299,8 @@ test('no linking by e-mail: a user with the provider account\'s e-mail is only t
   const q = await expectProblem(page, server, 'no_account', instance.id);
   assert.equal(q.get('hint'), 'email', 'the provider\'s verified e-mail belongs to a user');
   assert.equal(q.get('register'), '1', 'the instance allows registration');
-  await page.getByText('You may already have an account').waitFor({ state: 'visible' });
+  assert.ok(await page.locator('#email-hint').isVisible(), 'the page says: sign in and link from the account page');
+  assert.match(await page.locator('#email-hint').innerText(), /You may already have an account/);
   assert.deepEqual(await users(server, adminToken), ['admin', 'alice']);
   assert.deepEqual((await loginData(server, adminToken, alice.id)).map((l) => l.strategyInstance.name), ['local'], 'nothing linked');
   await expectSignedOut(page, server);
@@ -321,10 +351,11 @@ test('a replayed state (the callback URL loaded again) is refused before the pro
   const navigations = recordNavigations(context);
 
   await aliceOnAccountPage(page, server);
-  await page.getByRole('link', { name: new RegExp(ACME) }).click();
-  await page.waitForURL((u) => u.href.startsWith(op.issuer + '/interaction/'));
+  await waitForRows(page, 1);
+  await clickLink(page, op, instance);
   await providerSignIn(page, 'grace');
-  await page.waitForURL((u) => u.pathname === '/account' && u.searchParams.get('linked') !== null);
+  await page.waitForURL((u) => u.pathname === '/account');
+  await waitForRows(page, 2);
   const callback = navigations.find((u) => u.startsWith(instance.callbackUrl + '?'));
   assert.ok(callback, navigations.join('\n'));
   assert.ok(new URL(callback).searchParams.get('state'));
