@@ -60,6 +60,8 @@ pub struct Caches {
     pub clients: db::snapshot::Snapshots<ClientKey, ClientAuth>,
     /// By client id and user id: the user and the session client-credentials tokens share.
     pub client_sessions: db::snapshot::Snapshots<(String, String), (db::users::User, String)>,
+    /// One provider-token refresh at a time per identity (see `core::sync`).
+    pub sync_refresh: core::sync::RefreshLocks,
 }
 
 const PUBLIC_URL_KEY: &str = "public_url";

@@ -90,6 +90,7 @@ pub(super) fn auth0_error(e: &Error) -> Response {
         Reason::Throttled(_) => (429, "too_many_requests"),
         Reason::Busy(_) | Reason::Unavailable => (503, "temporarily_unavailable"),
         Reason::Internal => (500, "internal_error"),
+        Reason::ProviderFailed => (502, "bad_gateway"),
         _ => (400, "invalid_body"),
     };
     super::with_retry_after(

@@ -67,12 +67,8 @@ pub async fn page_login(
     origin: Origin,
     browser: &str,
 ) -> Result<PageLogin> {
-    let request = open_flow(app, flow)?;
+    let (request, origin) = flow_and_origin(app, flow, origin)?;
     let inst = password_instance(app, instance).await?;
-    let origin = Origin {
-        client_id: request.as_ref().map(|r| r.client_id.clone()),
-        ..origin
-    };
     let (app2, browser) = (app.clone(), browser.to_string());
     // A login to a waiting identity writes nothing more; its register token is only signed.
     password_login_then(app, &inst, username, password, &origin, move |tx, o| {
@@ -101,11 +97,7 @@ pub async fn page_passkey_login(
     credential: serde_json::Value,
     origin: Origin,
 ) -> Result<Entered> {
-    let request = open_flow(app, flow)?;
-    let origin = Origin {
-        client_id: request.as_ref().map(|r| r.client_id.clone()),
-        ..origin
-    };
+    let (request, origin) = flow_and_origin(app, flow, origin)?;
     super::passkeys::finish_login_then(app, ceremony_id, credential, &origin, move |tx, o| {
         match o {
             Outcome::LoggedIn { session, .. } => {
@@ -119,4 +111,19 @@ pub async fn page_passkey_login(
         }
     })
     .await
+}
+
+/// The authorization request a page serves, if any, and the login's origin with its client:
+/// a session started for an application is that application's.
+pub fn flow_and_origin(
+    app: &App,
+    flow: Option<&str>,
+    origin: Origin,
+) -> Result<(Option<super::oauth::AuthRequest>, Origin)> {
+    let request = open_flow(app, flow)?;
+    let origin = Origin {
+        client_id: request.as_ref().map(|r| r.client_id.clone()),
+        ..origin
+    };
+    Ok((request, origin))
 }

@@ -480,12 +480,14 @@ pub async fn unlink(app: &App, actor: &Actor, identity_id: &str) -> Result<()> {
             let i = identities::get(tx, &id)?
                 .filter(|i| actor.is_admin || i.user_id.as_deref() == Some(actor.id.as_str()))
                 .ok_or_else(|| Error::not_found(Thing::Identity, "login data not found"))?;
-            remove_in(tx, &actor, &i)
+            remove_in(tx, &actor, &i, "identity.unlink")
         })
         .await
 }
 
-fn remove_in(tx: &Write, actor: &Actor, i: &Identity) -> Result<()> {
+/// Removes an identity under the last-method rule (and the last admin's): every unlink path,
+/// of any kind of login, ends here. `action` names it in the audit log.
+pub fn remove_in(tx: &Write, actor: &Actor, i: &Identity, action: &str) -> Result<()> {
     if let Some(uid) = &i.user_id
         && i.state == State::Valid
         && identities::count_valid(tx, uid)? <= 1
@@ -503,7 +505,7 @@ fn remove_in(tx: &Write, actor: &Actor, i: &Identity) -> Result<()> {
     }
     actor.audit(
         tx,
-        "identity.unlink",
+        action,
         Some(&i.id),
         json!({"user": i.user_id, "instance": i.instance_id}),
     )
@@ -539,7 +541,7 @@ pub async fn detach(
                     && i.user_id.as_deref() == Some(uid.as_str())
                 {
                     if inst.kind == crate::strategies::Kind::Passkey {
-                        super::passkeys::remove_identity_in(tx, &actor, &i, "passkey.remove")?;
+                        remove_in(tx, &actor, &i, "passkey.remove")?;
                         return Ok(None);
                     }
                     return detach_in(tx, &actor, &uid, &i).map(Some);

@@ -16,6 +16,8 @@ pub mod pending;
 pub mod principal;
 pub mod registration;
 pub mod sessions;
+pub mod sync;
+pub mod upstream;
 pub mod users;
 
 use crate::db::Write;

@@ -5,7 +5,6 @@
 //! id, base64url); its public key lives in `passkeys`. Ceremony state is kept in the database,
 //! single use, for 5 minutes. Every function checks and writes in one transaction.
 
-use super::guard::AdminGuard;
 use super::instances;
 use super::login::{self, Outcome};
 use super::sessions::Origin;
@@ -540,31 +539,10 @@ pub async fn remove(app: &App, actor: &Actor, user_id: &str, passkey_id: &str) -
         .write(move |tx| {
             let row = owned(tx, &actor, Some(&uid), &pid)?;
             let identity = identities::get(tx, &row.identity_id)?.ok_or_else(passkey_not_found)?;
-            remove_identity_in(tx, &actor, &identity, "passkey.remove")?;
+            super::linking::remove_in(tx, &actor, &identity, "passkey.remove")?;
             details_in(tx, &uid)
         })
         .await
-}
-
-/// Removes a passkey identity (its passkey row goes with it) under the last-method rule.
-/// Used by `remove` and by the unlink paths of the login data and the identities API.
-pub fn remove_identity_in(tx: &Write, actor: &Actor, i: &Identity, action: &str) -> Result<()> {
-    if let Some(uid) = &i.user_id
-        && i.state == State::Valid
-        && identities::count_valid(tx, uid)? <= 1
-    {
-        return Err(Error::new(
-            Reason::LastLoginMethod,
-            "this is the user's last login method",
-        ));
-    }
-    let admins = AdminGuard::new(tx)?;
-    identities::delete(tx, &i.id)?;
-    admins.check(tx, "this would remove the last admin's last login method")?;
-    if let Some(uid) = &i.user_id {
-        users::bump_sequence(tx, uid)?;
-    }
-    actor.audit(tx, action, Some(&i.id), json!({"user": i.user_id}))
 }
 
 /// Whether identity `i` is a passkey (its instance is of the passkey kind).

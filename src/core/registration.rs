@@ -105,11 +105,7 @@ pub async fn register_with_password(
     r: Registration,
     origin: Origin,
 ) -> Result<Entered> {
-    let request = open_flow(app, flow)?;
-    let origin = Origin {
-        client_id: request.as_ref().map(|r| r.client_id.clone()),
-        ..origin
-    };
+    let (request, origin) = super::hosted::flow_and_origin(app, flow, origin)?;
     let inst = login::password_instance(app, instance).await?;
     if !inst.is_self_register_active {
         return Err(self_register_disabled());
