@@ -124,7 +124,9 @@ const PROBLEM_TEXT = {
 
 /** Waits for keyward's problem page (its script done) and returns its query. */
 async function expectProblem(page, server, reason, instanceId) {
-  await page.waitForURL((u) => u.href.startsWith(server.publicUrl + '/auth/flow/problem?'));
+  // Wherever the callback ends (a page of keyward's, not its API): it must be the problem page.
+  await page.waitForURL((u) => u.origin === server.publicUrl && !u.pathname.startsWith('/auth/api/'));
+  assert.equal(new URL(page.url()).pathname, '/auth/flow/problem', `ended on ${page.url()}`);
   await page.locator('#card:not([aria-busy])').waitFor();
   const q = new URL(page.url()).searchParams;
   assert.equal(q.get('reason'), reason, page.url());
@@ -378,27 +380,29 @@ test('a replayed state (the callback URL loaded again) is refused before the pro
   await expectSignedOut(other.page, server);
 });
 
-test('the sync API hands out the provider token, refreshed with the provider once it has expired', async (t) => {
-  const ttl = 3;
+test('the sync API hands out the provider token, refreshed once it has expired; a refused refresh asks for a new login', async (t) => {
+  const ttl = 8;
   const { op, server, adminToken, instance } = await setup(t, { flags: { isSyncActive: true }, provider: { accessTokenTtl: ttl } });
   const app = await application(t, server, adminToken);
   const browser = await browserFor(t);
+  const userinfo = (at) => fetch(op.issuer + '/me', { headers: { authorization: `Bearer ${at}` } });
+  const exchanges = () => op.seen.tokens.filter((x) => x.grantType === 'authorization_code');
 
   // ada registers through the provider: keyward keeps the provider's tokens with her identity.
   const { page } = await pageFor(browser, t, DESKTOP);
   const checks = await startAuthorization(page, server, app);
   await viaProvider(page, op, 'ada');
   await page.waitForURL((u) => u.pathname === '/auth/flow/register');
+  assert.equal(exchanges().length, 1);
+  const first = exchanges()[0].body;
+  assert.ok(first.refresh_token, 'the provider gave a refresh token');
+  assert.equal((await userinfo(first.access_token)).status, 200, 'the provider token is valid at first');
   await page.getByRole('button', { name: 'Create account' }).click();
   const tokens = await client.authorizationCodeGrant(app.config, new URL(await app.redirects.next()), checks);
   const ada = await user(server, adminToken, tokens.claims().sub);
   assert.equal(ada.username, 'ada');
   const [identity] = await loginData(server, adminToken, ada.id);
   assert.equal(identity.strategyInstance.id, instance.id);
-  const issued = op.seen.tokens.filter((x) => x.grantType === 'authorization_code');
-  assert.equal(issued.length, 1);
-  const first = issued[0].body;
-  assert.ok(first.refresh_token, 'the provider gave a refresh token');
 
   // A backend with client credentials and the scope `sync`.
   const robot = await api(server, 'POST', '/auth/api/login/user', { bearer: adminToken, body: { username: 'sync-robot', displayName: 'Sync robot' } });
@@ -410,31 +414,29 @@ test('the sync API hands out the provider token, refreshed with the provider onc
   assert.equal(c.status, 201, c.text);
   const secret = await api(server, 'POST', `/auth/api/login/client/${c.body.id}/client-secret`, { bearer: adminToken });
   assert.equal(secret.status, 201, secret.text);
-  const basic = 'Basic ' + Buffer.from(`${encodeURIComponent(c.body.id)}:${encodeURIComponent(secret.body.secretText)}`).toString('base64');
+  const basic = (id, pw) => 'Basic ' + Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(pw)}`).toString('base64');
   const cc = await fetch(server.base + '/auth/oauth/token', {
     method: 'POST',
-    headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: { authorization: basic(c.body.id, secret.body.secretText), 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'sync' }),
   });
   const ccBody = await cc.json();
   assert.equal(cc.status, 200, JSON.stringify(ccBody));
-  const syncToken = ccBody.access_token;
+  const sync = (id = identity.id) => api(server, 'GET', `/auth/api/sync/token/${id}`, { bearer: ccBody.access_token });
 
-  // The provider's first access token expires (its lifetime is `ttl` seconds): wait until the
+  // The provider's access token expires (its lifetime is `ttl` seconds): wait until the
   // provider itself refuses it.
-  const userinfo = (at) => fetch(op.issuer + '/me', { headers: { authorization: `Bearer ${at}` } });
-  assert.equal((await userinfo(first.access_token)).status, 200, 'valid at first');
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 60_000;
   while ((await userinfo(first.access_token)).status === 200) {
     assert.ok(Date.now() < deadline, 'the provider token never expired');
     await sleep(250);
   }
 
-  const r = await api(server, 'GET', `/auth/api/sync/token/${identity.id}`, { bearer: syncToken });
+  const r = await sync();
   assert.equal(r.status, 200, r.text);
   assert.notEqual(r.body.token, first.access_token, 'a new provider token');
   assert.ok(Date.parse(r.body.expiresAt) > Date.now(), `expiresAt in the future: ${r.body.expiresAt}`);
-  assert.ok(JSON.stringify(r.body.strategyInstance).includes(instance.id), 'names the instance');
+  assert.equal(r.body.strategyInstance.id, instance.id);
   const refreshes = op.seen.tokens.filter((x) => x.grantType === 'refresh_token');
   assert.ok(refreshes.length >= 1, 'keyward used the refresh token grant');
   assert.ok(refreshes.every((x) => x.status === 200));
@@ -445,6 +447,33 @@ test('the sync API hands out the provider token, refreshed with the provider onc
   // The sync API is for client credentials only: a user's token with the scope `sync` is refused.
   const own = await api(server, 'GET', `/auth/api/sync/token/${identity.id}`, { bearer: await token(server, 'ada', 'sync') });
   assert.ok(own.status === 401 || own.status === 403, `a user's token: ${own.status} ${own.text}`);
-  const unknown = await api(server, 'GET', '/auth/api/sync/token/00000000-0000-4000-8000-000000000000', { bearer: syncToken });
-  assert.equal(unknown.status, 404, unknown.text);
+  assert.equal((await sync('00000000-0000-4000-8000-000000000000')).status, 404);
+
+  // The user revokes keyward's access at the provider: the next refresh is refused (502), and
+  // from then on the identity needs a new login (409) — until ada signs in with it again.
+  const latest = op.seen.tokens.findLast((x) => x.body?.refresh_token).body.refresh_token;
+  const revoked = await fetch(op.issuer + '/token/revocation', {
+    method: 'POST',
+    headers: { authorization: basic(op.clientId, op.clientSecret), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token: latest, token_type_hint: 'refresh_token' }),
+  });
+  assert.equal(revoked.status, 200, await revoked.text());
+  // keyward's token expires within its one-minute margin, so the next call refreshes.
+  const refused = await sync();
+  assert.equal(refused.status, 502, refused.text);
+  assert.equal(op.seen.tokens.at(-1).grantType, 'refresh_token');
+  assert.equal(op.seen.tokens.at(-1).status, 400, 'the provider refused it');
+  const asked = op.seen.tokens.length;
+  const later = await sync();
+  assert.equal(later.status, 409, later.text);
+  assert.equal(op.seen.tokens.length, asked, 'the provider is not asked again');
+
+  const again = await pageFor(browser, t, DESKTOP);
+  const checks2 = await startAuthorization(again.page, server, app);
+  await viaProvider(again.page, op, 'ada');
+  const second = await client.authorizationCodeGrant(app.config, new URL(await app.redirects.next()), checks2);
+  assert.equal(second.claims().sub, ada.id);
+  const renewed = await sync();
+  assert.equal(renewed.status, 200, renewed.text);
+  assert.equal((await userinfo(renewed.body.token)).status, 200, 'a working provider token again');
 });
