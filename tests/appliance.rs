@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 
 #[test]
 fn no_flags_start_creates_database_keys_and_setup_link() {
+    common::tls();
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(common::BIN)
         .current_dir(dir.path())
