@@ -407,7 +407,6 @@
     if (ctx.status === 200) {
       minPassword = passwordMin(ctx.data);
       applyPasswordMin(minPassword, ['new-password']);
-      linkButtons(Array.isArray(ctx.data.instances) ? ctx.data.instances : []);
     }
     me = r.data;
     $('display-name').textContent = me.displayName || me.username || '';
@@ -423,7 +422,7 @@
     }
     hide($('status-card'));
     show($('app'));
-    await Promise.all([loadLogins(), loadSessions()]);
+    await Promise.all([loadLogins(), loadSessions(), linkButtons()]);
   }
 
   // Logins
@@ -457,11 +456,14 @@
   // link mode (keyward's redirect flow, with this browser's keyward session); keyward comes
   // back to /account?linked=<instance name>.
 
-  /** A "Link" button per instance of an upstream provider that one can sign in with. */
-  function linkButtons(instances) {
+  /** A "Link" button per active instance of an upstream provider: one to sign in with, or
+   *  one that only syncs (linking works for those too). */
+  async function linkButtons() {
+    const r = await flowCall('GET', '/auth/api/login/strategy-instance');
+    if (r.status !== 200 || !Array.isArray(r.data)) return;
     const box = $('link-upstream-buttons');
     box.textContent = '';
-    const list = instances.filter((i) => i && providers.isUpstream(i.type));
+    const list = r.data.filter((i) => i && providers.isUpstream(i.type) && (i.isLoginActive || i.isSyncActive));
     for (const i of list) {
       box.appendChild(providers.button(i, 'link', null, 'Link ' + providers.instanceName(i), 'small'));
     }
@@ -474,9 +476,12 @@
     const name = load(LINKED);
     save(LINKED, null);
     if (typeof name !== 'string' || !name) return;
-    const l = logins.find((x) => x.state === 'VALID' && x.strategyInstance && x.strategyInstance.name === name && providers.isUpstream(x.strategyInstance.type));
+    // keyward names the instance, or gives its id when it has no name.
+    const l = logins.find((x) => x.state === 'VALID' && x.strategyInstance && providers.isUpstream(x.strategyInstance.type) &&
+      (x.strategyInstance.name === name || x.strategyInstance.id === name));
     if (!l) return;
-    note($('logins-msg'), 'ok', 'Linked your ' + name + ' account' + (l.description ? ' “' + l.description + '”' : '') + ': you can sign in with it from now on.');
+    note($('logins-msg'), 'ok', 'Linked your ' + providers.instanceName(l.strategyInstance) + ' account' + (l.description ? ' “' + l.description + '”' : '') +
+      (l.strategyInstance.isLoginActive === false ? '.' : ': you can sign in with it from now on.'));
   }
 
   function loginRow(l) {

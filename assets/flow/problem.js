@@ -71,6 +71,16 @@
       text: () => 'This way of signing in does not exist here (any more).',
       detail: 'Sign in another way.',
     },
+    invalid_request: {
+      heading: 'Sign-in not started',
+      text: (who) => 'Signing in with ' + who + ' could not start: the request was not valid, or the application’s sign-in has expired.',
+      detail: 'Start again from the application or the sign-in page.',
+    },
+    internal_error: {
+      heading: 'Sign-in did not work',
+      text: (who) => 'Signing in with ' + who + ' did not work because of a problem inside keyward. Nothing was changed.',
+      detail: 'Try again in a moment. If this keeps happening, tell an administrator.',
+    },
   };
   const FALLBACK = {
     heading: 'Signing in did not work',

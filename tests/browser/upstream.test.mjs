@@ -84,6 +84,16 @@ async function setup(t) {
     instanceConfig: { clientId: s.github.clientId, clientSecret: s.github.clientSecret, baseUrl: s.github.base, apiUrl: `http://127.0.0.1:${await closedPort()}` },
   });
   s.github.allowRedirect(s.down.callbackUrl);
+  // A GitLab that only syncs: nobody signs in with it, but accounts can be linked to it.
+  s.sync = await createInstance(s, {
+    name: 'GitLab Sync',
+    type: 'gitlab',
+    instanceConfig: { clientId: s.gitlab.clientId, clientSecret: s.gitlab.clientSecret, baseUrl: s.gitlab.base },
+    isLoginActive: false,
+    isSelfRegisterActive: false,
+    doesImplicitRegister: false,
+    isSyncActive: true,
+  });
 
   // An application: an OAuth client with its redirect endpoint.
   s.redirects = await redirectCatcher(t);
@@ -190,6 +200,16 @@ test('GitHub and GitLab through the login page and the account page', async (t) 
     }
     assert.equal(await sidewaysOverflow(page), 0, 'no sideways scrolling on a phone');
     await page.screenshot({ path: '/tmp/upstream-login-phone.png', fullPage: true });
+
+    // The register page offers a sign-up at each provider open for self-registration.
+    await page.getByRole('link', { name: 'Create an account' }).click();
+    await page.waitForURL((u) => u.pathname === '/auth/flow/register');
+    await page.locator('#providers-box').waitFor({ state: 'visible' });
+    for (const [name, inst] of [['GitHub', s.gh], ['GitLab', s.gl]]) {
+      const link = page.getByRole('link', { name: `Sign up with ${name}`, exact: true });
+      assert.equal(await link.getAttribute('href'), `/auth/api/flow/redirect/${inst.id}?mode=register&flow=${encodeURIComponent(req.flow)}`);
+    }
+    assert.ok(await page.locator('#register').isVisible(), 'the password form is still there');
     assert.deepEqual(errors, []);
   });
 
@@ -229,7 +249,7 @@ test('GitHub and GitLab through the login page and the account page', async (t) 
     assert.equal(await page.getByLabel('Email').inputValue(), OCTO.email);
     assert.equal(await page.locator('#password-rows').isVisible(), false, 'no password: GitHub is the login');
     assert.equal(await page.locator('#token-login-account').innerText(), OCTO.login, 'the page names the login');
-    assert.match(await page.locator('#token-login-where').innerText(), /GitHub/);
+    assert.equal(await page.locator('#token-login-where').innerText(), 'GitHub account');
     await page.getByRole('button', { name: 'Create account' }).click();
 
     const claims = await redeem(s, req, await s.redirects.next());
@@ -257,7 +277,7 @@ test('GitHub and GitLab through the login page and the account page', async (t) 
     assert.equal(await page.getByLabel('Display name').inputValue(), TANUKI.name);
     assert.equal(await page.getByLabel('Email').inputValue(), TANUKI.email);
     assert.equal(await page.locator('#token-login-account').innerText(), TANUKI.login);
-    assert.match(await page.locator('#token-login-where').innerText(), /GitLab/);
+    assert.equal(await page.locator('#token-login-where').innerText(), 'GitLab account');
     assert.match(await page.locator('h1').innerText(), /to continue to test app/);
     assert.equal(await sidewaysOverflow(page), 0);
     await page.screenshot({ path: '/tmp/upstream-register-phone.png', fullPage: true });
@@ -287,6 +307,8 @@ test('GitHub and GitLab through the login page and the account page', async (t) 
     const link = page.getByRole('link', { name: 'Link GitHub', exact: true });
     assert.equal(await link.getAttribute('href'), `/auth/api/flow/redirect/${s.gh.id}?mode=link`);
     assert.equal(await page.getByRole('link', { name: 'Link GitLab', exact: true }).count(), 1);
+    assert.equal(await page.getByRole('link', { name: 'Link GitLab Sync', exact: true }).getAttribute('href'),
+      `/auth/api/flow/redirect/${s.sync.id}?mode=link`, 'an instance that only syncs can be linked too');
     await page.screenshot({ path: '/tmp/upstream-account-before.png', fullPage: true });
 
     s.github.signIn(ALICE_GH);
@@ -359,7 +381,7 @@ test('GitHub and GitLab through the login page and the account page', async (t) 
     assert.match(await msg.innerText(), /cannot be removed/);
     await waitForRows(page, 1);
     assert.deepEqual(s.github.problems, []);
-    assert.deepEqual(errors, []);
+    assert.deepEqual(errors.filter((e) => !/status of 409/.test(e)), [], 'only the refused removal');
   });
 
   await t.test('denied consent, a provider error, a provider that is down: the problem page, nothing made', async (t) => {
@@ -449,6 +471,8 @@ test('the problem page on its own: a message per reason, its own texts only, the
     identity_taken: /already belongs to another account/,
     not_logged_in: /To link your Octo Hub account, sign in to your account here first/,
     instance_unknown: /does not exist here/,
+    invalid_request: /could not start/,
+    internal_error: /problem inside keyward/,
   };
   const headings = new Set();
   for (const [reason, text] of Object.entries(want)) {
