@@ -1,8 +1,8 @@
 // keyward against a real, independent OpenID Connect provider (the npm package oidc-provider, see
 // oidc-provider.mjs), driven in Chromium from keyward's login and account pages: sign-in of a
 // linked account inside an application's authorization request, implicit registration, linking
-// to an existing user, no linking by e-mail, a broken ID token signature and a swapped nonce
-// refused, a replayed `state` refused, and the sync API refreshing the provider's access token.
+// to an existing user, no linking by e-mail, consent denied at the provider, a broken ID token
+// signature and a swapped nonce refused, a replayed `state` refused, and the sync API refreshing the provider's access token.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -120,6 +120,7 @@ const PROBLEM_TEXT = {
   id_token_invalid: /could not be verified/,
   state_invalid: /does not belong to a sign-in started in this browser/,
   no_account: /There is no account here for the Acme SSO account/,
+  consent_denied: /You did not allow keyward to use your Acme SSO account/,
 };
 
 /** Waits for keyward's problem page (its script done) and returns its query. */
@@ -150,6 +151,8 @@ async function clickLink(page, op, instance) {
   await link.click();
   await page.waitForURL((u) => u.href.startsWith(op.issuer + '/interaction/'));
 }
+
+const exchangesOf = (op) => op.seen.tokens.filter((x) => x.grantType === 'authorization_code');
 
 async function users(server, adminToken) {
   const r = await api(server, 'GET', '/auth/api/login/user?limit=100', { bearer: adminToken });
@@ -306,6 +309,33 @@ test('no linking by e-mail: a user with the provider account\'s e-mail is only t
   assert.deepEqual(await users(server, adminToken), ['admin', 'alice']);
   assert.deepEqual((await loginData(server, adminToken, alice.id)).map((l) => l.strategyInstance.name), ['local'], 'nothing linked');
   await expectSignedOut(page, server);
+  assert.deepEqual(errors, []);
+});
+
+test('consent denied at the provider: the problem page, nothing made; back to the login page, the flow goes on', async (t) => {
+  const { op, server, adminToken, instance } = await setup(t);
+  const app = await application(t, server, adminToken);
+  const browser = await browserFor(t);
+  const { page, errors } = await pageFor(browser, t, DESKTOP);
+  await startAuthorization(page, server, app);
+  const flow = new URL(page.url()).searchParams.get('flow');
+  await viaProvider(page, op, 'ada', { deny: true });
+  const q = await expectProblem(page, server, 'consent_denied', instance.id);
+  assert.equal(q.get('flow'), flow, 'the application\'s flow is kept');
+  assert.equal(exchangesOf(op).length, 0, 'no code was exchanged');
+  assert.deepEqual(await users(server, adminToken), ['admin']);
+
+  // The way back keeps the application's flow; this time the user allows (the provider still
+  // knows who signed in there, so it only asks for consent) and registration goes on in that flow.
+  await page.getByRole('link', { name: 'Back to the sign-in page' }).click();
+  await page.waitForURL((u) => u.pathname === '/auth/flow/login');
+  assert.equal(new URL(page.url()).searchParams.get('flow'), flow);
+  await page.getByRole('link', { name: `Sign in with ${ACME}` }).click();
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await page.waitForURL((u) => u.pathname === '/auth/flow/register');
+  assert.equal(new URL(page.url()).searchParams.get('flow'), flow);
+  await page.locator('#register').waitFor({ state: 'visible' });
+  assert.equal(await page.getByLabel('Username').inputValue(), 'ada');
   assert.deepEqual(errors, []);
 });
 
