@@ -2,7 +2,8 @@
 // oidc-provider.mjs), driven in Chromium from keyward's login and account pages: sign-in of a
 // linked account inside an application's authorization request, implicit registration, linking
 // to an existing user, no linking by e-mail, consent denied at the provider, a broken ID token
-// signature and a swapped nonce refused, a replayed `state` refused, and the sync API refreshing the provider's access token.
+// signature and a swapped nonce refused, a replayed `state` refused, and the sync API refreshing
+// the provider's access token.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
