@@ -2,8 +2,8 @@
 //! `id`; e-mail: the primary verified one from `/user/emails`.
 
 use super::provider::{
-    Account, BoxFut, ClientAuth, Failure, Outbound, Provider, Start, Tokens, get_json, numeric_id,
-    text, token_call, with_query,
+    Account, BoxFut, ClientAuth, Failure, Outbound, Provider, Start, Tokens, code_grant, get_json,
+    numeric_id, refresh_grant, text, with_query,
 };
 use super::{Caps, Kind, Strategy, UPSTREAM_CAPS, check_nonempty, check_scopes, check_url};
 use crate::error::Result;
@@ -158,17 +158,13 @@ impl Provider for GithubProvider {
         _: Option<&'a str>,
     ) -> BoxFut<'a, std::result::Result<(Tokens, Account), Failure>> {
         Box::pin(async move {
-            let (tokens, _) = token_call(
+            let (tokens, _) = code_grant(
                 out,
                 &format!("{}/login/oauth/access_token", self.base),
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("code", code),
-                    ("redirect_uri", redirect_uri),
-                    ("code_verifier", verifier),
-                ],
+                code,
+                verifier,
+                redirect_uri,
                 self.auth(),
-                None,
                 &self.scopes,
             )
             .await?;
@@ -184,19 +180,14 @@ impl Provider for GithubProvider {
         _: &'a str,
     ) -> BoxFut<'a, std::result::Result<Tokens, Failure>> {
         Box::pin(async move {
-            token_call(
+            refresh_grant(
                 out,
                 &format!("{}/login/oauth/access_token", self.base),
-                &[
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", refresh_token),
-                ],
+                refresh_token,
                 self.auth(),
-                Some(refresh_token),
                 &self.scopes,
             )
             .await
-            .map(|(t, _)| t)
         })
     }
 }

@@ -2,8 +2,8 @@
 //! account's numeric `id`.
 
 use super::provider::{
-    Account, BoxFut, ClientAuth, Failure, Outbound, Provider, Start, Tokens, get_json, numeric_id,
-    text, token_call, with_query,
+    Account, BoxFut, ClientAuth, Failure, Outbound, Provider, Start, Tokens, code_grant, get_json,
+    numeric_id, text, token_call, with_query,
 };
 use super::{Caps, Kind, Strategy, UPSTREAM_CAPS, check_nonempty, check_scopes, check_url};
 use crate::error::Result;
@@ -105,17 +105,13 @@ impl Provider for GitlabProvider {
         _: Option<&'a str>,
     ) -> BoxFut<'a, std::result::Result<(Tokens, Account), Failure>> {
         Box::pin(async move {
-            let (tokens, _) = token_call(
+            let (tokens, _) = code_grant(
                 out,
                 &format!("{}/oauth/token", self.base),
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("code", code),
-                    ("redirect_uri", redirect_uri),
-                    ("code_verifier", verifier),
-                ],
+                code,
+                verifier,
+                redirect_uri,
                 self.auth(),
-                None,
                 &self.scopes,
             )
             .await?;

@@ -3,8 +3,8 @@
 //! the key allows, `iss`, `aud`, `exp`, `nonce`) before anything else of it is believed.
 
 use super::provider::{
-    Account, BoxFut, ClientAuth, Failure, Outbound, Provider, Start, Tokens, get_json, text,
-    token_call, with_query,
+    Account, BoxFut, ClientAuth, Failure, Outbound, Provider, Start, Tokens, code_grant, get_json,
+    refresh_grant, text, with_query,
 };
 use super::{Caps, Kind, Strategy, UPSTREAM_CAPS, check_nonempty, check_scopes, check_url};
 use crate::auth::secret::digest_eq;
@@ -348,17 +348,13 @@ impl Provider for OidcProvider {
     ) -> BoxFut<'a, std::result::Result<(Tokens, Account), Failure>> {
         Box::pin(async move {
             let d = discover(out, &self.issuer, false).await?;
-            let (tokens, answer) = token_call(
+            let (tokens, answer) = code_grant(
                 out,
                 &d.token_endpoint,
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("code", code),
-                    ("redirect_uri", redirect_uri),
-                    ("code_verifier", verifier),
-                ],
+                code,
+                verifier,
+                redirect_uri,
                 self.auth(&d),
-                None,
                 &self.scopes,
             )
             .await?;
@@ -404,19 +400,14 @@ impl Provider for OidcProvider {
     ) -> BoxFut<'a, std::result::Result<Tokens, Failure>> {
         Box::pin(async move {
             let d = discover(out, &self.issuer, false).await?;
-            token_call(
+            refresh_grant(
                 out,
                 &d.token_endpoint,
-                &[
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", refresh_token),
-                ],
+                refresh_token,
                 self.auth(&d),
-                Some(refresh_token),
                 &self.scopes,
             )
             .await
-            .map(|(t, _)| t)
         })
     }
 }

@@ -230,6 +230,43 @@ pub enum ClientAuth<'a> {
     Public { id: &'a str },
 }
 
+/// The authorization-code grant with the PKCE verifier: the tokens and the whole answer (an
+/// OIDC provider's carries the ID token).
+pub async fn code_grant(
+    out: &Outbound,
+    url: &str,
+    code: &str,
+    verifier: &str,
+    redirect_uri: &str,
+    auth: ClientAuth<'_>,
+    asked: &[String],
+) -> std::result::Result<(Tokens, Value), Failure> {
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", verifier),
+    ];
+    token_call(out, url, &form, auth, None, asked).await
+}
+
+/// The refresh-token grant; a provider that answers no new refresh token keeps the old one.
+pub async fn refresh_grant(
+    out: &Outbound,
+    url: &str,
+    refresh_token: &str,
+    auth: ClientAuth<'_>,
+    asked: &[String],
+) -> std::result::Result<Tokens, Failure> {
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+    ];
+    token_call(out, url, &form, auth, Some(refresh_token), asked)
+        .await
+        .map(|(t, _)| t)
+}
+
 /// POST a form to a token endpoint and parse the token answer (RFC 6749 5.1). `keep_refresh`
 /// stays the refresh token when the answer brings no new one; `scope_sep` is how the provider
 /// lists granted scopes (GitHub: commas); `asked` are the scopes when it lists none.
