@@ -2,6 +2,7 @@
 //! function here, and renders the result in its own shape.
 
 pub mod audit;
+pub mod backup;
 pub mod bootstrap;
 pub mod clients;
 pub mod guard;
@@ -16,6 +17,7 @@ pub mod pending;
 pub mod principal;
 pub mod registration;
 pub mod sessions;
+pub mod transfer;
 pub mod users;
 
 use crate::db::Write;

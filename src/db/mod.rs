@@ -3,6 +3,7 @@
 //! run on tokio's blocking pool so that SQLite never blocks an async worker.
 
 pub mod audit;
+pub mod backup;
 pub mod ceremonies;
 pub mod clients;
 pub mod codes;
@@ -10,12 +11,14 @@ pub mod identities;
 pub mod instances;
 pub mod keys;
 pub mod link_codes;
+pub mod lock;
 pub mod passkeys;
 pub mod refresh_tokens;
 pub mod revoked_tokens;
 pub mod sessions;
 pub mod settings;
 pub mod snapshot;
+pub mod transfer;
 pub mod users;
 
 use crate::error::{Error, Result};
@@ -40,6 +43,8 @@ pub struct Db {
     /// Counts the writes this process has committed, so that caches of what the database said
     /// can tell whether anything may have changed since (see `auth::principal`).
     generation: Arc<AtomicU64>,
+    /// Held while this process may use the database: `restore` waits for nobody to hold it.
+    _lock: Arc<lock::DbLock>,
 }
 
 fn configure(c: &mut Connection) -> rusqlite::Result<()> {
@@ -114,6 +119,7 @@ fn make_private(path: &Path) -> Result<()> {
 impl Db {
     /// Opens (creating if needed) the database and upgrades its schema to the newest version.
     pub fn open(path: &Path, pool_size: u32) -> Result<Db> {
+        let lock = lock::DbLock::shared(path)?;
         make_private(path)?;
         let manager = SqliteConnectionManager::file(path).with_init(configure);
         // SQLite connections to a local file do not go stale, so no test query per checkout.
@@ -126,6 +132,7 @@ impl Db {
             pool,
             writer: Arc::default(),
             generation: Arc::default(),
+            _lock: Arc::new(lock),
         };
         let mut conn = db.pool.get()?;
         migrate(&mut conn, latest_version())?;
