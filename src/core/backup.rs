@@ -189,7 +189,13 @@ pub fn restore(db: &Path, from: &Path) -> Result<Restored> {
         ))
     };
     let src = sql::open_existing(from, true).map_err(|e| unusable(e.message))?;
-    sql::integrity_check(&src).map_err(|found| unusable(format!("it is damaged ({found})")))?;
+    sql::integrity_check(&src).map_err(|found| {
+        unusable(if found.contains("not a database") {
+            "it is not a database".into()
+        } else {
+            format!("it is damaged ({found})")
+        })
+    })?;
     let shape = sql::shape(&src).map_err(&unusable)?;
     if !shape.is_keyward {
         return Err(unusable("it is not a keyward database".into()));
