@@ -191,9 +191,26 @@ fn restore_is_refused_while_a_server_uses_the_database() {
         .unwrap();
     assert_eq!(me["username"], "admin");
 
-    // Once it is stopped, the same restore goes through.
+    // Stopped, but another program (here the sqlite library in this test) has it open:
+    // refused too, found by SQLite's own lock on the shared-memory file.
     let dir = s.stop_keep_dir();
     let db = dir.path().join("keyward.db");
+    let other = rusqlite::Connection::open(&db).unwrap();
+    let n: i64 = other
+        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 2);
+    let r = keyward(&["restore", "--from", backup.to_str().unwrap()], &db);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(
+        text(&r.stderr).contains("open in another program"),
+        "{}",
+        text(&r.stderr)
+    );
+    assert!(usernames(&db).contains(&"after".to_string()));
+    drop(other);
+
+    // Once nothing has it open, the same restore goes through.
     let r = keyward(&["restore", "--from", backup.to_str().unwrap()], &db);
     assert!(r.status.success(), "{}", text(&r.stderr));
     assert!(!usernames(&db).contains(&"after".to_string()));

@@ -182,6 +182,12 @@ pub fn restore(db: &Path, from: &Path) -> Result<Restored> {
         )));
     }
     let _lock = DbLock::exclusive(db)?;
+    if crate::db::lock::sqlite_in_use(db)? {
+        return Err(Error::conflict(format!(
+            "{} is open in another program; stop it first (restore replaces the whole database)",
+            db.display()
+        )));
+    }
     let unusable = |why: String| {
         Error::bad_request(format!(
             "{} is not a usable keyward backup: {why}; the database was not changed",

@@ -81,3 +81,53 @@ impl DbLock {
         }
     }
 }
+
+/// Whether some process has the database open through SQLite in WAL mode: every such
+/// connection holds a read lock on the "DMS" byte of the `-shm` file for as long as it is open.
+/// This finds what the `.lock` file cannot: a keyward older than it, the `sqlite3` shell, a
+/// replication tool. Call it before this process opens the database itself (closing any
+/// descriptor of a file drops this process's own locks on it).
+pub fn sqlite_in_use(db: &Path) -> Result<bool> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        let mut name = db.as_os_str().to_owned();
+        name.push("-shm");
+        let shm = match OpenOptions::new().read(true).write(true).open(&name) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => {
+                return Err(Error::internal(format!(
+                    "cannot open {}: {e}",
+                    PathBuf::from(name).display()
+                )));
+            }
+        };
+        // SQLite's unix VFS: the shared-memory locks start at byte 120, eight of them; the
+        // DMS byte follows at 128.
+        const DMS: libc::off_t = 128;
+        // SAFETY: `flock` is plain data, zeroed then filled in; F_GETLK only reads the open
+        // descriptor's lock table and writes into `q`.
+        let held = unsafe {
+            let mut q: libc::flock = std::mem::zeroed();
+            q.l_type = libc::F_WRLCK as libc::c_short;
+            q.l_whence = libc::SEEK_SET as libc::c_short;
+            q.l_start = DMS;
+            q.l_len = 1;
+            if libc::fcntl(shm.as_raw_fd(), libc::F_GETLK, &mut q) != 0 {
+                return Err(Error::internal(format!(
+                    "cannot test the locks of {}: {}",
+                    PathBuf::from(name).display(),
+                    std::io::Error::last_os_error()
+                )));
+            }
+            q.l_type != libc::F_UNLCK as libc::c_short
+        };
+        Ok(held)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = db;
+        Ok(false)
+    }
+}
