@@ -176,12 +176,14 @@ fn a_bcrypt_line_logs_in_and_its_hash_becomes_argon2id() {
         json!({"username": "carol", "identities": [{"instance": "local", "subject": "carol", "passwordHash": h}]}),
         json!({"username": "dave", "identities": [{"instance": "local", "subject": "dave", "passwordHash": a}]}),
         json!({"username": "erin", "identities": [{"instance": "local", "subject": "erin", "passwordHash": y}]}),
+        // A password identity without a subject logs in with the line's username.
+        json!({"username": "Gina", "identities": [{"instance": "local", "passwordHash": h}]}),
     ]
     .map(|l| l.to_string())
     .join("\n");
     let (stdout, stderr, code) = import(&s, &lines, &[]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(stdout.trim(), "imported 3, skipped 0", "{stderr}");
+    assert_eq!(stdout.trim(), "imported 4, skipped 0", "{stderr}");
 
     // A wrong password fails and leaves the hash as it is.
     let r = s.password_grant(&client, "carol", "not carol's password", None);
@@ -192,6 +194,7 @@ fn a_bcrypt_line_logs_in_and_its_hash_becomes_argon2id() {
         ("carol", "carol's password", &h),
         ("dave", "carol's password", &a),
         ("erin", "erin's password", &y),
+        ("gina", "carol's password", &h),
     ] {
         let r = s.password_grant(&client, user, password, None);
         assert_eq!(r.status(), 200, "{user}: {:?}", r.text());

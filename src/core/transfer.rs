@@ -113,7 +113,9 @@ struct InLine {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct InIdentity {
     instance: String,
-    subject: String,
+    /// A userpass identity without one logs in with the line's username.
+    #[serde(default)]
+    subject: Option<String>,
     #[serde(default)]
     password_hash: Option<String>,
 }
@@ -168,9 +170,11 @@ fn check_line(line: u64, text: &str, now: i64) -> std::result::Result<Checked, S
         if i.instance.is_empty() {
             return Err(at("instance must not be empty".into()));
         }
-        check_no_control("subject", &i.subject).map_err(|e| at(e.message))?;
-        if i.subject.is_empty() || i.subject.len() > 1024 {
-            return Err(at("subject must have 1 to 1024 bytes".into()));
+        if let Some(subject) = &i.subject {
+            check_no_control("subject", subject).map_err(|e| at(e.message))?;
+            if subject.is_empty() || subject.len() > 1024 {
+                return Err(at("subject must have 1 to 1024 bytes".into()));
+            }
         }
         if let Some(h) = &i.password_hash {
             check_imported_hash(h).map_err(|m| at(format!("passwordHash: {m}")))?;
@@ -220,20 +224,24 @@ fn insert_line(
                 i.instance
             )));
         };
-        let subject = match kind.as_str() {
-            "userpass" => {
-                if let Err(e) = check_username(&i.subject) {
+        let subject = match (kind.as_str(), &i.subject) {
+            ("userpass", given) => {
+                let name = given.as_deref().unwrap_or(&c.username);
+                if let Err(e) = check_username(name) {
                     return Ok(Err(format!("identities[{k}]: subject: {}", e.message)));
                 }
-                userpass_subject(&i.subject)
+                userpass_subject(name)
             }
-            NOT_MOVED => {
+            (NOT_MOVED, _) => {
                 return Ok(Err(format!(
                     "identities[{k}]: passkeys cannot be imported (they are bound to the \
                      installation that registered them)"
                 )));
             }
-            _ => i.subject.clone(),
+            (_, Some(subject)) => subject.clone(),
+            (_, None) => {
+                return Ok(Err(format!("identities[{k}]: subject must be given")));
+            }
         };
         if i.password_hash.is_some() && kind != "userpass" {
             return Ok(Err(format!(
