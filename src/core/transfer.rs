@@ -381,6 +381,7 @@ pub fn import(
         }
         let (first, last) = (first_line, line_no);
         let (inserted, clashes) = app.db.write_blocking(move |tx| {
+            sql::import_cache(tx)?;
             let instances = Instances::load(tx)?;
             let mut inserted = 0u64;
             let mut clashes = Vec::new();

@@ -93,6 +93,14 @@ pub fn identity_exists(c: &Read, instance_id: &str, subject: &str) -> Result<boo
     Ok(st.query_row(params![instance_id, subject], |r| r.get(0))?)
 }
 
+/// The import touches every index of two growing tables: with the pool's small page cache
+/// each insert would read and write pages through the kernel. The CLI's connection may use
+/// more memory for the minutes an import takes.
+pub fn import_cache(c: &Write) -> Result<()> {
+    c.pragma_update(None, "cache_size", -65_536)?;
+    Ok(())
+}
+
 /// A user row as the import makes it.
 pub struct NewUser<'a> {
     pub id: &'a str,
