@@ -206,3 +206,33 @@ CREATE TABLE webauthn_ceremonies (
     expires      INTEGER NOT NULL
 );
 CREATE INDEX webauthn_ceremonies_expires ON webauthn_ceremonies(expires);
+
+-- version 6
+-- Upstream logins (GitHub, GitLab, OIDC) in progress: found by the SHA-256 of their `state`,
+-- bound to the browser (the SHA-256 of its kw_browser cookie), single use, for 10 minutes.
+-- `flow` is the sealed authorization request the login serves; `user_id` the user a link
+-- attaches to.
+CREATE TABLE upstream_flows (
+    digest      BLOB PRIMARY KEY,
+    instance_id TEXT NOT NULL REFERENCES strategy_instances(id) ON DELETE CASCADE,
+    mode        TEXT NOT NULL CHECK (mode IN ('login', 'register', 'link')),
+    flow        TEXT,
+    user_id     TEXT REFERENCES users(id) ON DELETE CASCADE,
+    browser     BLOB NOT NULL,
+    verifier    TEXT NOT NULL,
+    nonce       TEXT,
+    created_at  INTEGER NOT NULL,
+    expires     INTEGER NOT NULL
+);
+CREATE INDEX upstream_flows_expires ON upstream_flows(expires);
+
+-- A provider's tokens for an identity whose instance syncs: access and refresh token sealed
+-- with the master key; `needs_login` once the provider refused a refresh.
+CREATE TABLE provider_tokens (
+    identity_id TEXT PRIMARY KEY REFERENCES identities(id) ON DELETE CASCADE,
+    sealed      BLOB NOT NULL,
+    expires_at  INTEGER,
+    scopes      TEXT NOT NULL DEFAULT '',
+    needs_login INTEGER NOT NULL DEFAULT 0,
+    updated_at  INTEGER NOT NULL
+);

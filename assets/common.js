@@ -182,7 +182,10 @@
   function nameLogin(prefix, login) {
     if (!login || typeof login.account !== 'string' || typeof login.instance !== 'string') return false;
     $(prefix + '-account').textContent = login.account;
-    $(prefix + '-where').textContent = (LOGIN_KINDS[login.type] || 'Login') + ' on ' + login.instance;
+    const kind = LOGIN_KINDS[login.type] || 'Login';
+    // "GitHub account", not "GitHub account on GitHub".
+    const named = kind.toLowerCase().startsWith(login.instance.toLowerCase() + ' ');
+    $(prefix + '-where').textContent = named ? kind : kind + ' on ' + login.instance;
     show($(prefix));
     return true;
   }

@@ -27,6 +27,8 @@ struct Target {
 }
 
 fn client() -> Client {
+    // reqwest comes without a default crypto provider (see Cargo.toml): ring, as keyward.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     Client::builder()
         .timeout(Duration::from_secs(10))
         .pool_max_idle_per_host(1)

@@ -99,6 +99,8 @@ pub enum Reason {
     LinkCode(LinkCodeProblem),
     /// A service keyward depends on (the mail server) refuses or cannot be reached.
     Unavailable,
+    /// An upstream provider refused a call (a token refresh) or could not be reached.
+    ProviderFailed,
     /// Something failed inside keyward; the message is for the log only.
     Internal,
 }
@@ -135,6 +137,7 @@ impl Reason {
             Reason::Precondition => "precondition",
             Reason::LinkCode(p) => p.code(),
             Reason::Unavailable => "unavailable",
+            Reason::ProviderFailed => "provider_failed",
             Reason::Internal => "internal",
         }
     }

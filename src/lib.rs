@@ -40,6 +40,8 @@ pub struct AppState {
     pub webauthn: Option<webauthn_rs::Webauthn>,
     /// The mail server of `--smtp-url`, if one is configured.
     pub mailer: Option<mail::Mailer>,
+    /// Calls to upstream providers (one client, with timeouts) and their caches.
+    pub upstream: strategies::provider::Outbound,
 }
 
 pub type App = Arc<AppState>;
@@ -58,6 +60,8 @@ pub struct Caches {
     pub clients: db::snapshot::Snapshots<ClientKey, ClientAuth>,
     /// By client id and user id: the user and the session client-credentials tokens share.
     pub client_sessions: db::snapshot::Snapshots<(String, String), (db::users::User, String)>,
+    /// One provider-token refresh at a time per identity (see `core::sync`).
+    pub sync_refresh: core::sync::RefreshLocks,
 }
 
 const PUBLIC_URL_KEY: &str = "public_url";
@@ -90,6 +94,10 @@ pub fn open(common: &Common, settings: Settings, bound: Option<SocketAddr>) -> R
     let keys = Keyring::open(db.clone(), master.clone())?;
     let hasher = Hasher::new(&settings)?;
     let mailer = mail::Mailer::from_settings(&settings, &public_url)?;
+    let upstream = strategies::provider::Outbound::new(
+        std::time::Duration::from_secs(5),
+        std::time::Duration::from_secs(10),
+    )?;
     let app = Arc::new(AppState {
         db,
         keys,
@@ -102,6 +110,7 @@ pub fn open(common: &Common, settings: Settings, bound: Option<SocketAddr>) -> R
         local_origin,
         webauthn,
         mailer,
+        upstream,
     });
     core::bootstrap::ensure_defaults(&app)?;
     Ok(app)

@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 
 #[test]
 fn no_flags_start_creates_database_keys_and_setup_link() {
+    common::tls();
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(common::BIN)
         .current_dir(dir.path())
@@ -223,11 +224,13 @@ fn strategy_instance_creation_and_every_400() {
     assert_eq!(r.status(), 201);
     assert_eq!(r.json::<Value>().unwrap()["type"], "userpass");
 
-    // A redirect strategy gets a callback URL, and secrets are censored.
+    // A redirect strategy gets a callback URL, and secrets are censored. An oidc issuer's
+    // discovery document is fetched at creation: a stand-in provider on 127.0.0.1 serves it.
+    let op = common::upstream::StandIn::start(common::upstream::Flavor::Oidc);
     let r = s.post(
         "/auth/api/login/strategy/oidc/instance",
         Some(&admin),
-        &json!({"name": "corp", "instanceConfig": {"issuer": "https://id.example.com", "clientId": "kw", "clientSecret": "s3cret"}, "isSyncActive": false}),
+        &json!({"name": "corp", "instanceConfig": {"issuer": op.base, "clientId": "kw", "clientSecret": "s3cret"}, "isSyncActive": false}),
     );
     assert_eq!(r.status(), 201);
     let oidc: Value = r.json().unwrap();

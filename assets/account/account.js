@@ -6,12 +6,14 @@
   'use strict';
   const { $, show, hide, sentence, message, call: flowCall, passwordMin, applyPasswordMin, tooShort, tooShortText, fieldError, clearField } = window.keyward;
   const wa = window.keywardWebauthn;
+  const providers = window.keywardProviders;
 
   const CLIENT_ID = 'keyward-account';
   const REDIRECT_URI = location.origin + '/account';
   const AUTH = 'kw_account_auth'; // {verifier, state} of the authorization request under way
   const TOKENS = 'kw_account_tokens'; // {access, refresh, expiresAt}
   const RESTARTS = 'kw_account_restarts'; // times of recent sign-in restarts (loop guard)
+  const LINKED = 'kw_account_linked'; // the instance name of `?linked=`, until it is shown
 
   // ---- Storage ----
 
@@ -378,6 +380,11 @@
       startOver();
     });
     const q = new URLSearchParams(location.search);
+    if (q.has('linked')) {
+      // Back from linking an upstream login: kept across a sign-in, shown with the logins.
+      save(LINKED, q.get('linked'));
+      history.replaceState(null, '', location.pathname);
+    }
     if (q.has('code') || q.has('error')) {
       if (!(await finishSignIn(q))) return;
     }
@@ -415,7 +422,7 @@
     }
     hide($('status-card'));
     show($('app'));
-    await Promise.all([loadLogins(), loadSessions()]);
+    await Promise.all([loadLogins(), loadSessions(), linkButtons()]);
   }
 
   // Logins
@@ -440,6 +447,41 @@
       body.appendChild(el('tr', {}, [el('td', { colspan: '5', class: 'muted', text })]));
     }
     showPasskeys(passkeys);
+    // The last-login-method rule, in words, before anyone tries.
+    show($('last-method'), r.data.filter((l) => l.state === 'VALID').length === 1);
+    linkedNotice(others);
+  }
+
+  // Upstream logins (GitHub, GitLab, OpenID Connect): linking is a sign-in at the provider in
+  // link mode (keyward's redirect flow, with this browser's keyward session); keyward comes
+  // back to /account?linked=<instance name>.
+
+  /** A "Link" button per active instance of an upstream provider: one to sign in with, or
+   *  one that only syncs (linking works for those too). */
+  async function linkButtons() {
+    const r = await flowCall('GET', '/auth/api/login/strategy-instance');
+    if (r.status !== 200 || !Array.isArray(r.data)) return;
+    const box = $('link-upstream-buttons');
+    box.textContent = '';
+    const list = r.data.filter((i) => i && providers.isUpstream(i.type) && (i.isLoginActive || i.isSyncActive));
+    for (const i of list) {
+      box.appendChild(providers.button(i, 'link', null, 'Link ' + providers.instanceName(i), 'small'));
+    }
+    show($('link-upstream'), list.length > 0);
+  }
+
+  /** Says that a login was linked, once: only for an instance this user now has a login on
+   *  (the query is anybody's to write; the list is the server's). */
+  function linkedNotice(logins) {
+    const name = load(LINKED);
+    save(LINKED, null);
+    if (typeof name !== 'string' || !name) return;
+    // keyward names the instance, or gives its id when it has no name.
+    const l = logins.find((x) => x.state === 'VALID' && x.strategyInstance && providers.isUpstream(x.strategyInstance.type) &&
+      (x.strategyInstance.name === name || x.strategyInstance.id === name));
+    if (!l) return;
+    note($('logins-msg'), 'ok', 'Linked your ' + providers.instanceName(l.strategyInstance) + ' account' + (l.description ? ' “' + l.description + '”' : '') +
+      (l.strategyInstance.isLoginActive === false ? '.' : ': you can sign in with it from now on.'));
   }
 
   function loginRow(l) {
@@ -454,12 +496,16 @@
       b.addEventListener('click', () => openPasswordForm(l));
       actions.appendChild(b);
     }
-    const rm = el('button', { type: 'button', class: 'secondary small', text: 'Remove', 'aria-label': 'Remove ' + label + ' login ' + (l.description || '') });
+    const upstream = providers.isUpstream(inst.type);
+    const verb = upstream ? 'Unlink' : 'Remove';
+    const rm = el('button', { type: 'button', class: 'secondary small', text: verb, 'aria-label': verb + ' ' + label + ' login ' + (l.description || '') });
     rm.addEventListener('click', () => removeLogin(l, label, rm));
     actions.appendChild(rm);
     const tr = el('tr', { data: { id: l.id } }, [
       el('td', { 'data-label': 'Login', class: 'wrap', text: label }),
-      el('td', { 'data-label': 'Type', text: typeName(inst.type) }),
+      el('td', { 'data-label': 'Type' }, [upstream
+        ? el('span', { class: 'cell-icon' }, [providers.icon(inst.type), typeName(inst.type)])
+        : typeName(inst.type)]),
       el('td', { 'data-label': 'Name', class: 'wrap', text: l.description || '' }),
       el('td', { 'data-label': 'State' }, [state]),
       el('td', { class: 'row-actions-cell' }, [actions]),
@@ -471,10 +517,11 @@
     const msg = msgEl || $('logins-msg');
     hide(msg);
     const what = label + (l.description ? ' “' + l.description + '”' : '');
+    const upstream = !!(l.strategyInstance && providers.isUpstream(l.strategyInstance.type));
     const ok = await confirmAction(
-      'Remove this way to sign in?',
+      upstream ? 'Unlink this account?' : 'Remove this way to sign in?',
       'You will no longer be able to sign in with ' + what + '.',
-      'Remove',
+      upstream ? 'Unlink' : 'Remove',
     );
     if (!ok) return;
     button.disabled = true;
@@ -483,12 +530,12 @@
     button.disabled = false;
     if (r.status === 200) {
       if (openPassword && openPassword.id === l.id) closePasswordForm();
-      note(msg, 'ok', 'Removed ' + what + '.');
+      note(msg, 'ok', (upstream ? 'Unlinked ' : 'Removed ') + what + '.');
       await loadLogins();
     } else if (r.status === 409) {
       const why = sentence(r.data.message || 'it cannot be removed');
-      note(msg, 'error', (isPasskey(l) ? 'This passkey' : 'This login') + ' cannot be removed: ' + why.charAt(0).toLowerCase() + why.slice(1) +
-        (r.data.code === 'last_login_method' ? ' Add another way to log in first.' : ''));
+      note(msg, 'error', (isPasskey(l) ? 'This passkey' : 'This login') + ' cannot be ' + (upstream ? 'unlinked' : 'removed') + ': ' + why.charAt(0).toLowerCase() + why.slice(1) +
+        (r.data.code === 'last_login_method' ? ' It is your only way left to sign in: add another way to log in first (a password, a passkey or another account).' : ''));
     } else if (r.status === 404) {
       note(msg, 'error', 'This login no longer exists.');
       await loadLogins();

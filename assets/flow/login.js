@@ -4,6 +4,7 @@
   'use strict';
   const { $, show, hide, flow, flowQuery, flowContext, call, message, instanceSelect } = window.keyward;
   const wa = window.keywardWebauthn;
+  const providers = window.keywardProviders;
 
   function showError(text) {
     const err = $('error');
@@ -40,9 +41,25 @@
       show($('no-password'));
     }
 
-    if (instances.some((i) => i && i.type === 'passkey') && wa.supported()) {
+    const withPasskeys = instances.some((i) => i && i.type === 'passkey') && wa.supported();
+    if (withPasskeys) {
       passkeysOn(userpass.length > 0);
     }
+    providersOn(instances.filter((i) => i && providers.isUpstream(i.type)), userpass.length > 0 || withPasskeys);
+  }
+
+  // ---- Upstream logins ----
+  // A button per GitHub, GitLab or OpenID Connect instance: keyward's redirect to the provider,
+  // inside this page's authorization request; the provider sends the browser back to keyward.
+
+  function providersOn(list, afterOthers) {
+    if (list.length === 0) return;
+    const box = $('providers');
+    for (const i of list) {
+      box.appendChild(providers.button(i, 'login', flow, 'Sign in with ' + providers.instanceName(i)));
+    }
+    show($('providers-or'), afterOthers);
+    show($('providers-box'));
   }
 
   // ---- Passkeys ----

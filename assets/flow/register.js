@@ -6,6 +6,7 @@
 (function () {
   'use strict';
   const { $, show, hide, fieldError, clearField, clearErrors, flow, flowQuery, flowContext, call, sentence, message, instanceSelect, otherBrowser, nameLogin, fieldOf, passwordMin, applyPasswordMin, tooShort, tooShortText } = window.keyward;
+  const providers = window.keywardProviders;
   // The register token: out of the address bar, kept for this tab (see common.js).
   const { token: registerToken, forget: forgetToken } = window.keyward.registerToken('kw_register_token');
 
@@ -50,15 +51,31 @@
     show($('foreign'));
   }
 
-  /** Userpass instances that allow self-registration, in the server's order. */
+  /** The instances that allow self-registration, in the server's order: `userpass` for the
+   *  form, `upstream` (GitHub, GitLab, OpenID Connect) for a sign-up there. */
   async function selfRegisterInstances(ctxInstances) {
     const userpass = ctxInstances.filter((i) => i && i.type === 'userpass');
     const r = await call('GET', '/auth/api/login/strategy-instance');
-    if (r.status !== 200 || !Array.isArray(r.data)) return userpass;
-    const open = new Set(
-      r.data.filter((i) => i && i.type === 'userpass' && i.isSelfRegisterActive && i.isLoginActive !== false).map((i) => i.id),
-    );
-    return userpass.filter((i) => open.has(i.id));
+    if (r.status !== 200 || !Array.isArray(r.data)) return { userpass, upstream: [] };
+    const openList = r.data.filter((i) => i && i.isSelfRegisterActive && i.isLoginActive !== false);
+    const open = new Set(openList.filter((i) => i.type === 'userpass').map((i) => i.id));
+    const login = new Set(ctxInstances.map((i) => i && i.id));
+    return {
+      userpass: userpass.filter((i) => open.has(i.id)),
+      upstream: openList.filter((i) => providers.isUpstream(i.type) && login.has(i.id)),
+    };
+  }
+
+  /** "Sign up with …": a sign-in at the provider whose login becomes the new account (the
+   *  register page comes back, filled in from the provider). */
+  function providerButtons(list, afterForm) {
+    if (list.length === 0) return;
+    const box = $('providers');
+    for (const i of list) {
+      box.appendChild(providers.button(i, 'register', flow, 'Sign up with ' + providers.instanceName(i)));
+    }
+    show($('providers-or'), afterForm);
+    show($('providers-box'));
   }
 
   async function start() {
@@ -128,7 +145,7 @@
   }
 
   async function startPlain(ctx, instances) {
-    const open = await selfRegisterInstances(instances);
+    const { userpass: open, upstream } = await selfRegisterInstances(instances);
     hide($('loading'));
     if (ctx.user) {
       $('signed-in-name').textContent = ctx.user.displayName || ctx.user.username || '';
@@ -137,8 +154,9 @@
       show($('link-instead-line'));
       show($('signed-in'));
     }
+    providerButtons(upstream, open.length > 0);
     if (open.length === 0) {
-      show($('disabled'));
+      if (upstream.length === 0) show($('disabled'));
       return;
     }
     instanceId = instanceSelect($('instance'), $('instance-row'), open, (id) => { instanceId = id; });

@@ -21,7 +21,7 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The pages and the files they are made of.
-const PAGES: [(&str, &str, &str, &str); 6] = [
+const PAGES: [(&str, &str, &str, &str); 7] = [
     (
         "/account",
         "account/index.html",
@@ -57,6 +57,12 @@ const PAGES: [(&str, &str, &str, &str); 6] = [
         "flow/passkey.html",
         "pagePasskey",
         "The page of a passkey link: adds a passkey to the link's user",
+    ),
+    (
+        "/auth/flow/problem",
+        "flow/problem.html",
+        "pageProblem",
+        "Where an upstream login that did not work ends: what happened, and the ways on",
     ),
 ];
 

@@ -90,6 +90,7 @@ pub(super) fn auth0_error(e: &Error) -> Response {
         Reason::Throttled(_) => (429, "too_many_requests"),
         Reason::Busy(_) | Reason::Unavailable => (503, "temporarily_unavailable"),
         Reason::Internal => (500, "internal_error"),
+        Reason::ProviderFailed => (502, "bad_gateway"),
         _ => (400, "invalid_body"),
     };
     super::with_retry_after(
@@ -173,7 +174,7 @@ fn identities_out(list: &[(Identity, Instance)]) -> Vec<Auth0Identity> {
                 connection: inst.name.clone().unwrap_or_else(|| inst.id.clone()),
                 provider: inst.kind.to_string(),
                 user_id: i.subject.clone(),
-                is_social: inst.strategy().needs_redirect_flow,
+                is_social: inst.strategy().caps().needs_redirect_flow,
                 profile_data: (n > 0 && !profile.is_empty()).then_some(profile),
             }
         })

@@ -16,6 +16,7 @@ pub mod ops;
 pub mod passwordless;
 pub mod qr;
 pub mod route;
+pub mod sync;
 
 use crate::App;
 use crate::error::{Error, LinkCodeProblem, Reason, RequestId, Thing};
@@ -266,7 +267,7 @@ async fn dispatch(app: &App, req: Req) -> Response {
     // The surfaces that take JSON bodies (the OAuth endpoints take forms).
     if matches!(
         (first, second, third),
-        ("auth", "api", "login" | "flow") | ("api", "v2", _)
+        ("auth", "api", "login" | "flow" | "sync") | ("api", "v2", _)
     ) && let Err(e) = check_json_body(&req)
     {
         return Surface::of(&req.segs).error(&e);
@@ -278,6 +279,7 @@ async fn dispatch(app: &App, req: Req) -> Response {
         (".well-known", _, _) | ("auth", "oauth", _) => surfaces().oauth.dispatch(app, req).await,
         ("auth", "api", "login") => surfaces().login.dispatch(app, req).await,
         ("auth", "api", "flow") => surfaces().flow.dispatch(app, req).await,
+        ("auth", "api", "sync") => surfaces().sync.dispatch(app, req).await,
         ("api", "v2", _) => surfaces().identities.dispatch(app, req).await,
         ("users", "me", _) | ("management", "v1", _) | ("v2", "users", _) => {
             surfaces().passwordless.dispatch(app, req).await
@@ -298,6 +300,7 @@ pub struct Surfaces {
     pub pages: route::Surface,
     pub oauth: route::Surface,
     pub passwordless: route::Surface,
+    pub sync: route::Surface,
 }
 
 impl Surfaces {
@@ -312,8 +315,18 @@ impl Surfaces {
             pages,
             oauth,
             passwordless,
+            sync,
         } = self;
-        vec![ops, identities, oauth, login, flow, pages, passwordless]
+        vec![
+            ops,
+            identities,
+            oauth,
+            login,
+            flow,
+            pages,
+            passwordless,
+            sync,
+        ]
     }
 }
 
@@ -327,6 +340,7 @@ pub fn surfaces() -> &'static Surfaces {
         pages: assets::surface(),
         oauth: oauth::surface(),
         passwordless: passwordless::surface(),
+        sync: sync::surface(),
     })
 }
 
@@ -436,6 +450,7 @@ pub fn login_status(r: Reason) -> u16 {
         Reason::Throttled(_) => 429,
         Reason::Internal => 500,
         Reason::Busy(_) | Reason::Unavailable => 503,
+        Reason::ProviderFailed => 502,
     }
 }
 

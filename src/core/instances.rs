@@ -7,6 +7,7 @@ use crate::App;
 use crate::db::Read;
 use crate::db::{self, identities, instances::InstanceRow};
 use crate::error::{Error, Result, Thing};
+use crate::strategies::provider::Failure;
 use crate::strategies::{Kind, Strategy};
 use serde_json::{Value, json};
 
@@ -25,7 +26,7 @@ pub struct Instance {
 }
 
 impl Instance {
-    pub fn strategy(&self) -> &'static Strategy {
+    pub fn strategy(&self) -> &'static dyn Strategy {
         self.kind.strategy()
     }
 }
@@ -83,13 +84,13 @@ fn seal_row(app: &App, i: &Instance) -> InstanceRow {
 
 /// A flag's value: the request's, or by default what the strategy can do. True is refused
 /// where the strategy cannot do it.
-fn flag(field: &str, requested: Option<bool>, capable: bool, s: &Strategy) -> Result<bool> {
+fn flag(field: &str, requested: Option<bool>, capable: bool, s: &dyn Strategy) -> Result<bool> {
     match requested {
         Some(true) if !capable => Err(Error::field(
             field,
             format!(
                 "cannot be true: the {} strategy does not support it",
-                s.type_name
+                s.type_name()
             ),
         )),
         Some(v) => Ok(v),
@@ -109,25 +110,25 @@ fn apply_flags(i: &mut Instance, f: Flags, defaults_from_capability: bool) -> Re
     i.is_login_active = flag(
         "isLoginActive",
         keep(f.is_login_active, i.is_login_active),
-        s.can_login,
+        s.caps().can_login,
         s,
     )?;
     i.is_self_register_active = flag(
         "isSelfRegisterActive",
         keep(f.is_self_register_active, i.is_self_register_active),
-        s.can_login_register,
+        s.caps().can_login_register,
         s,
     )?;
     i.is_sync_active = flag(
         "isSyncActive",
         keep(f.is_sync_active, i.is_sync_active),
-        s.can_sync,
+        s.caps().can_sync,
         s,
     )?;
     i.does_implicit_register = flag(
         "doesImplicitRegister",
         keep(f.does_implicit_register, i.does_implicit_register),
-        s.allows_implicit_signup,
+        s.caps().allows_implicit_signup,
         s,
     )?;
     Ok(())
@@ -158,6 +159,7 @@ pub async fn create(app: &App, actor: &Actor, n: NewInstance) -> Result<Instance
     check_name(&n.name)?;
     let config = n.config.unwrap_or_else(|| json!({}));
     n.kind.strategy().check_config(&config)?;
+    check_provider(app, n.kind, &config, None).await?;
     let mut inst = Instance {
         id: new_id(),
         name: n.name,
@@ -247,6 +249,39 @@ pub fn default_userpass(app: &App, c: &Read) -> Result<Option<Instance>> {
     first.map(|r| open_row(app, r)).transpose()
 }
 
+/// For an `oidc` config whose issuer is new (not `known`): fetches the issuer's discovery
+/// document, which must be reachable and name that issuer. Returns the issuer it checked.
+async fn check_provider(
+    app: &App,
+    kind: Kind,
+    config: &Value,
+    known: Option<&str>,
+) -> Result<Option<String>> {
+    if kind != Kind::Oidc {
+        return Ok(None);
+    }
+    let Some(issuer) = crate::strategies::oidc::issuer_of(config) else {
+        return Ok(None);
+    };
+    if known == Some(issuer) {
+        return Ok(None);
+    }
+    match crate::strategies::oidc::discover(&app.upstream, issuer, true).await {
+        Ok(_) => Ok(Some(issuer.to_string())),
+        Err(Failure::Unreachable(m)) => Err(Error::field(
+            "instanceConfig.issuer",
+            format!(": the provider cannot be reached ({m})"),
+        )),
+        Err(f) => Err(Error::field(
+            "instanceConfig.issuer",
+            format!(
+                ": the provider's discovery document is not usable: {}",
+                f.detail()
+            ),
+        )),
+    }
+}
+
 /// A change to an instance: None leaves a field as it is.
 #[derive(Default)]
 pub struct Update {
@@ -263,6 +298,21 @@ pub struct Update {
 /// concurrent updates each apply to what the other wrote and neither is lost.
 pub async fn update(app: &App, actor: &Actor, id: &str, u: Update) -> Result<Instance> {
     require_admin(actor)?;
+    // A new OIDC issuer is checked with the provider before the transaction (which must not
+    // wait for the network); the transaction then refuses an issuer that changed meanwhile.
+    let mut checked_issuer = None;
+    if let Some(config) = u.config.as_ref().filter(|c| c.is_object()) {
+        let current = get(app, id).await?;
+        if current.kind == Kind::Oidc {
+            let mut config = config.clone();
+            current
+                .strategy()
+                .restore_secrets(&mut config, &current.config);
+            current.strategy().check_config(&config)?;
+            let known = crate::strategies::oidc::issuer_of(&current.config);
+            checked_issuer = check_provider(app, current.kind, &config, known).await?;
+        }
+    }
     let (app2, actor, id) = (app.clone(), actor.clone(), id.to_string());
     app.db
         .write(move |tx| {
@@ -282,6 +332,15 @@ pub async fn update(app: &App, actor: &Actor, id: &str, u: Update) -> Result<Ins
                     s.restore_secrets(&mut config, &inst.config);
                 }
                 s.check_config(&config)?;
+                let issuer = |c: &Value| crate::strategies::oidc::issuer_of(c).map(str::to_string);
+                if inst.kind == Kind::Oidc
+                    && issuer(&config) != issuer(&inst.config)
+                    && issuer(&config) != checked_issuer
+                {
+                    return Err(Error::conflict(
+                        "the instance's issuer changed meanwhile; try again",
+                    ));
+                }
                 inst.config = config;
             }
             apply_flags(&mut inst, u.flags, false)?;

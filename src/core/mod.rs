@@ -17,7 +17,9 @@ pub mod pending;
 pub mod principal;
 pub mod registration;
 pub mod sessions;
+pub mod sync;
 pub mod transfer;
+pub mod upstream;
 pub mod users;
 
 use crate::db::Write;
@@ -101,7 +103,8 @@ pub fn check_no_control(field: &str, value: &str) -> Result<()> {
 /// Drops rows that can no longer matter: identities that waited past their registration
 /// window, revoked tokens past their expiry, used or expired
 /// codes and refresh tokens, sessions that ended more than a day ago, WebAuthn ceremonies past
-/// their 5 minutes, and passkey link codes a day after they expired.
+/// their 5 minutes, passkey link codes a day after they expired, and upstream logins past their
+/// 10 minutes.
 pub fn housekeeping(c: &Write) -> Result<()> {
     crate::db::identities::purge_expired_waiting(c, c.now)?;
     crate::db::revoked_tokens::purge_expired(c)?;
@@ -110,5 +113,6 @@ pub fn housekeeping(c: &Write) -> Result<()> {
     crate::db::sessions::purge_ended(c, c.now - 86_400_000)?;
     crate::db::ceremonies::purge_expired(c)?;
     crate::db::link_codes::purge_expired(c, c.now - 86_400_000)?;
+    crate::db::upstream_flows::purge_expired(c)?;
     Ok(())
 }

@@ -395,7 +395,7 @@ async fn suggestion(app: &App, token: &str) -> Result<Suggestion> {
             .unwrap_or_else(|| identity.subject.clone()),
     });
     let username = text("username");
-    let display_name = text("displayName").or(username.clone());
+    let display_name = text("displayName").or(text("name")).or(username.clone());
     let email = text("email");
     if username.is_none() && display_name.is_none() && email.is_none() {
         return Ok(Suggestion {

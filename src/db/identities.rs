@@ -126,6 +126,15 @@ pub fn set_password_hash(c: &Write, id: &str, hash: &str) -> Result<()> {
     Ok(())
 }
 
+/// What the provider told us about the person, as of its latest login.
+pub fn set_profile(c: &Write, id: &str, profile: &Value) -> Result<()> {
+    c.execute(
+        "UPDATE identities SET profile = ?2 WHERE id = ?1",
+        params![id, profile.to_string()],
+    )?;
+    Ok(())
+}
+
 pub fn count_for_instance(c: &Read, instance_id: &str) -> Result<i64> {
     Ok(c.query_row(
         "SELECT count(*) FROM identities WHERE instance_id = ?1",

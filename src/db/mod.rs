@@ -13,12 +13,14 @@ pub mod keys;
 pub mod link_codes;
 pub mod lock;
 pub mod passkeys;
+pub mod provider_tokens;
 pub mod refresh_tokens;
 pub mod revoked_tokens;
 pub mod sessions;
 pub mod settings;
 pub mod snapshot;
 pub mod transfer;
+pub mod upstream_flows;
 pub mod users;
 
 use crate::error::{Error, Result};

@@ -46,6 +46,15 @@ pub fn by_username(c: &Read, username: &str) -> Result<Option<User>> {
     Ok(st.query_row(params![username], from_row).optional()?)
 }
 
+/// Whether any user has this e-mail address (case-insensitive).
+pub fn email_exists(c: &Read, email: &str) -> Result<bool> {
+    let mut st = c.prepare_cached("SELECT 1 FROM users WHERE email = ?1 COLLATE NOCASE LIMIT 1")?;
+    Ok(st
+        .query_row(params![email], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
 pub fn insert(c: &Write, u: &User) -> Result<()> {
     c.execute(
         &format!("INSERT INTO users ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),

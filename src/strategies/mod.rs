@@ -1,8 +1,18 @@
-//! The strategy kinds: what each can do and the shape of its instance config. An instance config
-//! is a typed struct per kind; its JSON Schema is derived from the same struct that validates it,
-//! so the published schema and the validation cannot disagree.
+//! The strategy kinds, one file each: what each can do, the shape of its instance config and,
+//! for the upstream kinds (`github`, `gitlab`, `oidc`), the calls to the provider
+//! (`provider::Provider`). An instance config is a typed struct per kind; its JSON Schema is
+//! derived from the same struct that validates it, so the published schema and the validation
+//! cannot disagree.
+
+pub mod github;
+pub mod gitlab;
+pub mod oidc;
+pub mod passkey;
+pub mod provider;
+pub mod userpass;
 
 use crate::error::{Error, Result};
+use provider::Provider;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -46,11 +56,14 @@ impl Kind {
         Kind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
-    pub fn strategy(self) -> &'static Strategy {
-        STRATEGIES
-            .iter()
-            .find(|s| s.kind == self)
-            .expect("every kind has a strategy")
+    pub fn strategy(self) -> &'static dyn Strategy {
+        match self {
+            Kind::Userpass => &userpass::Userpass,
+            Kind::Passkey => &passkey::Passkey,
+            Kind::Github => &github::Github,
+            Kind::Gitlab => &gitlab::Gitlab,
+            Kind::Oidc => &oidc::Oidc,
+        }
     }
 }
 
@@ -72,9 +85,8 @@ impl rusqlite::types::FromSql for Kind {
     }
 }
 
-pub struct Strategy {
-    pub kind: Kind,
-    pub type_name: &'static str,
+/// What a strategy kind can do, as `GET /strategy/{type}` publishes it.
+pub struct Caps {
     /// Whether its identities log in (an instance's `isLoginActive` may be true).
     pub can_login: bool,
     /// Whether a login may find an identity that then waits for registration or linking.
@@ -86,213 +98,38 @@ pub struct Strategy {
     pub accepts_variables: &'static [(&'static str, &'static str, &'static str)],
     /// Config fields that hold secrets: censored on read, sealed at rest.
     pub secret_fields: &'static [&'static str],
-    schema: fn() -> Value,
-    check: fn(&Value) -> Result<()>,
 }
 
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-/// A username and password kept by keyward.
-struct UserpassConfig {}
-
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-/// WebAuthn passkeys. The relying party comes from the public URL (its host is the id), so an
-/// instance has nothing to configure.
-struct PasskeyConfig {}
-
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-/// GitHub or GitHub Enterprise through an OAuth app.
-struct GithubConfig {
-    client_id: String,
-    client_secret: String,
-    /// The web URL; default https://github.com (set it for GitHub Enterprise).
-    base_url: Option<String>,
-    /// The REST API URL; default https://api.github.com.
-    api_url: Option<String>,
-    /// Scopes to request; default ["read:user", "user:email"].
-    #[allow(dead_code)]
-    scopes: Option<Vec<String>>,
-}
-
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-/// GitLab (gitlab.com or self-managed) through an OAuth application.
-struct GitlabConfig {
-    client_id: String,
-    client_secret: String,
-    /// Default https://gitlab.com.
-    base_url: Option<String>,
-    #[allow(dead_code)]
-    scopes: Option<Vec<String>>,
-}
-
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-/// Any OpenID Connect provider, found through its discovery document.
-struct OidcConfig {
-    /// The provider's issuer URL.
-    issuer: String,
-    client_id: String,
-    /// Absent for a public client (PKCE only).
-    #[allow(dead_code)]
-    client_secret: Option<String>,
-    /// Scopes to request; default ["openid", "profile", "email"].
-    #[allow(dead_code)]
-    scopes: Option<Vec<String>>,
-}
-
-fn schema<T: JsonSchema>() -> Value {
-    serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null)
-}
-
-fn parse<T: for<'de> Deserialize<'de>>(config: &Value) -> Result<T> {
-    serde_json::from_value(config.clone())
-        .map_err(|e| Error::field("instanceConfig", format!("is not valid: {e}")))
-}
-
-fn check_url(field: &str, value: Option<&str>) -> Result<()> {
-    if let Some(v) = value {
-        let ok = url::Url::parse(v)
-            .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-            .unwrap_or(false);
-        if !ok {
-            return Err(Error::field(
-                &format!("instanceConfig.{field}"),
-                "must be an http(s) URL",
-            ));
-        }
+/// A strategy kind.
+pub trait Strategy: Send + Sync {
+    fn kind(&self) -> Kind;
+    fn caps(&self) -> &'static Caps;
+    /// The JSON Schema of this kind's instance config, derived from the struct that checks it.
+    fn config_schema(&self) -> Value;
+    /// Checks a config object of this kind (without calls to the provider).
+    fn check_fields(&self, config: &Value) -> Result<()>;
+    /// The provider behind an instance with this (checked) config: upstream kinds only.
+    fn provider(&self, _config: &Value) -> Result<Option<Box<dyn Provider>>> {
+        Ok(None)
     }
-    Ok(())
-}
 
-fn check_nonempty(field: &str, value: &str) -> Result<()> {
-    if value.trim().is_empty() {
-        return Err(Error::field(
-            &format!("instanceConfig.{field}"),
-            "must not be empty",
-        ));
+    fn type_name(&self) -> &'static str {
+        self.kind().as_str()
     }
-    Ok(())
-}
 
-fn check_userpass(c: &Value) -> Result<()> {
-    parse::<UserpassConfig>(c).map(|_| ())
-}
-fn check_passkey(c: &Value) -> Result<()> {
-    parse::<PasskeyConfig>(c).map(|_| ())
-}
-fn check_github(c: &Value) -> Result<()> {
-    let c: GithubConfig = parse(c)?;
-    check_nonempty("clientId", &c.client_id)?;
-    check_nonempty("clientSecret", &c.client_secret)?;
-    check_url("baseUrl", c.base_url.as_deref())?;
-    check_url("apiUrl", c.api_url.as_deref())
-}
-fn check_gitlab(c: &Value) -> Result<()> {
-    let c: GitlabConfig = parse(c)?;
-    check_nonempty("clientId", &c.client_id)?;
-    check_nonempty("clientSecret", &c.client_secret)?;
-    check_url("baseUrl", c.base_url.as_deref())
-}
-fn check_oidc(c: &Value) -> Result<()> {
-    let c: OidcConfig = parse(c)?;
-    check_url("issuer", Some(&c.issuer))?;
-    check_nonempty("clientId", &c.client_id)
-}
-
-pub static STRATEGIES: &[Strategy] = &[
-    Strategy {
-        kind: Kind::Userpass,
-        type_name: "userpass",
-        can_login: true,
-        can_login_register: true,
-        can_sync: false,
-        needs_redirect_flow: false,
-        allows_implicit_signup: false,
-        accepts_variables: &[
-            ("username", "Username", "string"),
-            ("password", "Password", "password"),
-        ],
-        secret_fields: &[],
-        schema: schema::<UserpassConfig>,
-        check: check_userpass,
-    },
-    Strategy {
-        kind: Kind::Passkey,
-        type_name: "passkey",
-        can_login: true,
-        // A passkey is registered to a user who exists (by the user or through a link), never
-        // found by a login that waits for registration.
-        can_login_register: false,
-        can_sync: false,
-        needs_redirect_flow: false,
-        allows_implicit_signup: false,
-        accepts_variables: &[],
-        secret_fields: &[],
-        schema: schema::<PasskeyConfig>,
-        check: check_passkey,
-    },
-    Strategy {
-        kind: Kind::Github,
-        type_name: "github",
-        can_login: true,
-        can_login_register: true,
-        can_sync: true,
-        needs_redirect_flow: true,
-        allows_implicit_signup: true,
-        accepts_variables: &[],
-        secret_fields: &["clientSecret"],
-        schema: schema::<GithubConfig>,
-        check: check_github,
-    },
-    Strategy {
-        kind: Kind::Gitlab,
-        type_name: "gitlab",
-        can_login: true,
-        can_login_register: true,
-        can_sync: true,
-        needs_redirect_flow: true,
-        allows_implicit_signup: true,
-        accepts_variables: &[],
-        secret_fields: &["clientSecret"],
-        schema: schema::<GitlabConfig>,
-        check: check_gitlab,
-    },
-    Strategy {
-        kind: Kind::Oidc,
-        type_name: "oidc",
-        can_login: true,
-        can_login_register: true,
-        can_sync: true,
-        needs_redirect_flow: true,
-        allows_implicit_signup: true,
-        accepts_variables: &[],
-        secret_fields: &["clientSecret"],
-        schema: schema::<OidcConfig>,
-        check: check_oidc,
-    },
-];
-
-pub fn find(type_name: &str) -> Option<&'static Strategy> {
-    STRATEGIES.iter().find(|s| s.type_name == type_name)
-}
-
-impl Strategy {
     /// Validates a config; it must be a JSON object of this kind's shape.
-    pub fn check_config(&self, config: &Value) -> Result<()> {
+    fn check_config(&self, config: &Value) -> Result<()> {
         if !config.is_object() {
             return Err(Error::field("instanceConfig", "must be an object"));
         }
-        (self.check)(config)
+        self.check_fields(config)
     }
 
     /// The config as an admin may see it: secrets replaced by `CENSORED`.
-    pub fn censor(&self, config: &Value) -> Value {
+    fn censor(&self, config: &Value) -> Value {
         let mut c = config.clone();
         if let Some(obj) = c.as_object_mut() {
-            for f in self.secret_fields {
+            for f in self.caps().secret_fields {
                 if let Some(v) = obj.get_mut(*f)
                     && !v.is_null()
                 {
@@ -304,9 +141,9 @@ impl Strategy {
     }
 
     /// A config sent back on update with secrets still censored keeps the stored secrets.
-    pub fn restore_secrets(&self, new: &mut Value, old: &Value) {
+    fn restore_secrets(&self, new: &mut Value, old: &Value) {
         if let Some(obj) = new.as_object_mut() {
-            for f in self.secret_fields {
+            for f in self.caps().secret_fields {
                 if obj.get(*f).and_then(Value::as_str) == Some(CENSORED)
                     && let Some(prev) = old.get(*f)
                 {
@@ -315,9 +152,83 @@ impl Strategy {
             }
         }
     }
+}
 
-    /// The JSON Schema of this kind's instance config, derived from the struct that checks it.
-    pub fn config_schema(&self) -> Value {
-        (self.schema)()
+/// Every strategy kind, in the order the API lists them.
+pub fn all() -> impl Iterator<Item = &'static dyn Strategy> {
+    Kind::ALL.into_iter().map(Kind::strategy)
+}
+
+pub fn find(type_name: &str) -> Option<&'static dyn Strategy> {
+    Kind::parse(type_name).map(Kind::strategy)
+}
+
+/// The capabilities every upstream kind shares.
+pub(crate) const UPSTREAM_CAPS: Caps = Caps {
+    can_login: true,
+    can_login_register: true,
+    can_sync: true,
+    needs_redirect_flow: true,
+    allows_implicit_signup: true,
+    accepts_variables: &[],
+    secret_fields: &["clientSecret"],
+};
+
+pub(crate) fn schema<T: JsonSchema>() -> Value {
+    serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null)
+}
+
+pub(crate) fn parse<T: for<'de> Deserialize<'de>>(config: &Value) -> Result<T> {
+    serde_json::from_value(config.clone())
+        .map_err(|e| Error::field("instanceConfig", format!("is not valid: {e}")))
+}
+
+/// Whether `u` may be called: https, or http to a loopback host (127.0.0.1, ::1, localhost),
+/// which never leaves the machine.
+pub fn url_allowed(u: &url::Url) -> bool {
+    let loopback = match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip == std::net::Ipv4Addr::LOCALHOST,
+        Some(url::Host::Ipv6(ip)) => ip == std::net::Ipv6Addr::LOCALHOST,
+        None => return false,
+    };
+    u.scheme() == "https" || (u.scheme() == "http" && loopback)
+}
+
+pub(crate) fn check_url(field: &str, value: Option<&str>) -> Result<()> {
+    if let Some(v) = value {
+        let parsed = url::Url::parse(v).ok().filter(|u| {
+            u.host().is_some() && u.query().is_none() && u.fragment().is_none() && !v.contains('\n')
+        });
+        let ok = parsed.as_ref().is_some_and(url_allowed);
+        if !ok {
+            return Err(Error::field(
+                &format!("instanceConfig.{field}"),
+                "must be an https URL (http only for 127.0.0.1, ::1 or localhost), without query or fragment",
+            ));
+        }
     }
+    Ok(())
+}
+
+pub(crate) fn check_nonempty(field: &str, value: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        return Err(Error::field(
+            &format!("instanceConfig.{field}"),
+            "must not be empty",
+        ));
+    }
+    crate::core::check_no_control(&format!("instanceConfig.{field}"), value)
+}
+
+pub(crate) fn check_scopes(scopes: Option<&Vec<String>>) -> Result<()> {
+    for s in scopes.into_iter().flatten() {
+        if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(Error::field(
+                "instanceConfig.scopes",
+                "must be scope names without spaces",
+            ));
+        }
+    }
+    Ok(())
 }

@@ -139,8 +139,13 @@ test('the login page', async (t) => {
     assert.ok(await select.isVisible());
     assert.deepEqual(await select.locator('option').allTextContents(), ['local', 'staff']);
     await select.selectOption({ label: 'staff' });
-    // Upstream logins are not served yet: the page offers no button that leads nowhere.
-    assert.equal(await page.getByRole('link', { name: /GitHub/ }).count(), 0);
+    // Upstream logins: a button per instance, with its name and built-in icon, that starts
+    // keyward's redirect flow (no flow here: none in the link either).
+    const github = page.getByRole('link', { name: 'Sign in with GitHub' });
+    assert.equal(await github.count(), 1);
+    assert.equal(await github.getAttribute('href'), `/auth/api/flow/redirect/${GITHUB.id}?mode=login`);
+    assert.equal(await github.locator('svg.provider-icon path').count(), 1, 'the GitHub mark, drawn in the page');
+    assert.ok(await page.locator('#providers-or').isVisible(), '"or" between the password form and the buttons');
     await page.screenshot({ path: '/tmp/login-mock-desktop.png', fullPage: true });
 
     // An identity that waits for registration: follow the redirect as well.
@@ -224,7 +229,10 @@ test('the login page', async (t) => {
     await page.locator('#no-password').waitFor({ state: 'visible' });
     assert.match(await page.locator('#no-password').innerText(), /Password login is not available/);
     assert.equal(await page.locator('#login').isVisible(), false);
-    assert.equal(await page.getByRole('link', { name: /GitHub/ }).count(), 0);
+    // The upstream login is the way in, inside the page's flow.
+    const github = page.getByRole('link', { name: 'Sign in with GitHub' });
+    assert.equal(await github.getAttribute('href'), `/auth/api/flow/redirect/${GITHUB.id}?mode=login&flow=f`);
+    assert.equal(await page.locator('#providers-or').isVisible(), false, 'nothing above it: no "or"');
   });
 
   await t.test('the context cannot be loaded', async (t) => {

@@ -4,6 +4,7 @@
 
 pub mod smtp;
 pub mod softkey;
+pub mod upstream;
 
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
@@ -14,6 +15,13 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_keyward");
+
+/// reqwest is built with rustls but without a default crypto provider (keyward installs ring
+/// at start, see `strategies::provider`); a test process installs the same before its first
+/// HTTP client.
+pub fn tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 
 /// Cheap argon2 parameters keep the suite fast; the hashing itself is the same code.
 pub const FAST_HASH: &[&str] = &["--argon2-memory", "256", "--argon2-iterations", "1"];
@@ -54,6 +62,7 @@ impl Server {
 
     /// Starts the server on an existing directory (e.g. with a prepared database).
     pub fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Server {
+        tls();
         let db = dir.path().join("keyward.db");
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--db"])

@@ -13,6 +13,7 @@ mod passkey;
 mod register;
 mod setup;
 mod suggestion;
+mod upstream;
 
 pub use suggestion::DataSuggestion;
 
@@ -140,7 +141,10 @@ pub fn surface() -> Surface {
                      for registration and has this password.",
                 )
                 .errors(&[404, 409, 429, 503]),
-        ],
+        ]
+        .into_iter()
+        .chain(upstream::routes())
+        .collect(),
     }
 }
 

@@ -510,6 +510,7 @@ impl InstanceOut {
             does_implicit_register: i.does_implicit_register,
             callback_url: i
                 .strategy()
+                .caps()
                 .needs_redirect_flow
                 .then(|| format!("{}/auth/api/flow/callback/{}", app.public_url, i.id)),
             created_at: rfc3339(i.created_at),

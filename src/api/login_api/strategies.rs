@@ -35,14 +35,15 @@ pub struct Variable {
 }
 
 impl StrategyOut {
-    fn of(s: &Strategy) -> StrategyOut {
+    fn of(s: &dyn Strategy) -> StrategyOut {
+        let caps = s.caps();
         StrategyOut {
-            type_name: s.kind,
-            can_login_register: s.can_login_register,
-            can_sync: s.can_sync,
-            needs_redirect_flow: s.needs_redirect_flow,
-            allows_implicit_signup: s.allows_implicit_signup,
-            accepts_variables: s
+            type_name: s.kind(),
+            can_login_register: caps.can_login_register,
+            can_sync: caps.can_sync,
+            needs_redirect_flow: caps.needs_redirect_flow,
+            allows_implicit_signup: caps.allows_implicit_signup,
+            accepts_variables: caps
                 .accepts_variables
                 .iter()
                 .map(|&(name, display_name, kind)| Variable {
@@ -63,9 +64,7 @@ pub(super) fn kind_in_path(name: &str) -> Result<Kind> {
 }
 
 pub(super) async fn list(_: Cx, _: Public, _: NoInput) -> Result<Json<Vec<StrategyOut>>> {
-    Ok(Json(
-        strategies::STRATEGIES.iter().map(StrategyOut::of).collect(),
-    ))
+    Ok(Json(strategies::all().map(StrategyOut::of).collect()))
 }
 
 pub(super) async fn get(cx: Cx, _: Public, _: NoInput) -> Result<Json<StrategyOut>> {

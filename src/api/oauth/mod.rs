@@ -155,6 +155,7 @@ pub fn oauth_error(e: &Error) -> Response {
         Reason::Throttled(_) => (429, Code::SlowDown),
         Reason::Busy(_) | Reason::Unavailable => (503, Code::TemporarilyUnavailable),
         Reason::Internal => (500, Code::ServerError),
+        Reason::ProviderFailed => (502, Code::ServerError),
         Reason::Invalid
         | Reason::InvalidQuery
         | Reason::Conflict

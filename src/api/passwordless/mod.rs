@@ -212,6 +212,7 @@ fn classify(e: &Error) -> (i32, u16, &'static str) {
         Reason::Throttled(_) => (8, 429, "KW-PL-070"),
         Reason::Unavailable => (14, 503, "KW-PL-080"),
         Reason::Busy(_) => (14, 503, "KW-PL-081"),
+        Reason::ProviderFailed => (14, 502, "KW-PL-082"),
         Reason::MethodNotAllowed => (12, 405, "KW-PL-090"),
         Reason::Internal => (13, 500, "KW-PL-099"),
     }
