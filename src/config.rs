@@ -57,6 +57,42 @@ pub enum Command {
     /// Manage token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Write a consistent copy of the database, while the server runs if it does. The master
+    /// key (`<db>.key`) is not in it: keep that separately.
+    Backup {
+        /// The file to write; it must not exist.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Replace the database with a backup. Only while no keyward server or command uses it.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+    },
+    /// Move users between installations as JSON lines.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UsersCommand {
+    /// Write every user as one JSON line, with their identities and password hashes.
+    Export {
+        /// Write to this new file (mode 0600) instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Add users from JSON lines (as `export` writes them); invalid or clashing lines are
+    /// reported by line number and skipped.
+    Import {
+        /// The file to read, or `-` for standard input.
+        #[arg(long)]
+        from: PathBuf,
+        /// Lines committed in one transaction; 1 to 100000.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        batch: u32,
+    },
 }
 
 #[derive(Args, Debug, Clone)]

@@ -35,6 +35,9 @@ fn main() -> ExitCode {
             Some(Command::Serve(args)) => serve(&common, &args).await,
             Some(Command::Admin(cmd)) => keyward::cli::admin(&common, cmd).await,
             Some(Command::Keys(cmd)) => keyward::cli::keys(&common, cmd).await,
+            Some(Command::Backup { out }) => keyward::cli::backup(&common, &out),
+            Some(Command::Restore { from }) => keyward::cli::restore(&common, &from),
+            Some(Command::Users(cmd)) => keyward::cli::users(&common, cmd).await,
         }
     });
     match result {

@@ -34,6 +34,66 @@ pub fn check_new_password(password: &str) -> Result<()> {
     Ok(())
 }
 
+/// The bcrypt versions keyward imports: `$2a$`, `$2b$` and `$2y$` (Auth0, the Gropius login
+/// service); they differ only in how old implementations treated long passwords.
+fn is_bcrypt(stored: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$"]
+        .iter()
+        .any(|p| stored.starts_with(p))
+}
+
+/// The most work an imported hash may ask of a login: the same bounds as the argon2 flags, and
+/// a bcrypt cost of 16 (seconds per check), so that an imported hash cannot stall the hashing
+/// slots or exhaust memory.
+const MAX_IMPORTED_BCRYPT_COST: u32 = 16;
+
+/// Checks a password hash brought in by `keyward users import` without hashing anything:
+/// argon2id or argon2i as a PHC string, or bcrypt. Returns why it is not accepted.
+pub fn check_imported_hash(stored: &str) -> std::result::Result<(), String> {
+    if is_bcrypt(stored) {
+        let parts: bcrypt::HashParts = stored
+            .parse()
+            .map_err(|e| format!("not a valid bcrypt hash ({e})"))?;
+        let cost = parts.get_cost();
+        if !(4..=MAX_IMPORTED_BCRYPT_COST).contains(&cost) {
+            return Err(format!(
+                "bcrypt cost {cost} is outside 4 to {MAX_IMPORTED_BCRYPT_COST}"
+            ));
+        }
+        return Ok(());
+    }
+    if !stored.starts_with("$argon2") {
+        return Err(
+            "unsupported password hash: use argon2id, argon2i or bcrypt ($2a$, $2b$, $2y$)".into(),
+        );
+    }
+    let hash = PasswordHash::new(stored).map_err(|e| format!("not a valid PHC string ({e})"))?;
+    match Algorithm::try_from(hash.algorithm.as_str()) {
+        Ok(Algorithm::Argon2id | Algorithm::Argon2i) => {}
+        _ => {
+            return Err(format!(
+                "unsupported password hash {}: use argon2id, argon2i or bcrypt",
+                hash.algorithm
+            ));
+        }
+    }
+    if let Some(v) = hash.version
+        && Version::try_from(v).is_err()
+    {
+        return Err(format!("unknown argon2 version {v}"));
+    }
+    let params = Params::try_from(&hash).map_err(|e| format!("bad argon2 parameters ({e})"))?;
+    if params.m_cost() > 1_048_576 || params.t_cost() > 64 || params.p_cost() > 16 {
+        return Err("argon2 parameters above m=1048576, t=64, p=16".into());
+    }
+    let salt_ok = hash.salt.as_ref().is_some_and(|s| s.len() >= 8);
+    let out_ok = hash.hash.as_ref().is_some_and(|h| h.len() >= 16);
+    if !salt_ok || !out_ok {
+        return Err("the argon2 hash lacks its salt or output".into());
+    }
+    Ok(())
+}
+
 #[derive(Clone)]
 pub struct Hasher {
     params: Params,
@@ -145,6 +205,13 @@ impl Hasher {
             ok: false,
             outdated: false,
         };
+        // An imported bcrypt hash is checked as it is and always replaced at the next login.
+        if is_bcrypt(stored) {
+            return Verdict {
+                ok: bcrypt::verify(password, stored).unwrap_or(false),
+                outdated: true,
+            };
+        }
         let Ok(hash) = PasswordHash::new(stored) else {
             return no;
         };

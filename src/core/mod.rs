@@ -2,6 +2,7 @@
 //! function here, and renders the result in its own shape.
 
 pub mod audit;
+pub mod backup;
 pub mod bootstrap;
 pub mod clients;
 pub mod guard;
@@ -17,6 +18,7 @@ pub mod principal;
 pub mod registration;
 pub mod sessions;
 pub mod sync;
+pub mod transfer;
 pub mod upstream;
 pub mod users;
 

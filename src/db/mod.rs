@@ -3,6 +3,7 @@
 //! run on tokio's blocking pool so that SQLite never blocks an async worker.
 
 pub mod audit;
+pub mod backup;
 pub mod ceremonies;
 pub mod clients;
 pub mod codes;
@@ -10,6 +11,7 @@ pub mod identities;
 pub mod instances;
 pub mod keys;
 pub mod link_codes;
+pub mod lock;
 pub mod passkeys;
 pub mod provider_tokens;
 pub mod refresh_tokens;
@@ -17,6 +19,7 @@ pub mod revoked_tokens;
 pub mod sessions;
 pub mod settings;
 pub mod snapshot;
+pub mod transfer;
 pub mod upstream_flows;
 pub mod users;
 
@@ -42,6 +45,8 @@ pub struct Db {
     /// Counts the writes this process has committed, so that caches of what the database said
     /// can tell whether anything may have changed since (see `auth::principal`).
     generation: Arc<AtomicU64>,
+    /// Held while this process may use the database: `restore` waits for nobody to hold it.
+    _lock: Arc<lock::DbLock>,
 }
 
 fn configure(c: &mut Connection) -> rusqlite::Result<()> {
@@ -116,6 +121,7 @@ fn make_private(path: &Path) -> Result<()> {
 impl Db {
     /// Opens (creating if needed) the database and upgrades its schema to the newest version.
     pub fn open(path: &Path, pool_size: u32) -> Result<Db> {
+        let lock = lock::DbLock::shared(path)?;
         make_private(path)?;
         let manager = SqliteConnectionManager::file(path).with_init(configure);
         // SQLite connections to a local file do not go stale, so no test query per checkout.
@@ -128,6 +134,7 @@ impl Db {
             pool,
             writer: Arc::default(),
             generation: Arc::default(),
+            _lock: Arc::new(lock),
         };
         let mut conn = db.pool.get()?;
         migrate(&mut conn, latest_version())?;
