@@ -9,6 +9,7 @@ pub mod core;
 pub mod db;
 pub mod error;
 pub mod mail;
+pub mod metrics;
 pub mod strategies;
 
 use auth::keys::Keyring;
@@ -40,6 +41,7 @@ pub struct AppState {
     pub webauthn: Option<webauthn_rs::Webauthn>,
     /// The mail server of `--smtp-url`, if one is configured.
     pub mailer: Option<mail::Mailer>,
+    pub metrics: metrics::Metrics,
 }
 
 pub type App = Arc<AppState>;
@@ -102,6 +104,7 @@ pub fn open(common: &Common, settings: Settings, bound: Option<SocketAddr>) -> R
         local_origin,
         webauthn,
         mailer,
+        metrics: metrics::Metrics::new(api::route_templates()),
     });
     core::bootstrap::ensure_defaults(&app)?;
     Ok(app)
