@@ -70,6 +70,14 @@ struct LoginLabels {
     outcome: &'static str,
 }
 
+fn login_labels(strategy: Kind, instance: Option<&str>, outcome: &'static str) -> LoginLabels {
+    LoginLabels {
+        strategy: strategy.as_str(),
+        instance: instance.unwrap_or("unnamed").to_string(),
+        outcome,
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct GrantLabels {
     grant: &'static str,
@@ -82,7 +90,14 @@ pub struct Readings {
     pub active_sessions: i64,
     pub pool_in_use: u32,
     pub pool_size: u32,
+    /// The strategy instances, so that each of those whose logins are counted has its series
+    /// from the start (at 0), not only after its first login.
+    pub instances: Vec<(Kind, Option<String>)>,
 }
+
+/// The strategies whose logins are counted (`Metrics::login` is called on their paths).
+const COUNTED: [Kind; 2] = [Kind::Userpass, Kind::Passkey];
+const OUTCOMES: [&str; 3] = ["success", "failure", "throttled"];
 
 pub struct Metrics {
     registry: Registry,
@@ -209,11 +224,7 @@ impl Metrics {
             },
         };
         self.logins
-            .get_or_create(&LoginLabels {
-                strategy: strategy.as_str(),
-                instance: instance.unwrap_or("unnamed").to_string(),
-                outcome,
-            })
+            .get_or_create(&login_labels(strategy, instance, outcome))
             .inc();
     }
 
@@ -233,6 +244,12 @@ impl Metrics {
         self.pool_in_use.set(i64::from(now.pool_in_use));
         self.pool_size.set(i64::from(now.pool_size));
         self.resident_memory.set(resident_memory());
+        for (kind, name) in now.instances.iter().filter(|(k, _)| COUNTED.contains(k)) {
+            for outcome in OUTCOMES {
+                self.logins
+                    .get_or_create(&login_labels(*kind, name.as_deref(), outcome));
+            }
+        }
         let mut out = String::new();
         // Writing into a String cannot fail; an encoder error would be a bug in a label.
         if let Err(e) =
@@ -436,6 +453,7 @@ mod tests {
             active_sessions: 7,
             pool_in_use: 1,
             pool_size: 3,
+            instances: vec![(Kind::Userpass, Some("local".into())), (Kind::Oidc, None)],
         });
         for line in [
             r#"keyward_http_requests_total{route="/a/{id}",method="GET",status="2xx"} 1"#,
@@ -447,9 +465,11 @@ mod tests {
             "keyward_password_hashes_waiting 2",
             "keyward_active_sessions 7",
             r#"keyward_tokens_issued_total{grant="refresh_token"} 0"#,
+            r#"keyward_logins_total{strategy="userpass",instance="local",outcome="throttled"} 0"#,
         ] {
             assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
         }
         assert!(!text.contains(r#"route="/b""#), "{text}");
+        assert!(!text.contains("oidc"), "{text}");
     }
 }

@@ -98,10 +98,16 @@ impl Guard for MetricsReader {
 }
 
 async fn metrics(cx: Cx, _: MetricsReader, _: NoInput) -> Result<Raw> {
-    let sessions = cx
+    let (sessions, instances) = cx
         .app
         .db
-        .read(|c| crate::db::sessions::count_live(c, c.now))
+        .read(|c| {
+            let instances = crate::db::instances::list(c, None)?;
+            Ok((
+                crate::db::sessions::count_live(c, c.now)?,
+                instances.into_iter().map(|i| (i.kind, i.name)).collect(),
+            ))
+        })
         .await?;
     let (hashes_waiting, hashes_running) = cx.app.hasher.load();
     let (pool_size, pool_in_use) = cx.app.db.pool_use();
@@ -111,6 +117,7 @@ async fn metrics(cx: Cx, _: MetricsReader, _: NoInput) -> Result<Raw> {
         active_sessions: sessions,
         pool_in_use,
         pool_size,
+        instances,
     });
     Ok(Raw(super::respond(
         200,
