@@ -9,7 +9,7 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(
     name = "keyward",
-    version,
+    version = env!("KEYWARD_VERSION"),
     about = "A login service in one binary: one user, many ways to log in."
 )]
 pub struct Cli {

@@ -246,8 +246,11 @@ impl Metrics {
         self.resident_memory.set(resident_memory());
         for (kind, name) in now.instances.iter().filter(|(k, _)| COUNTED.contains(k)) {
             for outcome in OUTCOMES {
-                self.logins
-                    .get_or_create(&login_labels(*kind, name.as_deref(), outcome));
+                // Only made here (at 0); the guard is let go at once.
+                drop(
+                    self.logins
+                        .get_or_create(&login_labels(*kind, name.as_deref(), outcome)),
+                );
             }
         }
         let mut out = String::new();
