@@ -9,7 +9,7 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(
     name = "keyward",
-    version,
+    version = env!("KEYWARD_VERSION"),
     about = "A login service in one binary: one user, many ways to log in."
 )]
 pub struct Cli {
@@ -182,6 +182,19 @@ pub struct Settings {
         requires = "smtp_username"
     )]
     pub smtp_password: Option<String>,
+    /// When set, `GET /metrics` answers only `Authorization: Bearer <this token>` (16 to 256
+    /// characters; prefer the environment variable to the flag). Without it the metrics are
+    /// open to whoever reaches the listener.
+    #[arg(long, env = "KEYWARD_METRICS_TOKEN", hide_env_values = true, value_parser = parse_metrics_token)]
+    pub metrics_token: Option<String>,
+}
+
+fn parse_metrics_token(s: &str) -> Result<String, String> {
+    let n = s.chars().count();
+    if !(16..=256).contains(&n) || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("the token must be 16 to 256 characters without spaces".into());
+    }
+    Ok(s.to_string())
 }
 
 fn parse_smtp_url(s: &str) -> Result<url::Url, String> {

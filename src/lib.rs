@@ -9,6 +9,7 @@ pub mod core;
 pub mod db;
 pub mod error;
 pub mod mail;
+pub mod metrics;
 pub mod strategies;
 
 use auth::keys::Keyring;
@@ -42,6 +43,7 @@ pub struct AppState {
     pub mailer: Option<mail::Mailer>,
     /// Calls to upstream providers (one client, with timeouts) and their caches.
     pub upstream: strategies::provider::Outbound,
+    pub metrics: metrics::Metrics,
 }
 
 pub type App = Arc<AppState>;
@@ -111,6 +113,7 @@ pub fn open(common: &Common, settings: Settings, bound: Option<SocketAddr>) -> R
         webauthn,
         mailer,
         upstream,
+        metrics: metrics::Metrics::new(api::route_templates()),
     });
     core::bootstrap::ensure_defaults(&app)?;
     Ok(app)

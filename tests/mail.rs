@@ -248,3 +248,33 @@ fn smtp_settings_are_checked_at_start() {
         assert!(!out.status.success(), "{bad} accepted");
     }
 }
+
+#[test]
+fn a_mail_server_named_by_host_name_gets_the_mail() {
+    // The name is resolved by keyward's own resolver (from /etc/hosts here), as in the static
+    // release binary, where glibc's getaddrinfo is not used.
+    let smtp = SmtpServer::start();
+    let named = smtp.url().replace("127.0.0.1", "localhost");
+    assert!(named.contains("//localhost:"), "{named}");
+    let s = with_mail(&named);
+    let admin = s.admin("admin");
+    let (_, token) = user_with_email(&s, &admin, "alice");
+    let r = s.post(
+        "/auth/api/login/user/self/passkey-link",
+        Some(&token),
+        &json!({"send": true}),
+    );
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap());
+    let mails = smtp.wait_for(1);
+    assert!(mails[0].contains("X-Envelope-To: alice@example.test"));
+    // A name that resolves nowhere is the same 503 as a server that is down.
+    let s = with_mail("smtp://no-such-host.invalid:25");
+    let admin = s.admin("admin");
+    let (_, token) = user_with_email(&s, &admin, "bob");
+    let r = s.post(
+        "/auth/api/login/user/self/passkey-link",
+        Some(&token),
+        &json!({"send": true}),
+    );
+    expect_error(r, 503);
+}

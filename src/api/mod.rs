@@ -125,6 +125,9 @@ pub fn routes(app: App) -> impl Filter<Extract = (Response,), Error = Infallible
                             r
                         }
                     };
+                    let route = resp.extensions().get::<route::Template>().map(|t| t.0);
+                    app.metrics
+                        .request(route, &method, resp.status(), started.elapsed());
                     log_request(&method, &path, resp.status(), started);
                     resp
                 };
@@ -273,7 +276,7 @@ async fn dispatch(app: &App, req: Req) -> Response {
         return Surface::of(&req.segs).error(&e);
     }
     match (first, second, third) {
-        ("healthz" | "readyz", _, _) | ("api", "openapi.json", _) => {
+        ("healthz" | "readyz" | "metrics", _, _) | ("api", "openapi.json", _) => {
             surfaces().ops.dispatch(app, req).await
         }
         (".well-known", _, _) | ("auth", "oauth", _) => surfaces().oauth.dispatch(app, req).await,
@@ -342,6 +345,14 @@ pub fn surfaces() -> &'static Surfaces {
         passwordless: passwordless::surface(),
         sync: sync::surface(),
     })
+}
+
+/// The path templates of every route, for the request metrics.
+pub fn route_templates() -> impl Iterator<Item = &'static str> {
+    surfaces()
+        .all()
+        .into_iter()
+        .flat_map(|s| s.routes.iter().map(|r| r.path))
 }
 
 pub fn openapi_document(app: &App) -> Value {

@@ -220,6 +220,10 @@ impl Route {
     }
 }
 
+/// The template of the route that answered, kept with its response for the request metrics.
+#[derive(Clone, Copy)]
+pub struct Template(pub &'static str);
+
 /// One API surface: its routes and the way it renders errors.
 pub struct Surface {
     pub name: &'static str,
@@ -259,6 +263,10 @@ impl Surface {
             if let Ok(v) = HeaderValue::from_str(&allow) {
                 resp.headers_mut().insert(header::ALLOW, v);
             }
+            // The path matched a template, only the method did not.
+            if let Some(r) = self.routes.iter().find(|r| r.matches(&req.segs).is_some()) {
+                resp.extensions_mut().insert(Template(r.path));
+            }
             return resp;
         };
         let cx = Cx {
@@ -266,10 +274,12 @@ impl Surface {
             req,
             params,
         };
-        match (route.handler)(cx).await {
+        let mut resp = match (route.handler)(cx).await {
             Ok(r) => r,
             Err(e) => (self.render)(&e),
-        }
+        };
+        resp.extensions_mut().insert(Template(route.path));
+        resp
     }
 }
 

@@ -101,6 +101,8 @@ pub struct Hasher {
     /// Requests waiting for a permit now, and how many may wait.
     waiting: Arc<AtomicUsize>,
     queue: usize,
+    /// Hashing slots (permits) in all.
+    slots: usize,
     /// Work memory of finished hashes, kept for the next ones: one argon2 buffer per permit at
     /// most. Allocating 19 MiB for every hash costs page faults and, with glibc, leaves the
     /// freed buffers fragmenting the heap until the process holds gigabytes.
@@ -143,6 +145,7 @@ impl Hasher {
             permits: Arc::new(Semaphore::new(permits)),
             waiting: Arc::default(),
             queue: permits * usize::from(s.hash_queue),
+            slots: permits,
             buffers: Arc::default(),
             last_use: Arc::default(),
             dummy: Arc::default(),
@@ -301,6 +304,12 @@ impl Hasher {
         if quiet {
             self.buffers.lock().expect("hasher lock").clear();
         }
+    }
+
+    /// Hashes waiting for a slot, and hashes holding one (for the metrics).
+    pub fn load(&self) -> (usize, usize) {
+        let running = self.slots.saturating_sub(self.permits.available_permits());
+        (self.waiting.load(Ordering::Relaxed), running)
     }
 
     /// A place in the queue in front of the permits, or 503 at once when it is full.

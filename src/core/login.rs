@@ -145,6 +145,23 @@ where
     F: FnOnce(&Write, Outcome) -> Result<T> + Send + 'static,
     T: Send + 'static,
 {
+    let r = password_login_counted(app, inst, username, password, origin, then).await;
+    app.metrics.login(inst.kind, inst.name.as_deref(), &r);
+    r
+}
+
+async fn password_login_counted<T, F>(
+    app: &App,
+    inst: &Instance,
+    username: &str,
+    password: &str,
+    origin: &Origin,
+    then: F,
+) -> Result<T>
+where
+    F: FnOnce(&Write, Outcome) -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
     if username.is_empty() || password.is_empty() {
         return Err(Error::field("username", "and password must be given"));
     }

@@ -719,6 +719,29 @@ where
     F: FnOnce(&Write, Outcome) -> Result<T> + Send + 'static,
     T: Send + 'static,
 {
+    let r = finish_login_counted(app, ceremony_id, credential, origin, then).await;
+    // Counted under the instance passkeys are registered under (an unknown credential has no
+    // instance of its own).
+    let inst = app
+        .db
+        .read(|c| Ok(passkey_instance(c).ok().and_then(|i| i.name)))
+        .await;
+    app.metrics
+        .login(Kind::Passkey, inst.ok().flatten().as_deref(), &r);
+    r
+}
+
+async fn finish_login_counted<T, F>(
+    app: &App,
+    ceremony_id: &str,
+    credential: Value,
+    origin: &Origin,
+    then: F,
+) -> Result<T>
+where
+    F: FnOnce(&Write, Outcome) -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
     rp(app)?;
     let credential: PublicKeyCredential =
         serde_json::from_value(credential).map_err(|_| refused())?;

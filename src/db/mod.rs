@@ -151,6 +151,12 @@ impl Db {
     }
 
     /// Whether the database answers a query.
+    /// Connections the pool holds, and those of them lent out now.
+    pub fn pool_use(&self) -> (u32, u32) {
+        let s = self.pool.state();
+        (s.connections, s.connections - s.idle_connections)
+    }
+
     pub async fn ping(&self) -> Result<()> {
         self.read(|r| Ok(r.query_row("SELECT 1", [], |_| Ok(()))?))
             .await

@@ -72,6 +72,15 @@ pub fn insert(c: &Write, s: &Session) -> Result<()> {
     Ok(())
 }
 
+/// Sessions that have neither ended nor expired, of every user (for the metrics).
+pub fn count_live(c: &Read, now: i64) -> Result<i64> {
+    Ok(c.prepare_cached(
+        "SELECT count(*) FROM active_logins WHERE ended_at IS NULL
+         AND expires > ?1 AND absolute_expires > ?1",
+    )?
+    .query_row([now], |r| r.get(0))?)
+}
+
 /// Live sessions of a user, newest first.
 pub fn list_for_user(c: &Read, user_id: &str, now: i64) -> Result<Vec<Session>> {
     let mut st = c.prepare_cached(&format!(

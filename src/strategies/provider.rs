@@ -32,6 +32,9 @@ impl Outbound {
             .timeout(total)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("keyward/", env!("CARGO_PKG_VERSION")))
+            // The release binary is statically linked: glibc's getaddrinfo would load the host's
+            // NSS modules into it, so names are resolved by hickory (/etc/hosts, resolv.conf).
+            .hickory_dns(true)
             .build()
             .map_err(|e| Error::internal(format!("cannot build the HTTP client: {e}")))?;
         Ok(Outbound {

@@ -69,6 +69,33 @@ pub async fn token(
     resource: Option<&str>,
     origin: &Origin,
 ) -> Result<Tokens> {
+    let kind = grant.metric();
+    let r = run_grant(app, client, grant, resource, origin).await;
+    if r.is_ok() {
+        app.metrics.token_issued(kind);
+    }
+    r
+}
+
+impl GrantRequest {
+    fn metric(&self) -> crate::metrics::Grant {
+        use crate::metrics::Grant;
+        match self {
+            GrantRequest::AuthorizationCode { .. } => Grant::AuthorizationCode,
+            GrantRequest::RefreshToken { .. } => Grant::RefreshToken,
+            GrantRequest::ClientCredentials { .. } => Grant::ClientCredentials,
+            GrantRequest::Password { .. } => Grant::Password,
+        }
+    }
+}
+
+async fn run_grant(
+    app: &App,
+    client: &Client,
+    grant: GrantRequest,
+    resource: Option<&str>,
+    origin: &Origin,
+) -> Result<Tokens> {
     match grant {
         GrantRequest::AuthorizationCode {
             code,
