@@ -1,0 +1,66 @@
+//! The admin user search pages through the matches of all three kinds (username prefix,
+//! display-name prefix, whole e-mail address) in username order, each user once, whatever the
+//! page size: the search query cuts each kind to one page before merging them (bench/scale
+//! measures it at a million users).
+
+mod common;
+
+use common::Server;
+use serde_json::{Value, json};
+
+#[test]
+fn a_search_pages_through_every_kind_of_match_in_username_order() {
+    let s = Server::start();
+    let admin = s.admin("admin");
+    let p = "/auth/api/login/user";
+    // Matches of "ma": usernames and display names (with usernames anywhere in the order); and
+    // users that match nothing ("mz", e-mail addresses that only start with "ma").
+    let users = [
+        ("mallory", "Zed", None),
+        ("marta", "Marta M", Some("marta@example.com")),
+        ("aaron", "Max Power", None),
+        ("zoe", "mabel (display)", None),
+        ("bob", "Bob", Some("ma@example.com")),
+        ("Mara", "Someone", None),
+        ("carl", "Carl", Some("MA@example.com")),
+        ("dora", "Dora", None),
+        ("mz", "Anyone", None),
+        ("yves", "MAGDA", None),
+    ];
+    for (u, d, e) in users {
+        let mut body = json!({"username": u, "displayName": d});
+        if let Some(e) = e {
+            body["email"] = json!(e);
+        }
+        assert_eq!(s.post(p, Some(&admin), &body).status(), 201, "{u}");
+    }
+    let want = ["aaron", "mallory", "Mara", "marta", "yves", "zoe"];
+    let by_mail = ["bob", "carl"];
+    for (search, want, limit) in [("ma", &want[..], 1), ("ma", &want, 2), ("ma", &want, 4)]
+        .into_iter()
+        .chain([("ma", &want[..], 50), ("MA@example.com", &by_mail[..], 1)])
+    {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut q = format!("{p}?search={search}&limit={limit}");
+            if let Some(c) = &cursor {
+                q.push_str(&format!("&cursor={c}"));
+            }
+            let page: Value = s.get(&q, Some(&admin)).json().unwrap();
+            let items = page["items"].as_array().unwrap();
+            assert!(items.len() <= limit, "limit {limit}: {page}");
+            seen.extend(
+                items
+                    .iter()
+                    .map(|u| u["username"].as_str().unwrap().to_string()),
+            );
+            match page["nextCursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => break,
+            }
+            assert!(seen.len() <= want.len(), "limit {limit}: {seen:?}");
+        }
+        assert_eq!(seen, want, "{search}, limit {limit}");
+    }
+}
