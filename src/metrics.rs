@@ -96,7 +96,13 @@ pub struct Readings {
 }
 
 /// The strategies whose logins are counted (`Metrics::login` is called on their paths).
-const COUNTED: [Kind; 2] = [Kind::Userpass, Kind::Passkey];
+const COUNTED: [Kind; 5] = [
+    Kind::Userpass,
+    Kind::Passkey,
+    Kind::Github,
+    Kind::Gitlab,
+    Kind::Oidc,
+];
 const OUTCOMES: [&str; 3] = ["success", "failure", "throttled"];
 
 pub struct Metrics {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::upstream::{Browser, Flavor, StandIn, Tamper, closed_port, param};
+use common::upstream::{Browser, Flavor, StandIn, Tamper, closed_port, param, silent_provider};
 use common::{Server, expect_error};
 use serde_json::{Value, json};
 
@@ -165,11 +165,23 @@ fn github_unknown_account_registers_then_logs_in_with_the_session_cookie() {
     assert_eq!(data[0]["strategyInstance"]["id"], inst.as_str());
 
     // The next login of the same account enters a session and goes to the account page.
+    let success = r#"keyward_logins_total{strategy="github",instance="GitHub",outcome="success"}"#;
+    assert_eq!(metric(&s, success), 0.0, "a registration is not a login");
     let mut b2 = Browser::new();
     let to = round_trip(&s, &mut b2, &inst, "login");
     assert_eq!(to, "/account");
     assert!(b2.cookies.contains_key("kw_session"));
     assert_eq!(gh.get(|x| x.pkce_refusals), 0);
+    assert_eq!(metric(&s, success), 1.0, "the provider login is counted");
+}
+
+/// The value of one sample of `/metrics` (0 when the series is not there).
+fn metric(s: &Server, series: &str) -> f64 {
+    let text = s.get("/metrics", None).text().unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(series))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap_or(0.0)
 }
 
 #[test]
@@ -325,6 +337,31 @@ fn a_provider_that_is_down_ends_on_the_problem_page() {
     )));
     assert_eq!(status, 302);
     assert_eq!(problem(&to), "provider_unreachable");
+}
+
+#[test]
+fn a_provider_that_does_not_answer_ends_on_the_problem_page_after_the_timeout() {
+    let s = Server::start();
+    let admin = s.admin("admin");
+    let users = user_count(&s, &admin);
+    let inst = instance(
+        &s,
+        &admin,
+        "gitlab",
+        "Silent",
+        json!({"clientId": "c", "clientSecret": "s", "baseUrl": silent_provider()}),
+        json!({"doesImplicitRegister": true}),
+    );
+    let mut b = Browser::new();
+    let (_, to_provider) = b.get(&s.url(&format!("/auth/api/flow/redirect/{inst}")));
+    let state = param(&to_provider, "state").unwrap();
+    // The token call hangs until keyward's own timeout (10 s) gives up on it.
+    let (status, to) = b.get(&s.url(&format!(
+        "/auth/api/flow/callback/{inst}?code=abc&state={state}"
+    )));
+    assert_eq!(status, 302);
+    assert_eq!(problem(&to), "provider_unreachable");
+    assert_eq!(user_count(&s, &admin), users, "nothing made");
 }
 
 #[test]

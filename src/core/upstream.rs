@@ -15,7 +15,7 @@ use crate::App;
 use crate::auth::secret::{digest, digest_eq, random_token};
 use crate::db::identities::{Identity, State};
 use crate::db::{self, Write, identities, provider_tokens, upstream_flows};
-use crate::error::{Reason, Result};
+use crate::error::{Error, Reason, Result};
 use crate::strategies::provider::{Account, Failure, Provider, Start, Tokens, pkce};
 use serde_json::json;
 
@@ -303,6 +303,7 @@ async fn finish_flow(app: &App, r: &CallbackRequest<'_>) -> std::result::Result<
         Err(_) => return Err(state_invalid(None)),
     };
     let callback = callback_url(app, &id);
+    let (kind, name) = (inst.kind, inst.name.clone());
     let (tokens, account) = provider
         .exchange(
             &app.upstream,
@@ -312,7 +313,11 @@ async fn finish_flow(app: &App, r: &CallbackRequest<'_>) -> std::result::Result<
             row.nonce.as_deref(),
         )
         .await
-        .map_err(|f| failed(&id, flow_ref, &f))?;
+        .map_err(|f| {
+            let p = failed(&id, flow_ref, &f);
+            count_login(app, kind, name.as_deref(), &p);
+            p
+        })?;
     let done = Done {
         inst,
         mode,
@@ -326,7 +331,7 @@ async fn finish_flow(app: &App, r: &CallbackRequest<'_>) -> std::result::Result<
         origin,
     };
     let app2 = app.clone();
-    match app.db.write(move |tx| done.apply(&app2, tx)).await {
+    let landing = match app.db.write(move |tx| done.apply(&app2, tx)).await {
         Ok(Ok(landing)) => Ok(landing),
         Ok(Err(reason)) => Err(Problem {
             flow: flow.clone(),
@@ -334,7 +339,26 @@ async fn finish_flow(app: &App, r: &CallbackRequest<'_>) -> std::result::Result<
         }),
         Err(e) if e.reason == Reason::Blocked => Err(Problem::new("blocked", &id, flow_ref)),
         Err(e) => Err(internal(&id, flow_ref, &e.message)),
+    };
+    match &landing {
+        Ok(l) if l.session.is_some() => app.metrics.login(kind, name.as_deref(), &Ok(())),
+        Err(p) => count_login(app, kind, name.as_deref(), p),
+        Ok(_) => {}
     }
+    landing
+}
+
+/// A provider login that was refused for the account's sake counts as a failed login of the
+/// instance (in /metrics); the other problems (a stale state, a provider that is down) are
+/// not logins that were tried.
+fn count_login(app: &App, kind: crate::strategies::Kind, name: Option<&str>, p: &Problem) {
+    let reason = match p.reason {
+        "blocked" => Reason::Blocked,
+        "id_token_invalid" | "login_disabled" => Reason::WrongCredentials,
+        _ => return,
+    };
+    app.metrics
+        .login::<()>(kind, name, &Err(Error::new(reason, p.reason)));
 }
 
 /// A problem the outcome's transaction found before it wrote anything.

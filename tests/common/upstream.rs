@@ -167,6 +167,20 @@ pub fn closed_port() -> String {
     format!("http://{addr}")
 }
 
+/// A provider that takes connections and never answers: slow past every timeout. Its sockets
+/// stay open as long as the returned listener thread runs (the whole test process).
+pub fn silent_provider() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in l.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    format!("http://{addr}")
+}
+
 /// The OIDC stand-in's signing key (in its JWKS) and a key it is not.
 struct Keys {
     good: Vec<u8>,
