@@ -479,6 +479,11 @@ mod tests {
             assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
         }
         assert!(!text.contains(r#"route="/b""#), "{text}");
-        assert!(!text.contains("oidc"), "{text}");
+        // Every login-counting instance has its series from the start; an unnamed one by kind.
+        assert!(
+            text.lines().any(|l| l
+                == r#"keyward_logins_total{strategy="oidc",instance="unnamed",outcome="success"} 0"#),
+            "{text}"
+        );
     }
 }
