@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::upstream::{Browser, Flavor, StandIn, param};
+use common::upstream::{Browser, Flavor, StandIn, param, signed_in};
 use common::{Server, expect_error};
 use serde_json::{Value, json};
 
@@ -35,29 +35,6 @@ fn cc_token(s: &Server, admin: &str, user: &str, scopes: &[&str]) -> String {
         .as_str()
         .unwrap()
         .to_string()
-}
-
-fn signed_in(s: &Server, username: &str) -> Browser {
-    let r = s
-        .http
-        .post(s.url("/auth/api/flow/login"))
-        .header("cookie", "kw_csrf=t")
-        .header("x-csrf-token", "t")
-        .json(&json!({"username": username, "password": "password-of-user"}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let c = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .find(|v| v.starts_with("kw_session="))
-        .unwrap();
-    let mut b = Browser::new();
-    let (k, v) = c.split(';').next().unwrap().split_once('=').unwrap();
-    b.cookies.insert(k.into(), v.into());
-    b
 }
 
 fn link(s: &Server, b: &mut Browser, inst: &str) {

@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::upstream::{Browser, Flavor, StandIn, Tamper, closed_port, param, silent_provider};
+use common::upstream::{
+    Browser, Flavor, StandIn, Tamper, closed_port, param, signed_in, silent_provider,
+};
 use common::{Server, expect_error};
 use serde_json::{Value, json};
 
@@ -75,30 +77,6 @@ fn self_register(s: &Server, token: &str, username: &str) -> String {
         .as_str()
         .unwrap()
         .to_string()
-}
-
-/// A browser signed in with a password (through the hosted login page).
-fn signed_in(s: &Server, username: &str) -> Browser {
-    let r = s
-        .http
-        .post(s.url("/auth/api/flow/login"))
-        .header("cookie", "kw_csrf=t")
-        .header("x-csrf-token", "t")
-        .json(&json!({"username": username, "password": "password-of-user"}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let mut b = Browser::new();
-    let c = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .find(|v| v.starts_with("kw_session="))
-        .unwrap();
-    let kv = c.split(';').next().unwrap().split_once('=').unwrap();
-    b.cookies.insert(kv.0.into(), kv.1.into());
-    b
 }
 
 fn login_data(s: &Server, admin: &str, user: &str) -> Vec<Value> {

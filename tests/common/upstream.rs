@@ -527,6 +527,31 @@ impl Browser {
     }
 }
 
+/// A browser signed in with a password ("password-of-user", as `Server::user` makes it) through
+/// the hosted login page: its session cookie.
+pub fn signed_in(s: &super::Server, username: &str) -> Browser {
+    let r = s
+        .http
+        .post(s.url("/auth/api/flow/login"))
+        .header("cookie", "kw_csrf=t")
+        .header("x-csrf-token", "t")
+        .json(&json!({"username": username, "password": "password-of-user"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let c = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with("kw_session="))
+        .unwrap();
+    let mut b = Browser::new();
+    let (k, v) = c.split(';').next().unwrap().split_once('=').unwrap();
+    b.cookies.insert(k.into(), v.into());
+    b
+}
+
 /// The value of query parameter `k` of a URL or path.
 pub fn param(url: &str, k: &str) -> Option<String> {
     let q = url.split_once('?')?.1;
