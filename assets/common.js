@@ -225,9 +225,90 @@
     return null;
   }
 
+  /** An element with properties (`text`, `class`, `data`, attributes) and children. */
+  function el(tag, props, children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(props || {})) {
+      if (k === 'text') e.textContent = v;
+      else if (k === 'class') e.className = v;
+      else if (k === 'data') for (const [dk, dv] of Object.entries(v)) e.dataset[dk] = dv;
+      else e.setAttribute(k, v);
+    }
+    for (const c of children || []) if (c) e.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
+    return e;
+  }
+
+  const TYPES = { userpass: 'Password', passkey: 'Passkey', github: 'GitHub', gitlab: 'GitLab', oidc: 'OpenID Connect' };
+  const typeName = (t) => TYPES[t] || t || '';
+
+  /** A time for people, in their locale; '' for none. */
+  function when(iso) {
+    const d = new Date(iso);
+    if (!iso || isNaN(d.getTime())) return '';
+    return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  }
+
+  /** A browser and system, in words, from a User-Agent. */
+  function device(ua) {
+    if (!ua) return 'Unknown device';
+    const browser =
+      /Edg\//.test(ua) ? 'Edge'
+        : /OPR\/|Opera/.test(ua) ? 'Opera'
+          : /Firefox\//.test(ua) ? 'Firefox'
+            : /HeadlessChrome/.test(ua) ? 'Chrome (headless)'
+              : /Chrome\/|Chromium\//.test(ua) ? 'Chrome'
+                : /Safari\//.test(ua) ? 'Safari'
+                  : /curl|node|undici|python|Go-http/i.test(ua) ? 'A program'
+                    : 'A browser';
+    const os =
+      /Android/.test(ua) ? 'Android'
+        : /iPhone|iPad|iPod/.test(ua) ? 'iOS'
+          : /Windows/.test(ua) ? 'Windows'
+            : /CrOS/.test(ua) ? 'ChromeOS'
+              : /Mac OS X|Macintosh/.test(ua) ? 'macOS'
+                : /Linux/.test(ua) ? 'Linux'
+                  : '';
+    return os ? browser + ' on ' + os : browser;
+  }
+
+  /** What the built-in clients are, in words. */
+  const CLIENTS = { 'keyward-account': 'the account page', 'keyward-admin': 'the admin console', cli: 'the command line' };
+
+  /** Asks in the page's #confirm dialog; resolves true when the person agrees. */
+  function confirmAction(title, text, yes) {
+    const dlg = $('confirm');
+    $('confirm-title').textContent = title;
+    $('confirm-text').textContent = text;
+    $('confirm-yes').textContent = yes;
+    return new Promise((resolve) => {
+      const done = (v) => {
+        $('confirm-yes').removeEventListener('click', onYes);
+        $('confirm-no').removeEventListener('click', onNo);
+        dlg.removeEventListener('cancel', onNo);
+        if (dlg.open) dlg.close();
+        resolve(v);
+      };
+      const onYes = () => done(true);
+      const onNo = (ev) => {
+        if (ev && ev.type === 'cancel') ev.preventDefault();
+        done(false);
+      };
+      $('confirm-yes').addEventListener('click', onYes);
+      $('confirm-no').addEventListener('click', onNo);
+      dlg.addEventListener('cancel', onNo);
+      if (typeof dlg.showModal === 'function') {
+        dlg.showModal();
+        $('confirm-no').focus();
+      } else {
+        resolve(window.confirm(title + '\n\n' + text));
+      }
+    });
+  }
+
   window.keyward = Object.freeze({
     $, show, hide, fieldError, clearField, clearErrors, flow, flowQuery, flowContext,
     csrfToken, call, sentence, message, registerToken, instanceSelect, otherBrowser, nameLogin,
-    fieldOf, passwordMin, applyPasswordMin, tooShort, tooShortText,
+    fieldOf, passwordMin, applyPasswordMin, tooShort, tooShortText, el, TYPES, typeName, when, device,
+    CLIENTS, confirmAction,
   });
 })();

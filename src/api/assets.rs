@@ -21,7 +21,13 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The pages and the files they are made of.
-const PAGES: [(&str, &str, &str, &str); 7] = [
+const PAGES: [(&str, &str, &str, &str); 8] = [
+    (
+        "/admin",
+        "admin/index.html",
+        "pageAdmin",
+        "The admin console: users, logins, clients, keys and the audit log",
+    ),
     (
         "/account",
         "account/index.html",

@@ -287,7 +287,7 @@ async fn dispatch(app: &App, req: Req) -> Response {
         ("users", "me", _) | ("management", "v1", _) | ("v2", "users", _) => {
             surfaces().passwordless.dispatch(app, req).await
         }
-        ("auth", "flow", _) | ("assets", _, _) | ("", _, _) | ("account", "", "") => {
+        ("auth", "flow", _) | ("assets", _, _) | ("", _, _) | ("account" | "admin", "", "") => {
             surfaces().pages.dispatch(app, req).await
         }
         _ => error_response(&Error::not_found(Thing::Route, "no such resource")),
