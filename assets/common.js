@@ -305,10 +305,49 @@
     });
   }
 
+  /** Copies text to the clipboard; on plain http (no clipboard API) through a selection. */
+  async function copyText(text) {
+    try {
+      if (navigator.clipboard && window.isSecureContext) {
+        await navigator.clipboard.writeText(text);
+        return true;
+      }
+    } catch (_) {
+      // no permission: the old way below
+    }
+    const ta = document.createElement('textarea');
+    ta.className = 'sr-only';
+    ta.setAttribute('readonly', '');
+    ta.value = text;
+    document.body.appendChild(ta);
+    ta.select();
+    let ok = false;
+    try {
+      ok = document.execCommand('copy');
+    } catch (_) {
+      ok = false;
+    }
+    ta.remove();
+    return ok;
+  }
+
+  /** Shows the server's QR code (an SVG document) in `img`; false when it is not one. The SVG
+   *  is shown as an image (a data: URL), never put into the page as markup: an <img> runs no
+   *  script and touches nothing of the page. */
+  function qrImage(img, svg) {
+    const s = typeof svg === 'string' ? svg.trim() : '';
+    if (!/^(<\?xml[^>]*>\s*)?<svg[\s>]/.test(s)) {
+      img.removeAttribute('src');
+      return false;
+    }
+    img.src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(s);
+    return true;
+  }
+
   window.keyward = Object.freeze({
     $, show, hide, fieldError, clearField, clearErrors, flow, flowQuery, flowContext,
     csrfToken, call, sentence, message, registerToken, instanceSelect, otherBrowser, nameLogin,
     fieldOf, passwordMin, applyPasswordMin, tooShort, tooShortText, el, TYPES, typeName, when, device,
-    CLIENTS, confirmAction,
+    CLIENTS, confirmAction, copyText, qrImage,
   });
 })();

@@ -4,7 +4,7 @@
 // keyward session comes straight back from the authorization endpoint (single sign-on).
 (function () {
   'use strict';
-  const { $, show, hide, sentence, message, call: flowCall, passwordMin, applyPasswordMin, tooShort, tooShortText, fieldError, clearField, el, typeName, when, device, CLIENTS, confirmAction } = window.keyward;
+  const { $, show, hide, sentence, message, call: flowCall, passwordMin, applyPasswordMin, tooShort, tooShortText, fieldError, clearField, el, typeName, when, device, CLIENTS, confirmAction, copyText, qrImage } = window.keyward;
   const wa = window.keywardWebauthn;
   const providers = window.keywardProviders;
 
@@ -70,6 +70,8 @@
     }
     oauth.signedIn();
     if (ctx.status === 200) {
+      // Mailing a passkey link needs an address and a mail server.
+      show($('pk-link-mail'), ctx.data.mail === true && !!r.data.email);
       minPassword = passwordMin(ctx.data);
       applyPasswordMin(minPassword, ['new-password']);
     }
@@ -379,21 +381,27 @@
     showLink(r.data);
   });
 
+  $('pk-link-mail').addEventListener('click', async () => {
+    if (!me || !me.email) return;
+    const button = $('pk-link-mail');
+    hide($('passkeys-msg'));
+    button.disabled = true;
+    const r = await api('POST', '/auth/api/login/user/' + encodeURIComponent(me.id) + '/passkey-link', { send: true });
+    button.disabled = false;
+    if (r === null) return;
+    if ((r.status === 200 || r.status === 201) && r.data.sent === true) {
+      note($('passkeys-msg'), 'ok', 'A link is on its way to ' + me.email + '. Open it on the device that should hold the passkey.');
+      return;
+    }
+    note($('passkeys-msg'), 'error', message(r, 'The link could not be mailed'));
+  });
+
   function showLink(d) {
     $('pk-link-url').value = d.link;
     const until = when(d.expiresAt);
     $('pk-link-expiry').textContent = until ? 'Valid until ' + until + ', for one passkey.' : 'Valid for one passkey.';
-    // The SVG is the server's, but it is still shown as an image (a data: URL), never put
-    // into the page as markup: an <img> runs no script and touches nothing of the page.
     const qr = $('pk-link-qr');
-    const svg = typeof d.qrCode === 'string' ? d.qrCode.trim() : '';
-    if (/^(<\?xml[^>]*>\s*)?<svg[\s>]/.test(svg)) {
-      qr.src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(svg);
-      show(qr.parentElement);
-    } else {
-      qr.removeAttribute('src');
-      hide(qr.parentElement);
-    }
+    show(qr.parentElement, qrImage(qr, d.qrCode));
     hide($('pk-link-copied'));
     show($('pk-link'));
     $('pk-link-copy').focus();
@@ -401,19 +409,10 @@
 
   $('pk-link-copy').addEventListener('click', async () => {
     const input = $('pk-link-url');
-    let ok = false;
-    try {
-      await navigator.clipboard.writeText(input.value);
-      ok = true;
-    } catch (_) {
-      // No clipboard API (plain http) or no permission: select it for a manual copy.
+    const ok = await copyText(input.value);
+    if (!ok) {
       input.focus();
       input.select();
-      try {
-        ok = document.execCommand('copy');
-      } catch (_) {
-        ok = false;
-      }
     }
     const said = $('pk-link-copied');
     said.textContent = ok ? 'The link is copied.' : 'Copy the selected link by hand.';

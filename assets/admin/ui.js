@@ -144,29 +144,8 @@
     setTimeout(() => t.remove(), kind === 'error' ? 8000 : 4000);
   }
 
-  /** Copies text; works on plain http too (where navigator.clipboard is missing). */
-  async function copy(text) {
-    try {
-      if (navigator.clipboard && window.isSecureContext) {
-        await navigator.clipboard.writeText(text);
-        return true;
-      }
-    } catch (_) {
-      // fall through to the old way
-    }
-    const ta = el('textarea', { class: 'sr-only', readonly: '' });
-    ta.value = text;
-    document.body.appendChild(ta);
-    ta.select();
-    let ok = false;
-    try {
-      ok = document.execCommand('copy');
-    } catch (_) {
-      ok = false;
-    }
-    ta.remove();
-    return ok;
-  }
+  /** Copies text; works on plain http too (see common.js). */
+  const copy = (text) => window.keyward.copyText(text);
 
   /** A "Copy" button for `text` (a string or a function that gives it). */
   function copyButton(text, label) {

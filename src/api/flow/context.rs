@@ -30,6 +30,8 @@ pub(super) struct Context {
     user: Option<UserOut>,
     /// The fewest characters a new password may have.
     password_min_length: usize,
+    /// Whether keyward can send mail (`--smtp-url`): pages offer to mail a link only then.
+    mail: bool,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -82,5 +84,6 @@ pub(super) async fn context(
             display_name: u.display_name,
         }),
         password_min_length: MIN_PASSWORD_LEN,
+        mail: cx.app.mailer.is_some(),
     }))
 }
