@@ -78,7 +78,9 @@
 
   /**
    * A client of keyward's authorization server for the page at `opts.path`:
-   * `{clientId, path, scope?, prefix (storage keys), what (the page, for messages), fatal(text)}`.
+   * `{clientId, path, scope?, maxAge? (OIDC max_age: seconds since the last sign-in after which
+   * the browser's session does not pass through), prefix (storage keys), what (the page, for
+   * messages), fatal(text)}`.
    */
   function client(opts) {
     const CLIENT_ID = opts.clientId;
@@ -158,6 +160,7 @@
         code_challenge: await challengeOf(verifier),
         code_challenge_method: 'S256',
       });
+      if (opts.maxAge !== undefined) q.set('max_age', String(opts.maxAge));
       location.replace('/auth/oauth/authorize?' + q.toString());
     }
 

@@ -1156,3 +1156,43 @@ fn oauth_endpoints_answer_405_with_allow_in_their_shape() {
     }
     oauth_error(c.s.get("/auth/oauth/nothing", None), 404, "invalid_request");
 }
+
+#[test]
+fn max_age_sends_a_browser_signed_in_too_long_ago_back_to_the_login_page() {
+    let c = setup();
+    let client = c.public_client();
+    let mut b = Browser::default();
+    b.authorize(
+        &c.s,
+        &code_query(&client, ""),
+        Some(("admin", "correct horse battery")),
+    );
+    let lands = |b: &mut Browser, extra: &str| -> String {
+        let r = b.get(
+            &c.s,
+            &format!("/auth/oauth/authorize?{}", code_query(&client, extra)),
+        );
+        assert_eq!(r.status(), 302, "{:?}", r.text());
+        r.headers()["location"].to_str().unwrap().to_string()
+    };
+    // Signed in just now: an hour's max_age passes through with a code.
+    assert!(lands(&mut b, "&max_age=3600").starts_with(REDIRECT));
+    // A second later, max_age=0 asks for a fresh sign-in; with prompt=none that is an error.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert!(lands(&mut b, "&max_age=0").starts_with("/auth/flow/login?flow="));
+    let none = lands(&mut b, "&max_age=0&prompt=none");
+    assert!(none.starts_with(REDIRECT), "{none}");
+    assert_eq!(
+        query_param(&none, "error").as_deref(),
+        Some("login_required")
+    );
+    // Not a number of seconds: the client hears so.
+    for bad in ["-1", "soon", "1.5", "99999999999"] {
+        let loc = lands(&mut b, &format!("&max_age={bad}"));
+        assert_eq!(
+            query_param(&loc, "error").as_deref(),
+            Some("invalid_request"),
+            "{bad}: {loc}"
+        );
+    }
+}

@@ -22,6 +22,9 @@
     clientId: 'keyward-admin',
     path: '/admin',
     scope: 'login',
+    // The console hands over every account: a browser session older than an hour must sign in
+    // again before it gets in.
+    maxAge: 3600,
     prefix: 'kw_admin',
     what: 'the admin console',
     fatal,

@@ -19,6 +19,8 @@ test('an admin signs in at /admin through keyward-admin with PKCE and sees every
   assert.equal(q.get('code_challenge_method'), 'S256');
   assert.ok((q.get('code_challenge') || '').length >= 43);
   assert.ok(q.get('state'));
+  // An SSO session older than an hour does not pass through into the console.
+  assert.equal(q.get('max_age'), '3600');
 
   const nav = await page.locator('#nav a').allTextContents();
   assert.deepEqual(nav, ['Dashboard', 'Users', 'Logins', 'Clients', 'Keys', 'Audit log']);

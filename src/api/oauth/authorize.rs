@@ -73,6 +73,9 @@ struct AuthorizeQuery {
     /// `consent` and `select_account` are taken and change nothing.
     #[schemars(extend("enum" = ["none", "login", "create", "link", "consent", "select_account"]))]
     prompt: Option<String>,
+    /// OpenID Connect `max_age`: seconds since the browser's last sign-in after which it must
+    /// sign in again instead of passing through with its session.
+    max_age: Option<String>,
 }
 
 /// The query, or why it could not be read: authorize answers that with its error page too,
@@ -109,6 +112,7 @@ async fn authorize(cx: Cx, _: Public, Asked(q): Asked) -> Result<Raw> {
         code_challenge_method: given(q.code_challenge_method),
         resource: given(q.resource),
         prompt: given(q.prompt),
+        max_age: given(q.max_age),
     };
     let cookie = super::super::cookies::session(&cx.req).map(str::to_string);
     Ok(Raw(

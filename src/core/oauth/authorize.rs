@@ -28,6 +28,8 @@ pub struct Params {
     pub code_challenge_method: Option<String>,
     pub resource: Option<String>,
     pub prompt: Option<String>,
+    /// OIDC `max_age` (seconds), as sent.
+    pub max_age: Option<String>,
 }
 
 /// The hosted page a browser logs in on.
@@ -142,6 +144,12 @@ pub async fn authorize(app: &App, p: Params, session_cookie: Option<String>) -> 
     ) {
         return invalid("prompt must be none, login, create or link");
     }
+    // OIDC `max_age`: a session signed in longer ago than this does not pass through.
+    let max_age_ms = match p.max_age.as_deref().map(str::parse::<u32>) {
+        None => None,
+        Some(Ok(secs)) => Some(i64::from(secs) * 1000),
+        Some(Err(_)) => return invalid("max_age must be a whole number of seconds"),
+    };
     let request = AuthRequest {
         client_id: client.id.clone(),
         redirect_uri: redirect_uri.clone(),
@@ -159,8 +167,12 @@ pub async fn authorize(app: &App, p: Params, session_cookie: Option<String>) -> 
             let issued = app
                 .db
                 .write(move |tx| match sessions::from_cookie(tx, &cookie)? {
-                    Some((session, _user)) => issue_code(tx, &session.id, &r).map(Some),
-                    None => Ok(None),
+                    Some((session, _user))
+                        if max_age_ms.is_none_or(|m| tx.now - session.created_at <= m) =>
+                    {
+                        issue_code(tx, &session.id, &r).map(Some)
+                    }
+                    _ => Ok(None),
                 })
                 .await?;
             if let Some(url) = issued {
