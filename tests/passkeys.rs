@@ -608,3 +608,32 @@ fn a_passkey_is_renamed_through_its_login_data() {
     );
     assert_eq!(c.s.put(&path, None, &json!({"name": "x"})).status(), 401);
 }
+
+#[test]
+fn passkey_logins_started_and_never_finished_are_capped_per_address() {
+    // Each start writes a ceremony row before anyone is signed in: a stranger who only starts
+    // gets 429 after 300 pending ones instead of filling the database.
+    let c = setup();
+    for i in 0..300 {
+        let r = call(&c.s, "/auth/api/flow/passkey/login/start", &json!({}));
+        assert_eq!(r.status(), 200, "start {i}");
+    }
+    let r = call(&c.s, "/auth/api/flow/passkey/login/start", &json!({}));
+    assert!(r.headers().contains_key("retry-after"));
+    let (status, code, message) = flow_error(r);
+    assert_eq!((status, code.as_str()), (429, "throttled"), "{message}");
+    assert!(message.contains("passkey"), "{message}");
+    // A finish (here a refused one) settles one pending start: the next start goes through.
+    refused(call(
+        &c.s,
+        "/auth/api/flow/passkey/login/finish",
+        &json!({
+            "ceremonyId": "x",
+            "credential": SoftKey::new().assert_with("localhost", "AAAA", &c.origin),
+        }),
+    ));
+    assert_eq!(
+        call(&c.s, "/auth/api/flow/passkey/login/start", &json!({})).status(),
+        200
+    );
+}

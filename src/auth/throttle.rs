@@ -12,8 +12,11 @@
 //! Per client address: more than `ADDRESS_FAILURES` failures within a minute, across
 //! usernames, refuses further attempts until the oldest of them is a minute old. A refused
 //! attempt is not itself a failure. New password identities are limited per address too:
-//! `ADDRESS_CREATIONS` a minute, each counted when it is let through. IPv6 addresses count
-//! per /64, which one subscriber usually holds whole.
+//! `ADDRESS_CREATIONS` a minute, each counted when it is let through. Passkey logins that were
+//! started and not finished are limited per address too (`ADDRESS_PENDING_CEREMONIES` within
+//! a ceremony's lifetime): each start writes a ceremony row before anyone is signed in, and a
+//! finish (let through, so itself throttled) settles one. IPv6 addresses count per /64, which
+//! one subscriber usually holds whole.
 
 use crate::error::{Error, Reason, Result};
 use std::collections::{HashMap, VecDeque};
@@ -24,6 +27,11 @@ use std::time::{Duration, Instant};
 pub const FREE_FAILURES: u32 = 5;
 pub const ADDRESS_FAILURES: usize = 30;
 pub const ADDRESS_CREATIONS: usize = 30;
+/// Generous: the login page starts one for passkey autofill on every view, and only a few of
+/// them end in a passkey login.
+pub const ADDRESS_PENDING_CEREMONIES: usize = 300;
+/// How long a started passkey login counts as pending: its ceremony's lifetime.
+const CEREMONY_LIFETIME: Duration = Duration::from_secs(5 * 60);
 const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
 const WINDOW: Duration = Duration::from_secs(60);
 /// Past this many tracked keys, stale ones are dropped so memory stays bounded.
@@ -114,6 +122,8 @@ pub struct Throttle {
     addresses: Mutex<HashMap<IpAddr, Window>>,
     /// New password identities by address (bucket).
     creations: Mutex<HashMap<IpAddr, Window>>,
+    /// Start times of passkey logins not yet finished, by address (bucket).
+    ceremonies: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
 }
 
 fn delay(failures: u32) -> Duration {
@@ -279,11 +289,79 @@ impl Throttle {
         w.record(now, ADDRESS_CREATIONS);
         Ok(())
     }
+
+    /// Counts a passkey login started from `addr`, or refuses it with 429 while the address
+    /// has `ADDRESS_PENDING_CEREMONIES` started and not finished.
+    pub fn ceremony_started(&self, addr: Option<IpAddr>) -> Result<()> {
+        let Some(ip) = addr.map(bucket) else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let mut map = self.ceremonies.lock().expect("throttle lock");
+        let live = |q: &mut VecDeque<Instant>| {
+            while q
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= CEREMONY_LIFETIME)
+            {
+                q.pop_front();
+            }
+        };
+        if map.len() >= PRUNE_AT {
+            map.retain(|_, q| {
+                live(q);
+                !q.is_empty()
+            });
+        }
+        let q = map.entry(ip).or_default();
+        live(q);
+        if q.len() >= ADDRESS_PENDING_CEREMONIES {
+            let wait = CEREMONY_LIFETIME.saturating_sub(now.duration_since(q[0]));
+            return Err(too_many(
+                wait,
+                "Too many passkey sign-ins from this address.",
+            ));
+        }
+        q.push_back(now);
+        Ok(())
+    }
+
+    /// A passkey login from `addr` was finished (let through, whatever its verdict): one of
+    /// its pending starts is settled.
+    pub fn ceremony_finished(&self, addr: Option<IpAddr>) {
+        if let Some(ip) = addr.map(bucket) {
+            let mut map = self.ceremonies.lock().expect("throttle lock");
+            if let Some(q) = map.get_mut(&ip) {
+                q.pop_front();
+                if q.is_empty() {
+                    map.remove(&ip);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pending_passkey_logins_are_capped_per_address_and_finishing_frees_them() {
+        let t = Throttle::default();
+        let a: IpAddr = "192.0.2.7".parse().unwrap();
+        let b: IpAddr = "192.0.2.8".parse().unwrap();
+        for _ in 0..ADDRESS_PENDING_CEREMONIES {
+            t.ceremony_started(Some(a)).unwrap();
+        }
+        let e = t.ceremony_started(Some(a)).unwrap_err();
+        assert!(matches!(e.reason, Reason::Throttled(s) if s > 0));
+        // Another address has its own budget; a finish frees one start.
+        t.ceremony_started(Some(b)).unwrap();
+        t.ceremony_finished(Some(a));
+        t.ceremony_started(Some(a)).unwrap();
+        assert!(t.ceremony_started(Some(a)).is_err());
+        // Without an address (not over TCP) nothing is counted.
+        t.ceremony_started(None).unwrap();
+    }
 
     #[test]
     fn delays_start_after_five_and_double() {

@@ -649,8 +649,15 @@ fn refused() -> Error {
 /// Begins a passkey login. With a username that has passkeys: those are the allowed
 /// credentials (username-first); otherwise (no username, an unknown one, or one without
 /// passkeys) a discoverable challenge, so the answer does not tell whether a user exists.
-pub async fn start_login(app: &App, username: Option<&str>) -> Result<LoginStarted> {
+pub async fn start_login(
+    app: &App,
+    username: Option<&str>,
+    address: Option<&str>,
+) -> Result<LoginStarted> {
     rp(app)?;
+    // Each start writes a ceremony row before anyone is signed in: bounded per address.
+    app.throttle
+        .ceremony_started(address.and_then(|a| a.parse().ok()))?;
     let (app2, username) = (app.clone(), username.map(|u| u.trim().to_string()));
     app.db
         .write(move |tx| {
@@ -749,6 +756,9 @@ where
     let ip = origin.address.as_deref().and_then(|a| a.parse().ok());
     // Counted from here on; released if this request ends without a verdict.
     let attempt = app.throttle.begin(&key, ip)?;
+    // A finish let through settles one pending start of this address (bogus finishes that
+    // would free starts are themselves failures, throttled per address).
+    app.throttle.ceremony_finished(ip);
     let (app2, cid, origin) = (app.clone(), ceremony_id.to_string(), origin.clone());
     let result = app
         .db

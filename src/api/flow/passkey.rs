@@ -45,7 +45,7 @@ pub(super) struct FinishBody {
 
 pub(super) async fn start(cx: Cx, _: Csrf, Body(b): Body<StartBody>) -> Result<Json<Started>> {
     oauth::open_flow(&cx.app, given(b.flow).as_deref())?;
-    let s = passkeys::start_login(&cx.app, b.username.as_deref()).await?;
+    let s = passkeys::start_login(&cx.app, b.username.as_deref(), cx.address().as_deref()).await?;
     Ok(Json(Started {
         ceremony_id: s.ceremony_id,
         options: s.options,
