@@ -305,10 +305,36 @@
     });
   }
 
+  /** Whether a login (an item of `login-data`) is a passkey. */
+  const isPasskey = (l) => !!l && ((l.strategyInstance && l.strategyInstance.type === 'passkey') || (l.passkey && typeof l.passkey === 'object'));
+
+  /** A passkey's name and times, from its login data. */
+  function passkeyInfo(l) {
+    const p = l.passkey && typeof l.passkey === 'object' ? l.passkey : {};
+    return {
+      name: typeof p.name === 'string' && p.name ? p.name : l.description || 'Passkey',
+      createdAt: p.createdAt,
+      lastUsedAt: p.lastUsedAt,
+    };
+  }
+
+  /** Shows a passkey link's QR code (the server's SVG) in `img`; false when there is none. The
+   *  SVG is shown as an image (a data: URL), never put into the page as markup: an <img> runs no
+   *  script and touches nothing of the page. */
+  function qrImage(img, svgText) {
+    const svg = typeof svgText === 'string' ? svgText.trim() : '';
+    if (/^(<\?xml[^>]*>\s*)?<svg[\s>]/.test(svg)) {
+      img.src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(svg);
+      return true;
+    }
+    img.removeAttribute('src');
+    return false;
+  }
+
   window.keyward = Object.freeze({
     $, show, hide, fieldError, clearField, clearErrors, flow, flowQuery, flowContext,
     csrfToken, call, sentence, message, registerToken, instanceSelect, otherBrowser, nameLogin,
     fieldOf, passwordMin, applyPasswordMin, tooShort, tooShortText, el, TYPES, typeName, when, device,
-    CLIENTS, confirmAction,
+    CLIENTS, confirmAction, isPasskey, passkeyInfo, qrImage,
   });
 })();

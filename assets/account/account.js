@@ -4,7 +4,7 @@
 // keyward session comes straight back from the authorization endpoint (single sign-on).
 (function () {
   'use strict';
-  const { $, show, hide, sentence, message, call: flowCall, passwordMin, applyPasswordMin, tooShort, tooShortText, fieldError, clearField, el, typeName, when, device, CLIENTS, confirmAction } = window.keyward;
+  const { $, show, hide, sentence, message, call: flowCall, passwordMin, applyPasswordMin, tooShort, tooShortText, fieldError, clearField, el, typeName, when, device, CLIENTS, confirmAction, isPasskey, passkeyInfo, qrImage } = window.keyward;
   const wa = window.keywardWebauthn;
   const providers = window.keywardProviders;
 
@@ -91,9 +91,6 @@
   }
 
   // Logins
-
-  /** Passkeys have a section of their own. */
-  const isPasskey = (l) => !!l && ((l.strategyInstance && l.strategyInstance.type === 'passkey') || (l.passkey && typeof l.passkey === 'object'));
 
   async function loadLogins() {
     const r = await api('GET', '/auth/api/login/user/self/login-data');
@@ -210,15 +207,6 @@
   }
 
   // Passkeys
-
-  function passkeyInfo(l) {
-    const p = l.passkey && typeof l.passkey === 'object' ? l.passkey : {};
-    return {
-      name: typeof p.name === 'string' && p.name ? p.name : l.description || 'Passkey',
-      createdAt: p.createdAt,
-      lastUsedAt: p.lastUsedAt,
-    };
-  }
 
   function showPasskeys(list) {
     const body = $('passkeys').querySelector('tbody');
@@ -383,17 +371,8 @@
     $('pk-link-url').value = d.link;
     const until = when(d.expiresAt);
     $('pk-link-expiry').textContent = until ? 'Valid until ' + until + ', for one passkey.' : 'Valid for one passkey.';
-    // The SVG is the server's, but it is still shown as an image (a data: URL), never put
-    // into the page as markup: an <img> runs no script and touches nothing of the page.
     const qr = $('pk-link-qr');
-    const svg = typeof d.qrCode === 'string' ? d.qrCode.trim() : '';
-    if (/^(<\?xml[^>]*>\s*)?<svg[\s>]/.test(svg)) {
-      qr.src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(svg);
-      show(qr.parentElement);
-    } else {
-      qr.removeAttribute('src');
-      hide(qr.parentElement);
-    }
+    show(qr.parentElement, qrImage(qr, d.qrCode));
     hide($('pk-link-copied'));
     show($('pk-link'));
     $('pk-link-copy').focus();
