@@ -123,7 +123,15 @@ fn a_display_name_search_is_exact_whether_its_matches_are_common_or_rare_in_user
     let mut want_zed: Vec<String> = (2950..3000).map(|i| format!("u{i:05}")).collect();
     want_zed.push("zed".into());
     for limit in [7, 50, 500] {
-        assert_eq!(all_pages(&s, &admin, "ANN", limit), want_ann, "ann, limit {limit}");
-        assert_eq!(all_pages(&s, &admin, "zed", limit), want_zed, "zed, limit {limit}");
+        assert_eq!(
+            all_pages(&s, &admin, "ANN", limit),
+            want_ann,
+            "ann, limit {limit}"
+        );
+        assert_eq!(
+            all_pages(&s, &admin, "zed", limit),
+            want_zed,
+            "zed, limit {limit}"
+        );
     }
 }

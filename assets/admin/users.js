@@ -237,11 +237,8 @@
             form.answer(r, 'The user could not be changed');
             return false;
           }
-          u = r.data;
-          fillFacts();
-          box.querySelector('.view-head h1').textContent = who();
-          box.querySelector('.view-head p').textContent = u.username;
-          ui.setNote(factsMsg, 'ok', 'Saved.');
+          ui.toast('Saved ' + r.data.username + '.');
+          reload();
           return true;
         },
       });
