@@ -305,6 +305,19 @@
     });
   }
 
+  /** Whether a login (an item of `login-data`) is a passkey. */
+  const isPasskey = (l) => !!l && ((l.strategyInstance && l.strategyInstance.type === 'passkey') || (l.passkey && typeof l.passkey === 'object'));
+
+  /** A passkey's name and times, from its login data. */
+  function passkeyInfo(l) {
+    const p = l.passkey && typeof l.passkey === 'object' ? l.passkey : {};
+    return {
+      name: typeof p.name === 'string' && p.name ? p.name : l.description || 'Passkey',
+      createdAt: p.createdAt,
+      lastUsedAt: p.lastUsedAt,
+    };
+  }
+
   /** Copies text to the clipboard; on plain http (no clipboard API) through a selection. */
   async function copyText(text) {
     try {
@@ -348,6 +361,6 @@
     $, show, hide, fieldError, clearField, clearErrors, flow, flowQuery, flowContext,
     csrfToken, call, sentence, message, registerToken, instanceSelect, otherBrowser, nameLogin,
     fieldOf, passwordMin, applyPasswordMin, tooShort, tooShortText, el, TYPES, typeName, when, device,
-    CLIENTS, confirmAction, copyText, qrImage,
+    CLIENTS, confirmAction, copyText, qrImage, isPasskey, passkeyInfo,
   });
 })();

@@ -268,7 +268,8 @@
           t = tokens();
         }
         const r = await send(method, path, body, t.access);
-        if (r.status !== 401) return r;
+        // A 401 that names a field of the body (a register token) is not about the access token.
+        if (r.status !== 401 || typeof r.data.field === 'string') return r;
         const now = tokens();
         if (now && now.access && now.access !== t.access) continue; // refreshed meanwhile
         if (attempt === 0 && (await refresh())) continue;

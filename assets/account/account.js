@@ -4,7 +4,7 @@
 // keyward session comes straight back from the authorization endpoint (single sign-on).
 (function () {
   'use strict';
-  const { $, show, hide, sentence, message, call: flowCall, passwordMin, applyPasswordMin, tooShort, tooShortText, fieldError, clearField, el, typeName, when, device, CLIENTS, confirmAction, copyText, qrImage } = window.keyward;
+  const { $, show, hide, sentence, message, call: flowCall, passwordMin, applyPasswordMin, tooShort, tooShortText, fieldError, clearField, el, typeName, when, device, CLIENTS, confirmAction, copyText, qrImage, isPasskey, passkeyInfo } = window.keyward;
   const wa = window.keywardWebauthn;
   const providers = window.keywardProviders;
 
@@ -93,9 +93,6 @@
   }
 
   // Logins
-
-  /** Passkeys have a section of their own. */
-  const isPasskey = (l) => !!l && ((l.strategyInstance && l.strategyInstance.type === 'passkey') || (l.passkey && typeof l.passkey === 'object'));
 
   async function loadLogins() {
     const r = await api('GET', '/auth/api/login/user/self/login-data');
@@ -212,15 +209,6 @@
   }
 
   // Passkeys
-
-  function passkeyInfo(l) {
-    const p = l.passkey && typeof l.passkey === 'object' ? l.passkey : {};
-    return {
-      name: typeof p.name === 'string' && p.name ? p.name : l.description || 'Passkey',
-      createdAt: p.createdAt,
-      lastUsedAt: p.lastUsedAt,
-    };
-  }
 
   function showPasskeys(list) {
     const body = $('passkeys').querySelector('tbody');

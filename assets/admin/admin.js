@@ -7,6 +7,8 @@
   const ui = window.kwAdmin;
 
   let me = null;
+  // What this keyward can do beyond the API (the flow context): `mail` (a mail server is set).
+  let server = { mail: false };
   let current = 0; // the number of the route being shown; older renders stop
 
   function route() {
@@ -45,7 +47,7 @@
       return;
     }
     document.title = spec.title + ' – keyward admin';
-    const ctx = { parts, query, alive: () => n === current, go: ui.go, me };
+    const ctx = { parts, query, alive: () => n === current, go: ui.go, me, server };
     try {
       await spec.render(root, ctx);
     } catch (e) {
@@ -75,8 +77,9 @@
     $('signout').addEventListener('click', signOut);
     $('not-admin-signout').addEventListener('click', signOut);
     if (!(await ui.oauth.signIn())) return;
-    const r = await ui.api('GET', '/auth/api/login/user/self');
+    const [r, fc] = await Promise.all([ui.api('GET', '/auth/api/login/user/self'), flowCall('GET', '/auth/api/flow/context')]);
     if (r === null) return;
+    server = { mail: fc.status === 200 && fc.data.mail === true };
     if (r.status !== 200) {
       ui.fatal(ui.say(r, 'Your account could not be loaded'));
       return;

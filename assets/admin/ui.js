@@ -46,7 +46,8 @@
   /**
    * Registers a view: `{title, nav (shown in the top bar, in registration order), render(root,
    * ctx)}`. `ctx`: `{parts (the route after the view's name), query (URLSearchParams), alive()
-   * (false once the person has gone elsewhere: stop rendering), go(route)}`.
+   * (false once the person has gone elsewhere: stop rendering), go(route), me (the admin),
+   * server ({mail}: whether keyward can send mail)}`.
    */
   function view(name, spec) {
     views.set(name, spec);

@@ -114,11 +114,15 @@ pub struct Pending {
     pub instance: Instance,
 }
 
-/// Every way a register token can fail is this same 401.
+/// Every way a register token can fail is this same 401. It names the field (`register_token`)
+/// so that a client can tell it from a 401 about its own access token (which it would renew).
 pub fn invalid_token() -> Error {
-    Error::token_invalid(
-        "the register token is invalid or expired, or its login is no longer waiting for registration",
-    )
+    Error {
+        field: Some("register_token".into()),
+        ..Error::token_invalid(
+            "the register token is invalid or expired, or its login is no longer waiting for registration",
+        )
+    }
 }
 
 /// The claims of a register token: signature, type, issuer, audience, lifetime and scope.

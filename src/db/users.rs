@@ -128,38 +128,93 @@ pub fn any_admin(c: &Read) -> Result<bool> {
     )?)
 }
 
+/// How many users, in username order after the cursor, a display-name search reads before it
+/// falls back to sorting every display-name match (see `page`).
+const DISPLAY_NAME_WINDOW: u32 = 2000;
+
 /// One page of users ordered by username, after the username `after`. `search` matches a prefix
-/// of the username or display name, or the whole e-mail address, ignoring case. Every branch is
-/// an index range cut to the page before the branches meet: the page is among the first `limit`
-/// of each branch, so a prefix that matches 100,000 usernames costs what one matching 50 does.
-/// (A display-name prefix still sorts all its matches by username; bench/scale measures both.)
+/// of the username or display name, or the whole e-mail address, ignoring case. Each kind of
+/// match is cut to one page (in username order, after the cursor) before they are merged:
+/// - username: a range of the username index that starts at the later of the prefix and the
+///   cursor (SQLite uses one lower bound of a range, so the other would be a filter over every
+///   match before the cursor);
+/// - e-mail: one lookup;
+/// - display name: that index is in display-name order, so a page of its matches in username
+///   order means sorting all of them (a one-letter prefix matches a large share of a million
+///   users). The next `DISPLAY_NAME_WINDOW` users in username order are read first: a prefix
+///   common enough to matter fills the page from them; only a rarer one (fewer than a page in
+///   the window) is sorted, and a rare one has few matches to sort.
+///
+/// bench/scale and BENCHMARKS.md measure it at a million users.
 pub fn page(c: &Read, search: Option<&str>, after: Option<&str>, limit: u32) -> Result<Vec<User>> {
     let after = after.unwrap_or("");
-    let rows = match search.filter(|s| !s.is_empty()) {
-        None => {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {COLS} FROM users WHERE username > ?1 ORDER BY username LIMIT ?2"
-            ))?;
-            st.query_map(params![after, limit], from_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?
-        }
-        Some(s) => {
-            let upper = format!("{s}\u{10FFFF}");
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {COLS} FROM users WHERE id IN (
-                    SELECT id FROM (SELECT id FROM users
-                        WHERE username >= ?1 AND username < ?2 AND username > ?3
-                        ORDER BY username LIMIT ?4)
-                    UNION SELECT id FROM (SELECT id FROM users
-                        WHERE display_name >= ?1 COLLATE NOCASE AND display_name < ?2 COLLATE NOCASE
-                            AND username > ?3
-                        ORDER BY username LIMIT ?4)
-                    UNION SELECT id FROM users WHERE email = ?1 COLLATE NOCASE AND username > ?3)
-                 ORDER BY username LIMIT ?4"
-            ))?;
-            st.query_map(params![s, upper, after, limit], from_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?
-        }
+    let Some(s) = search.filter(|s| !s.is_empty()) else {
+        let mut st = c.prepare_cached(&format!(
+            "SELECT {COLS} FROM users WHERE username > ?1 ORDER BY username LIMIT ?2"
+        ))?;
+        return Ok(st
+            .query_map(params![after, limit], from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?);
     };
-    Ok(rows)
+    let upper = format!("{s}\u{10FFFF}");
+    let by_display_name = display_name_page(c, s, &upper, after, limit)?;
+    // The username column compares without case (ASCII), as NOCASE does.
+    let from = if after.to_ascii_lowercase() >= s.to_ascii_lowercase() {
+        "username > ?3"
+    } else {
+        "username >= ?1"
+    };
+    let mut st = c.prepare_cached(&format!(
+        "SELECT {COLS} FROM users WHERE id IN (
+            SELECT id FROM (SELECT id FROM users
+                WHERE {from} AND username < ?2 AND username > ?3
+                ORDER BY username LIMIT ?4)
+            UNION SELECT value FROM json_each(?5)
+            UNION SELECT id FROM users WHERE email = ?1 COLLATE NOCASE AND username > ?3)
+         ORDER BY username LIMIT ?4"
+    ))?;
+    let ids = serde_json::to_string(&by_display_name).unwrap_or_else(|_| "[]".into());
+    Ok(st
+        .query_map(params![s, upper, after, limit, ids], from_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The ids of the first `limit` users after `after` (username order) whose display name starts
+/// with `s` (ignoring case; `upper` is `s` followed by the highest character).
+fn display_name_page(
+    c: &Read,
+    s: &str,
+    upper: &str,
+    after: &str,
+    limit: u32,
+) -> Result<Vec<String>> {
+    let mut st = c.prepare_cached(
+        "SELECT id, display_name >= ?1 COLLATE NOCASE AND display_name < ?2 COLLATE NOCASE
+         FROM users WHERE username > ?3 ORDER BY username LIMIT ?4",
+    )?;
+    let mut seen = 0u32;
+    let mut ids = Vec::new();
+    let mut rows = st.query(params![s, upper, after, DISPLAY_NAME_WINDOW])?;
+    while let Some(r) = rows.next()? {
+        seen += 1;
+        if r.get::<_, bool>(1)? {
+            ids.push(r.get::<_, String>(0)?);
+            if ids.len() as u32 == limit {
+                return Ok(ids);
+            }
+        }
+    }
+    // The window held every user after the cursor: the page is exact.
+    if seen < DISPLAY_NAME_WINDOW {
+        return Ok(ids);
+    }
+    let mut st = c.prepare_cached(
+        "SELECT id FROM users
+         WHERE display_name >= ?1 COLLATE NOCASE AND display_name < ?2 COLLATE NOCASE
+             AND username > ?3
+         ORDER BY username LIMIT ?4",
+    )?;
+    Ok(st
+        .query_map(params![s, upper, after, limit], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?)
 }

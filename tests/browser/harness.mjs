@@ -1,6 +1,7 @@
 // Shared pieces of keyward's end-to-end tests: a fresh server per test, its CLI, Chromium.
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -318,4 +319,36 @@ export async function expectAccountPage(server) {
   if (r.status !== 200 || !type.startsWith('text/html')) {
     throw new Error(`GET /account answers ${r.status} (${type}), not the account page: the route does not reach assets::handle`);
   }
+}
+
+/** A free port of 127.0.0.1. */
+export function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** tests/common/smtp_server.py (aiosmtpd, from tests/.venv) on a free port, stopped with the
+ *  test: `{url, messages()}`. */
+export async function smtpServer(t) {
+  const dir = await mkdtemp(join(tmpdir(), 'keyward-smtp-'));
+  const port = await freePort();
+  const child = spawn(join(REPO, 'tests/.venv/bin/python'), [join(REPO, 'tests/common/smtp_server.py'), '--port', String(port), '--dir', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
+  t.after(async () => {
+    child.kill('SIGTERM');
+    await rm(dir, { recursive: true, force: true });
+  });
+  const ready = await new Promise((res, rej) => {
+    child.once('error', rej);
+    child.once('exit', (code) => rej(new Error(`the SMTP server exited (${code}): is tests/.venv made (tests/run)?`)));
+    createInterface({ input: child.stdout }).once('line', res);
+  });
+  if (ready !== 'ready') throw new Error(`the SMTP server said ${ready}`);
+  const messages = async () => Promise.all((await readdir(dir)).sort().map((f) => readFile(join(dir, f), 'utf8')));
+  return { url: `smtp://127.0.0.1:${port}`, messages };
 }

@@ -26,6 +26,9 @@ pub struct LoginDataOut {
     strategy_instance: InstanceOut,
     /// The username at the provider, or else the subject; a passkey's name.
     description: String,
+    /// Who the identity is at its provider: a password login's username, an upstream account's
+    /// id, a passkey's credential id.
+    subject: String,
     /// Only on a passkey's login data.
     #[serde(skip_serializing_if = "Option::is_none")]
     passkey: Option<PasskeyOut>,
@@ -59,6 +62,7 @@ impl LoginDataOut {
                 expires: i.expires.map(rfc3339),
                 strategy_instance: InstanceOut::of(app, inst),
                 description: p.name.clone(),
+                subject: i.subject.clone(),
                 passkey: Some(PasskeyOut {
                     name: p.name.clone(),
                     created_at: rfc3339(p.created_at),
@@ -72,6 +76,7 @@ impl LoginDataOut {
             state: i.state,
             expires: i.expires.map(rfc3339),
             strategy_instance: InstanceOut::of(app, inst),
+            subject: i.subject.clone(),
             description: i
                 .profile
                 .get("username")
