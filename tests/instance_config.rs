@@ -75,6 +75,16 @@ fn a_refused_config_names_its_field() {
     );
     assert_eq!(field, "instanceConfig.scopes");
 
+    // An item of a list: the message says which, `field` names the list.
+    let (field, message) = refused(
+        &s,
+        &admin,
+        "github",
+        json!({ "clientId": "a", "clientSecret": "b", "scopes": ["read:user", 7] }),
+    );
+    assert_eq!(field, "instanceConfig.scopes");
+    assert!(message.starts_with("instanceConfig.scopes[1]"), "{message}");
+
     let (field, message) = refused(
         &s,
         &admin,

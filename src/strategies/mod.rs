@@ -196,7 +196,13 @@ pub(crate) fn parse<T: for<'de> Deserialize<'de>>(config: &Value) -> Result<T> {
             }
             (Some(f), _) => Error::field(&format!("instanceConfig.{f}"), format!(": {inner}")),
             (None, ".") => Error::field("instanceConfig", format!("is not valid: {inner}")),
-            (None, p) => Error::field(&format!("instanceConfig.{p}"), format!(": {inner}")),
+            (None, p) => {
+                // `scopes[0]`: the message says where, `field` names the form's field.
+                let mut e = Error::field(&format!("instanceConfig.{p}"), format!(": {inner}"));
+                let top = p.split(['.', '[']).next().unwrap_or(p);
+                e.field = Some(format!("instanceConfig.{top}"));
+                e
+            }
         }
     })
 }
