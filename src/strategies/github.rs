@@ -17,14 +17,21 @@ pub struct Github;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 /// GitHub or GitHub Enterprise through an OAuth app.
 struct GithubConfig {
+    /// The OAuth app's client ID.
+    #[schemars(title = "Client ID")]
     client_id: String,
+    /// The OAuth app's client secret.
+    #[schemars(title = "Client secret", extend("writeOnly" = true))]
     client_secret: String,
     /// The web URL; default https://github.com (set it for GitHub Enterprise).
+    #[schemars(title = "Base URL")]
     base_url: Option<String>,
     /// The REST API URL; default https://api.github.com, or {baseUrl}/api/v3 when baseUrl is
     /// set.
+    #[schemars(title = "API URL")]
     api_url: Option<String>,
     /// Scopes to request; default ["read:user", "user:email"].
+    #[schemars(title = "Scopes")]
     scopes: Option<Vec<String>>,
 }
 

@@ -17,11 +17,17 @@ pub struct Gitlab;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 /// GitLab (gitlab.com or self-managed) through an OAuth application.
 struct GitlabConfig {
+    /// The OAuth application's ID.
+    #[schemars(title = "Client ID")]
     client_id: String,
+    /// The OAuth application's secret.
+    #[schemars(title = "Client secret", extend("writeOnly" = true))]
     client_secret: String,
     /// Default https://gitlab.com.
+    #[schemars(title = "Base URL")]
     base_url: Option<String>,
     /// Scopes to request; default ["read_user"].
+    #[schemars(title = "Scopes")]
     scopes: Option<Vec<String>>,
 }
 

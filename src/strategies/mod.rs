@@ -178,9 +178,33 @@ pub(crate) fn schema<T: JsonSchema>() -> Value {
     serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null)
 }
 
+/// Reads a config into its struct. A problem names the config field at fault
+/// (`instanceConfig.issuer`) where serde knows it, so that a form can show it under that field.
 pub(crate) fn parse<T: for<'de> Deserialize<'de>>(config: &Value) -> Result<T> {
-    serde_json::from_value(config.clone())
-        .map_err(|e| Error::field("instanceConfig", format!("is not valid: {e}")))
+    serde_path_to_error::deserialize(config).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        // serde names a missing or unknown field only in its message, between backticks.
+        let named = ["missing field `", "unknown field `"]
+            .iter()
+            .find_map(|p| inner.strip_prefix(p))
+            .and_then(|rest| rest.split('`').next());
+        let inner = inner.replace('`', "");
+        match (named, path.as_str()) {
+            (Some(f), _) if inner.starts_with("missing") => {
+                Error::field(&format!("instanceConfig.{f}"), "must be given")
+            }
+            (Some(f), _) => Error::field(&format!("instanceConfig.{f}"), format!(": {inner}")),
+            (None, ".") => Error::field("instanceConfig", format!("is not valid: {inner}")),
+            (None, p) => {
+                // `scopes[0]`: the message says where, `field` names the form's field.
+                let mut e = Error::field(&format!("instanceConfig.{p}"), format!(": {inner}"));
+                let top = p.split(['.', '[']).next().unwrap_or(p);
+                e.field = Some(format!("instanceConfig.{top}"));
+                e
+            }
+        }
+    })
 }
 
 /// Whether `u` may be called: https, or http to a loopback host (127.0.0.1, ::1, localhost),
@@ -231,4 +255,29 @@ pub(crate) fn check_scopes(scopes: Option<&Vec<String>>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The published schema marks exactly the fields that are censored and sealed as
+    /// `writeOnly`, so that a form generated from it treats them as secrets.
+    #[test]
+    fn write_only_fields_are_the_secret_fields() {
+        for s in all() {
+            let schema = s.config_schema();
+            let mut write_only: Vec<&str> = schema["properties"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(_, p)| p["writeOnly"] == json!(true))
+                .map(|(k, _)| k.as_str())
+                .collect();
+            write_only.sort_unstable();
+            let mut secrets = s.caps().secret_fields.to_vec();
+            secrets.sort_unstable();
+            assert_eq!(write_only, secrets, "{}", s.type_name());
+        }
+    }
 }

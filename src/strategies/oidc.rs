@@ -25,11 +25,16 @@ pub struct Oidc;
 /// Any OpenID Connect provider, found through its discovery document.
 struct OidcConfig {
     /// The provider's issuer URL.
+    #[schemars(title = "Issuer")]
     issuer: String,
+    /// The client ID keyward has at the provider.
+    #[schemars(title = "Client ID")]
     client_id: String,
     /// Absent for a public client (PKCE only).
+    #[schemars(title = "Client secret", extend("writeOnly" = true))]
     client_secret: Option<String>,
     /// Scopes to request; default ["openid", "profile", "email"] (openid is always asked).
+    #[schemars(title = "Scopes")]
     scopes: Option<Vec<String>>,
 }
 
