@@ -15,6 +15,7 @@ import {
   pageFor,
   serverFor,
   sidewaysOverflow,
+  smtpServer,
   token,
 } from './harness.mjs';
 
@@ -22,8 +23,8 @@ const ADMIN = { username: 'admin', password: 'admin password 123' };
 const ALICE = { username: 'alice', displayName: 'Alice Liddell', email: 'alice@example.org', password: 'through the looking glass' };
 const DESKTOP = { viewport: { width: 1280, height: 900 } };
 
-async function setup(t) {
-  const server = await serverFor(t);
+async function setup(t, opts) {
+  const server = await serverFor(t, opts);
   await expectAccountPage(server);
   await createAdmin(server, ADMIN.username, ADMIN.password);
   const adminToken = await token(server, ADMIN.username);
@@ -283,4 +284,27 @@ test('the account page on a desktop, for the screenshot', async (t) => {
   assert.equal(await sidewaysOverflow(phone.page), 0);
   await phone.page.screenshot({ path: '/tmp/account-phone-sessions.png', fullPage: true });
   assert.deepEqual([...errors, ...phone.errors], []);
+});
+
+test('the account page mails a passkey link when keyward can send mail, and offers it only then', async (t) => {
+  const browser = await browserFor(t);
+  // Without a mail server there is no button for it.
+  const plain = await setup(t);
+  const without = await signInToAccount(browser, t, plain.server);
+  await without.page.locator('#pk-link-make').waitFor({ state: 'visible' });
+  assert.equal(await without.page.locator('#pk-link-mail').isVisible(), false);
+
+  const smtp = await smtpServer(t);
+  const { server } = await setup(t, { extraArgs: ['--smtp-url', smtp.url, '--smtp-from', 'keyward@example.com'] });
+  const { page, errors } = await signInToAccount(browser, t, server);
+  await page.getByRole('button', { name: 'Mail me a passkey link' }).click();
+  const said = page.locator('#passkeys-msg');
+  await said.waitFor({ state: 'visible' });
+  assert.match(await said.textContent(), /on its way to alice@example\.org/);
+  const mails = await smtp.messages();
+  assert.equal(mails.length, 1);
+  assert.match(mails[0], /X-Envelope-To: alice@example\.org/);
+  const unfolded = mails[0].replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+  assert.match(unfolded, /\/auth\/flow\/passkey\?userID=/);
+  assert.deepEqual([...without.errors, ...errors], []);
 });
