@@ -111,7 +111,7 @@ pub async fn list(app: &App, actor: &Actor, q: Query, limit: u32) -> Result<Vec<
             } else {
                 rows = db::audit::page(r, Driver::All, None, &f, limit)?;
             }
-            rows.sort_by(|a, b| b.id.cmp(&a.id));
+            rows.sort_by_key(|e| std::cmp::Reverse(e.id));
             // An event whose actor is also its target came from both walks.
             rows.dedup_by_key(|e| e.id);
             rows.truncate(limit as usize);
