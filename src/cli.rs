@@ -55,17 +55,8 @@ pub async fn keys(common: &Common, cmd: KeysCommand) -> Result<()> {
     let app = open(common, Settings::default()).await?;
     match cmd {
         KeysCommand::Rotate { alg } => {
-            let keys = app.keys.clone();
-            let kid = tokio::task::spawn_blocking(move || keys.rotate(alg))
-                .await
-                .map_err(|e| Error::internal(e.to_string()))??;
-            app.db
-                .write(move |tx| {
-                    Actor::cli().audit(tx, "keys.rotate", Some(&kid), json!({"alg": alg.as_str()}))
-                })
-                .await?;
-            let kid = app.keys.signing()?.kid.clone();
-            println!("new {} signing key {kid}", alg.as_str());
+            let key = crate::core::keys::rotate(&app, &Actor::cli(), Some(alg)).await?;
+            println!("new {} signing key {}", key.alg, key.kid);
         }
         KeysCommand::List => {
             for k in app.keys.describe().await? {

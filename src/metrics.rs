@@ -117,6 +117,10 @@ pub struct Metrics {
     pool_in_use: Gauge,
     pool_size: Gauge,
     resident_memory: Gauge,
+    /// The same logins by hour, for the admin dashboard's "last 24 hours".
+    recent: RecentLogins,
+    /// When the process started, in Unix seconds.
+    started: i64,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -188,7 +192,8 @@ impl Metrics {
             "process_start_time_seconds",
             "Start time of the process since the Unix epoch in seconds",
         );
-        start.set(process_start_time());
+        let started = process_start_time();
+        start.set(started);
         Metrics {
             registry,
             requests,
@@ -200,7 +205,20 @@ impl Metrics {
             pool_in_use,
             pool_size,
             resident_memory,
+            recent: RecentLogins::new(crate::db::now_ms()),
+            started,
         }
+    }
+
+    /// When the process started, in Unix seconds (`process_start_time_seconds`).
+    pub fn started(&self) -> i64 {
+        self.started
+    }
+
+    /// The logins of the last 24 hours by outcome, as counted in memory since this process
+    /// began counting (see `RecentLogins`).
+    pub fn recent_logins(&self, now_ms: i64) -> RecentCounts {
+        self.recent.sum(now_ms)
     }
 
     /// One answered request: `route` is the template of the route that answered, None when
@@ -232,6 +250,7 @@ impl Metrics {
         self.logins
             .get_or_create(&login_labels(strategy, instance, outcome))
             .inc();
+        self.recent.add(crate::db::now_ms(), outcome);
     }
 
     /// A token response of the token endpoint.
@@ -267,6 +286,67 @@ impl Metrics {
             tracing::error!(error = %e, "metrics encoding failed");
         }
         out
+    }
+}
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// Logins by outcome in hourly buckets, the current hour and the 23 before it: a ring of 24,
+/// each bucket tagged with its hour and emptied when the ring comes round to it again. Kept in
+/// memory only (no database write per login), so the figures count from the process start.
+struct RecentLogins {
+    started_ms: i64,
+    hours: std::sync::Mutex<[(i64, [u64; 3]); 24]>,
+}
+
+/// The logins of the window `since` .. now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecentCounts {
+    pub success: u64,
+    pub failure: u64,
+    pub throttled: u64,
+    /// Unix milliseconds: the start of the oldest hour of the window, or the moment counting
+    /// began when that is later (a process up for less than 24 hours).
+    pub since: i64,
+}
+
+impl RecentLogins {
+    fn new(now_ms: i64) -> RecentLogins {
+        RecentLogins {
+            started_ms: now_ms,
+            hours: std::sync::Mutex::new([(i64::MIN, [0; 3]); 24]),
+        }
+    }
+
+    fn add(&self, now_ms: i64, outcome: &str) {
+        let Some(o) = OUTCOMES.iter().position(|x| *x == outcome) else {
+            return;
+        };
+        let hour = now_ms.div_euclid(HOUR_MS);
+        let mut hours = self.hours.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = &mut hours[hour.rem_euclid(24) as usize];
+        if slot.0 != hour {
+            *slot = (hour, [0; 3]);
+        }
+        slot.1[o] += 1;
+    }
+
+    fn sum(&self, now_ms: i64) -> RecentCounts {
+        let hour = now_ms.div_euclid(HOUR_MS);
+        let mut n = [0u64; 3];
+        for (h, counts) in self.hours.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            if *h > hour - 24 && *h <= hour {
+                for (total, c) in n.iter_mut().zip(counts) {
+                    *total += c;
+                }
+            }
+        }
+        RecentCounts {
+            success: n[0],
+            failure: n[1],
+            throttled: n[2],
+            since: ((hour - 23) * HOUR_MS).max(self.started_ms),
+        }
     }
 }
 
@@ -443,6 +523,31 @@ fn process_start_time() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recent_logins_count_the_last_24_hours_by_hour() {
+        let t0 = 1_700_000_000_000 - 1_700_000_000_000 % HOUR_MS;
+        let r = RecentLogins::new(t0 + 10);
+        r.add(t0 + 20, "success");
+        r.add(t0 + 30, "failure");
+        r.add(t0 + HOUR_MS, "success");
+        r.add(t0 + HOUR_MS + 1, "throttled");
+        r.add(t0 + HOUR_MS + 2, "nonsense");
+        let now = r.sum(t0 + HOUR_MS + 5);
+        assert_eq!((now.success, now.failure, now.throttled), (2, 1, 1));
+        // Up for less than a day: the window starts when counting began.
+        assert_eq!(now.since, t0 + 10);
+        // 23 hours on, the first hour is still in the window; 24 hours on it has left it.
+        let later = r.sum(t0 + 23 * HOUR_MS);
+        assert_eq!((later.success, later.failure), (2, 1));
+        let day = r.sum(t0 + 24 * HOUR_MS);
+        assert_eq!((day.success, day.failure, day.throttled), (1, 0, 1));
+        assert_eq!(day.since, t0 + HOUR_MS);
+        // The ring comes round: an hour 24 hours after another reuses its bucket from zero.
+        r.add(t0 + 24 * HOUR_MS, "failure");
+        let next = r.sum(t0 + 24 * HOUR_MS);
+        assert_eq!((next.success, next.failure), (1, 1));
+    }
 
     #[test]
     fn requests_are_counted_by_template_method_and_class() {

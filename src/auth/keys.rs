@@ -152,6 +152,18 @@ impl Keyring {
 
     /// Adds a new signing key and retires the others; returns its kid.
     pub fn rotate(&self, alg: KeyAlg) -> Result<String> {
+        self.rotate_then(alg, |_, _| Ok(()))
+    }
+
+    /// `rotate` with the caller's writes (its audit event) in the same transaction; `then`
+    /// gets the new kid. Blocking (an RSA key takes a while to make): call it from the
+    /// blocking pool. The key is published the moment the transaction commits (the JWKS is
+    /// read from the database) and signs from the reload that follows, before this returns.
+    pub fn rotate_then(
+        &self,
+        alg: KeyAlg,
+        then: impl FnOnce(&db::Write, &str) -> Result<()>,
+    ) -> Result<String> {
         let kid = uuid::Uuid::new_v4().simple().to_string();
         let (der, jwk) = generate(alg, &kid)?;
         let row = KeyRow {
@@ -162,8 +174,10 @@ impl Keyring {
             created_at: db::now_ms(),
             retired_at: None,
         };
-        self.db
-            .write_blocking(|tx| db::keys::insert_and_retire_others(tx, &row))?;
+        self.db.write_blocking(|tx| {
+            db::keys::insert_and_retire_others(tx, &row)?;
+            then(tx, &row.kid)
+        })?;
         self.reload()?;
         Ok(kid)
     }

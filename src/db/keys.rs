@@ -70,3 +70,29 @@ pub fn count_active(c: &Read) -> Result<i64> {
         |r| r.get(0),
     )?)
 }
+
+/// A key without its private half, for listing.
+pub struct KeyInfo {
+    pub kid: String,
+    pub alg: String,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+/// Every stored key, newest first; no private key is read. `limit` bounds the answer of an
+/// installation that has rotated very often.
+pub fn list_info(c: &Read, limit: u32) -> Result<Vec<KeyInfo>> {
+    let mut st = c.prepare_cached(
+        "SELECT kid, alg, created_at, retired_at FROM signing_keys
+         ORDER BY created_at DESC, kid LIMIT ?1",
+    )?;
+    let rows = st.query_map(params![limit], |r| {
+        Ok(KeyInfo {
+            kid: r.get(0)?,
+            alg: r.get(1)?,
+            created_at: r.get(2)?,
+            retired_at: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

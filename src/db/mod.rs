@@ -19,6 +19,7 @@ pub mod revoked_tokens;
 pub mod sessions;
 pub mod settings;
 pub mod snapshot;
+pub mod stats;
 pub mod transfer;
 pub mod upstream_flows;
 pub mod users;

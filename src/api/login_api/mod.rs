@@ -12,15 +12,19 @@
 //! | `/user/{id}/passkey-link` | `passkey_link` | `core::passkeys`, `core::passkey_mail` |
 //! | `/strategy-instance/{id}/userpass/register`, `/registration/...` | `registration` | `core::registration`, `core::linking` |
 //! | `/client...` | `clients` | `core::clients` |
-//! | `/audit` | `audit` | `core::audit` |
+//! | `/audit`, `/audit/actions` | `audit` | `core::audit` |
+//! | `/stats` | `stats` | `core::stats` |
+//! | `/signing-key` | `keys` | `core::keys` |
 
 mod audit;
 mod clients;
 mod instances;
+mod keys;
 mod login_data;
 mod passkey_link;
 mod registration;
 mod sessions;
+mod stats;
 mod strategies;
 mod users;
 
@@ -396,7 +400,54 @@ pub fn surface() -> Surface {
                 audit::list,
             )
             .tag("audit")
-            .summary("The audit log, newest first (admin)"),
+            .summary("The audit log, newest first (admin)")
+            .describe(
+                "Filters: `user` (events where that id is the actor or the target), `action` \
+                 (exact, or a prefix ending in `.` such as `user.`), `from` and `to` (RFC 3339, \
+                 inclusive; a bad time is a 400 naming the field); `before` (an event id) \
+                 pages on. `actorName` / `targetName` are the usernames of users that still \
+                 exist.",
+            ),
+            Route::new(
+                M::GET,
+                "/auth/api/login/audit/actions",
+                "listAuditActions",
+                audit::actions,
+            )
+            .tag("audit")
+            .summary("The action names an audit filter may use (admin)")
+            .describe("Those keyward records and any other found in the log, in order."),
+            // The admin console
+            Route::new(M::GET, "/auth/api/login/stats", "getStats", stats::get)
+                .tag("admin console")
+                .summary("The dashboard's figures in one answer (admin)")
+                .describe(
+                    "Users, identities per strategy instance, live sessions, logins of the \
+                     last 24 hours (counted in memory by this process, in hours, since \
+                     `countingSince`), the published signing keys, the version, the \
+                     database size and the process start.",
+                ),
+            Route::new(
+                M::GET,
+                "/auth/api/login/signing-key",
+                "listSigningKeys",
+                keys::list,
+            )
+            .tag("admin console")
+            .summary("The signing keys, newest first, public halves only (admin)"),
+            Route::new(
+                M::POST,
+                "/auth/api/login/signing-key",
+                "rotateSigningKey",
+                keys::rotate,
+            )
+            .tag("admin console")
+            .summary("Rotate: a new key signs from now on (admin)")
+            .describe(
+                "As `keyward keys rotate`. The new key is in the JWKS before this answers and \
+                 signs every token issued after it; older keys stay published (and their \
+                 tokens valid) until every token they signed has expired.",
+            ),
         ],
     }
 }
