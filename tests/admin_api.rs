@@ -392,3 +392,39 @@ fn the_audit_log_filters_by_user_action_and_time() {
 fn urlencode(s: &str) -> String {
     s.replace('+', "%2B").replace(':', "%3A")
 }
+
+#[test]
+fn the_console_page_cannot_be_framed_and_loads_only_its_own_scripts() {
+    let s = Server::start();
+    let r = s.get("/admin", None);
+    assert_eq!(r.status(), 200);
+    let h = r.headers();
+    let csp = h["content-security-policy"].to_str().unwrap();
+    for part in [
+        "frame-ancestors 'none'",
+        "script-src 'self'",
+        "default-src 'self'",
+    ] {
+        assert!(csp.contains(part), "{csp}");
+    }
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
+    let html = r.text().unwrap();
+    // Every script is one of keyward's own files, and none is inline.
+    let scripts: Vec<&str> = html
+        .match_indices("<script")
+        .map(|(i, _)| &html[i..])
+        .collect();
+    assert!(scripts.len() >= 5, "{html}");
+    for tag in scripts {
+        assert!(tag.starts_with("<script src=\"/assets/"), "{tag:.60}");
+    }
+    // Each script it names is served.
+    for src in html.split("src=\"").skip(1) {
+        let path = &src[..src.find('"').unwrap()];
+        if path.starts_with("/assets/") {
+            assert_eq!(s.get(path, None).status(), 200, "{path}");
+        }
+    }
+}

@@ -64,9 +64,16 @@
     return el('span', { class: 'muted' }, ['a deleted user ', el('span', { class: 'mono', text: e.actor })]);
   }
 
+  // Where a target that is not a user lives in the console, by the action's kind.
+  const TARGET_VIEWS = { 'client.': 'clients', 'client-secret.': 'clients', 'strategy-instance.': 'instances' };
+
   function target(e) {
     if (!e.target) return el('span', { class: 'muted', text: '—' });
     if (e.targetName) return ui.link('users/' + ui.seg(e.target), e.targetName);
+    const kind = Object.keys(TARGET_VIEWS).find((k) => e.action.startsWith(k));
+    if (kind && e.action !== 'client.delete' && e.action !== 'strategy-instance.delete') {
+      return ui.link(TARGET_VIEWS[kind] + '/' + ui.seg(e.target), e.target, { class: 'mono' });
+    }
     return el('span', { class: 'mono', text: e.target });
   }
 
