@@ -443,54 +443,34 @@
     };
     const linesOf = (t) => t.value.split('\n').map((s) => s.trim()).filter(Boolean);
 
-    return new Promise((resolve) => {
-      let result = null;
-      dlg.addEventListener('close', () => {
-        dlg.remove();
-        resolve(result);
-      });
-      cancel.addEventListener('click', () => dlg.close());
-      form.addEventListener('submit', async (ev) => {
-        ev.preventDefault();
-        if (ok.disabled) return;
-        clear();
-        if (!name.value.trim()) return fieldError('name', 'Name is required.');
-        ok.disabled = true;
-        try {
-          const body = { name: name.value };
-          if (redirects) body.redirectUrls = linesOf(redirects);
-          if (all.length) body.validScopes = scopeBoxes.filter((b) => b.checked).map((b) => b.value);
-          body.resources = linesOf(resources);
-          if (requiresSecret) body.requiresSecret = requiresSecret.checked;
-          body.isValid = isValid.checked;
-          body.allowPasswordGrant = pwGrant.checked;
-          const typed = ccInput.value.trim();
-          if (!typed) {
-            if (client || ccUser) body.clientCredentialFlowUser = null;
-          } else if (ccUser && ccUser.username === typed) {
-            body.clientCredentialFlowUser = ccUser.id;
-          } else {
-            const u = await userByName(typed);
-            if (u === undefined) return;
-            if (u === null) return fieldError('clientCredentialFlowUser', 'No user is called "' + typed + '".');
-            if (u.error) return fieldError(null, u.error);
-            body.clientCredentialFlowUser = u.id;
-          }
-          if (!client && body.clientCredentialFlowUser === null) delete body.clientCredentialFlowUser;
-          const r = client ? await ui.api('PUT', BASE + '/client/' + ui.seg(client.id), body) : await ui.api('POST', BASE + '/client', body);
-          if (r === null) return;
-          if (r.status === 200 || r.status === 201) {
-            result = r.data;
-            dlg.close();
-          } else {
-            answer(r);
-          }
-        } finally {
-          ok.disabled = false;
-        }
-      });
-      dlg.showModal();
-      name.focus();
+    return ui.modal(dlg, form, ok, cancel, name, async () => {
+      clear();
+      if (!name.value.trim()) return fieldError('name', 'Name is required.');
+      const body = { name: name.value };
+      if (redirects) body.redirectUrls = linesOf(redirects);
+      if (all.length) body.validScopes = scopeBoxes.filter((b) => b.checked).map((b) => b.value);
+      body.resources = linesOf(resources);
+      if (requiresSecret) body.requiresSecret = requiresSecret.checked;
+      body.isValid = isValid.checked;
+      body.allowPasswordGrant = pwGrant.checked;
+      const typed = ccInput.value.trim();
+      if (!typed) {
+        if (client || ccUser) body.clientCredentialFlowUser = null;
+      } else if (ccUser && ccUser.username === typed) {
+        body.clientCredentialFlowUser = ccUser.id;
+      } else {
+        const u = await userByName(typed);
+        if (u === undefined) return;
+        if (u === null) return fieldError('clientCredentialFlowUser', 'No user is called "' + typed + '".');
+        if (u.error) return fieldError(null, u.error);
+        body.clientCredentialFlowUser = u.id;
+      }
+      if (!client && body.clientCredentialFlowUser === null) delete body.clientCredentialFlowUser;
+      const r = client ? await ui.api('PUT', BASE + '/client/' + ui.seg(client.id), body) : await ui.api('POST', BASE + '/client', body);
+      if (r === null) return;
+      if (r.status === 200 || r.status === 201) return r.data;
+      answer(r);
+      return null;
     });
   }
 

@@ -335,6 +335,28 @@
       input: (name) => (inputs.get(name) || {}).input,
     };
 
+    return modal(dlg, form, ok, cancel, form.querySelector('input:not([type=hidden]), select, textarea'), () => {
+      clear();
+      // Required fields first, in the browser: the server says the same, later.
+      for (const { f, input } of inputs.values()) {
+        if (f.required && f.type !== 'checkbox' && String(input.value).trim() === '') {
+          api.fieldError(f.name, f.label + ' is required.');
+          return null;
+        }
+      }
+      const values = {};
+      for (const [name, { f, input }] of inputs) values[name] = fieldValue(f, input);
+      return onSubmit(values, api);
+    });
+  }
+
+  /**
+   * Shows `dlg` (a <dialog> in the page that holds `form`) until it closes, with `focus`
+   * focused. A submit (Enter, or `ok`) runs `submit()` with `ok` disabled meanwhile; a truthy
+   * answer closes the dialog and is what the promise resolves with (null when it was closed
+   * otherwise: Cancel, Escape).
+   */
+  function modal(dlg, form, ok, cancel, focus, submit) {
     return new Promise((resolve) => {
       let result = null;
       dlg.addEventListener('close', () => {
@@ -345,19 +367,9 @@
       form.addEventListener('submit', async (ev) => {
         ev.preventDefault();
         if (ok.disabled) return;
-        clear();
-        // Required fields first, in the browser: the server says the same, later.
-        for (const { f, input } of inputs.values()) {
-          if (f.required && f.type !== 'checkbox' && String(input.value).trim() === '') {
-            api.fieldError(f.name, f.label + ' is required.');
-            return;
-          }
-        }
-        const values = {};
-        for (const [name, { f, input }] of inputs) values[name] = fieldValue(f, input);
         ok.disabled = true;
         try {
-          const done = await onSubmit(values, api);
+          const done = await submit();
           if (done) {
             result = done;
             dlg.close();
@@ -367,8 +379,7 @@
         }
       });
       dlg.showModal();
-      const first = form.querySelector('input:not([type=hidden]), select, textarea');
-      if (first) first.focus();
+      if (focus) focus.focus();
     });
   }
 
@@ -376,6 +387,6 @@
 
   window.kwAdmin = Object.freeze({
     oauth, api, seg, fatal, views, view, go, link, head, button, table, note, setNote, say, toast, copy,
-    copyButton, copyField, ago, time, debounce, infoDialog, formDialog, confirm,
+    copyButton, copyField, ago, time, debounce, infoDialog, formDialog, modal, confirm,
   });
 })();
