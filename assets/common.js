@@ -318,6 +318,15 @@
     };
   }
 
+  /** Puts `text` into the message box `box` as `kind` ('error', 'ok' or 'info') and shows it;
+   *  with no text, hides it. */
+  function note(box, kind, text) {
+    box.classList.remove('error', 'ok', 'info');
+    box.classList.add('msg', kind);
+    box.textContent = text || '';
+    show(box, !!text);
+  }
+
   /** Copies text to the clipboard; on plain http (no clipboard API) through a selection. */
   async function copyText(text) {
     try {
@@ -361,6 +370,6 @@
     $, show, hide, fieldError, clearField, clearErrors, flow, flowQuery, flowContext,
     csrfToken, call, sentence, message, registerToken, instanceSelect, otherBrowser, nameLogin,
     fieldOf, passwordMin, applyPasswordMin, tooShort, tooShortText, el, TYPES, typeName, when, device,
-    CLIENTS, confirmAction, copyText, qrImage, isPasskey, passkeyInfo,
+    CLIENTS, confirmAction, copyText, qrImage, isPasskey, passkeyInfo, note,
   });
 })();

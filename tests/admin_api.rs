@@ -428,3 +428,41 @@ fn the_console_page_cannot_be_framed_and_loads_only_its_own_scripts() {
         }
     }
 }
+
+#[test]
+fn racing_rotations_each_answer_their_own_new_key() {
+    let s = Server::start();
+    let admin = s.admin("admin");
+    let answers: Vec<(u16, Value)> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..6)
+            .map(|_| {
+                sc.spawn(|| {
+                    let r = s.post("/auth/api/login/signing-key", Some(&admin), &json!({}));
+                    (r.status().as_u16(), r.json::<Value>().unwrap())
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut kids: Vec<String> = answers
+        .iter()
+        .map(|(status, v)| {
+            assert_eq!(*status, 201, "{v}");
+            v["kid"].as_str().unwrap().to_string()
+        })
+        .collect();
+    kids.sort();
+    kids.dedup();
+    assert_eq!(kids.len(), 6, "six distinct new keys");
+    // Exactly one key signs, and it is one of the six.
+    let list = get_json(&s, "/auth/api/login/signing-key", &admin);
+    let signing: Vec<_> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["signing"] == true)
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(signing.len(), 1, "{list}");
+    assert!(kids.contains(&signing[0]));
+}

@@ -50,6 +50,21 @@ fn round_trip(s: &Server, b: &mut Browser, inst: &str, mode: &str) -> String {
     to
 }
 
+/// A GitHub stand-in, a server with an admin, and a GitHub instance there:
+/// `(stand-in, server, admin token, instance id)`.
+fn github() -> (StandIn, Server, String, String) {
+    let gh = StandIn::start(Flavor::Github);
+    let s = Server::start();
+    let admin = s.admin("admin");
+    let inst = instance(&s, &admin, "github", "GitHub", gh.config(), json!({}));
+    (gh, s, admin, inst)
+}
+
+/// Starts an upstream login at `inst` in `b`: (status, where the provider is asked).
+fn started(b: &mut Browser, s: &Server, inst: &str) -> (u16, String) {
+    b.get(&s.url(&format!("/auth/api/flow/redirect/{inst}")))
+}
+
 fn problem(to: &str) -> String {
     assert!(
         to.starts_with("/auth/flow/problem?"),
@@ -98,13 +113,10 @@ fn user_count(s: &Server, admin: &str) -> usize {
 
 #[test]
 fn github_unknown_account_registers_then_logs_in_with_the_session_cookie() {
-    let gh = StandIn::start(Flavor::Github);
-    let s = Server::start();
-    let admin = s.admin("admin");
-    let inst = instance(&s, &admin, "github", "GitHub", gh.config(), json!({}));
+    let (gh, s, admin, inst) = github();
 
     let mut b = Browser::new();
-    let (status, to_provider) = b.get(&s.url(&format!("/auth/api/flow/redirect/{inst}")));
+    let (status, to_provider) = started(&mut b, &s, &inst);
     assert_eq!(status, 302);
     assert!(to_provider.starts_with(&format!("{}/login/oauth/authorize?", gh.base)));
     assert_eq!(
@@ -164,10 +176,7 @@ fn metric(s: &Server, series: &str) -> f64 {
 
 #[test]
 fn subject_is_the_numeric_id_so_a_renamed_login_is_the_same_identity() {
-    let gh = StandIn::start(Flavor::Github);
-    let s = Server::start();
-    let admin = s.admin("admin");
-    let inst = instance(&s, &admin, "github", "GitHub", gh.config(), json!({}));
+    let (gh, s, admin, inst) = github();
     let uid = self_register(
         &s,
         &register_token(&round_trip(&s, &mut Browser::new(), &inst, "login")),
@@ -225,10 +234,7 @@ fn gitlab_login_inside_an_authorize_flow_goes_back_to_the_application() {
 
 #[test]
 fn link_mode_adds_accounts_to_the_signed_in_user_and_refuses_another_users_account() {
-    let gh = StandIn::start(Flavor::Github);
-    let s = Server::start();
-    let admin = s.admin("admin");
-    let inst = instance(&s, &admin, "github", "GitHub", gh.config(), json!({}));
+    let (gh, s, admin, inst) = github();
     let (alice, _) = s.user(&admin, "alice");
     let (bob, _) = s.user(&admin, "bob");
 
@@ -269,10 +275,7 @@ fn link_mode_adds_accounts_to_the_signed_in_user_and_refuses_another_users_accou
 
 #[test]
 fn denied_consent_and_token_errors_end_on_the_problem_page_with_nothing_made() {
-    let gh = StandIn::start(Flavor::Github);
-    let s = Server::start();
-    let admin = s.admin("admin");
-    let inst = instance(&s, &admin, "github", "GitHub", gh.config(), json!({}));
+    let (gh, s, admin, inst) = github();
     let users = user_count(&s, &admin);
 
     gh.set(|x| x.deny = true);
@@ -308,7 +311,7 @@ fn a_provider_that_is_down_ends_on_the_problem_page() {
         json!({}),
     );
     let mut b = Browser::new();
-    let (_, to_provider) = b.get(&s.url(&format!("/auth/api/flow/redirect/{inst}")));
+    let (_, to_provider) = started(&mut b, &s, &inst);
     let state = param(&to_provider, "state").unwrap();
     let (status, to) = b.get(&s.url(&format!(
         "/auth/api/flow/callback/{inst}?code=abc&state={state}"
@@ -331,7 +334,7 @@ fn a_provider_that_does_not_answer_ends_on_the_problem_page_after_the_timeout() 
         json!({"doesImplicitRegister": true}),
     );
     let mut b = Browser::new();
-    let (_, to_provider) = b.get(&s.url(&format!("/auth/api/flow/redirect/{inst}")));
+    let (_, to_provider) = started(&mut b, &s, &inst);
     let state = param(&to_provider, "state").unwrap();
     // The token call hangs until keyward's own timeout (10 s) gives up on it.
     let (status, to) = b.get(&s.url(&format!(
@@ -344,28 +347,25 @@ fn a_provider_that_does_not_answer_ends_on_the_problem_page_after_the_timeout() 
 
 #[test]
 fn state_is_single_use_and_bound_to_the_browser() {
-    let gh = StandIn::start(Flavor::Github);
-    let s = Server::start();
-    let admin = s.admin("admin");
-    let inst = instance(&s, &admin, "github", "GitHub", gh.config(), json!({}));
+    let (gh, s, admin, inst) = github();
 
     // Replayed: the same callback twice.
     let mut b = Browser::new();
-    let (_, to_provider) = b.get(&s.url(&format!("/auth/api/flow/redirect/{inst}")));
+    let (_, to_provider) = started(&mut b, &s, &inst);
     let (_, back) = b.get(&to_provider);
     register_token(&b.get(&back).1);
     assert_eq!(problem(&b.get(&back).1), "state_invalid");
 
     // Another browser brings this browser's state (login CSRF): refused.
     let mut victim = Browser::new();
-    let (_, to_provider) = b.get(&s.url(&format!("/auth/api/flow/redirect/{inst}")));
+    let (_, to_provider) = started(&mut b, &s, &inst);
     let (_, back) = b.get(&to_provider);
     assert_eq!(problem(&victim.get(&back).1), "state_invalid");
     assert!(!victim.cookies.contains_key("kw_session"));
 
     // A state that was never issued, none, or one of another instance.
     let other = instance(&s, &admin, "github", "Other", gh.config(), json!({}));
-    let (_, to_provider) = b.get(&s.url(&format!("/auth/api/flow/redirect/{inst}")));
+    let (_, to_provider) = started(&mut b, &s, &inst);
     let state = param(&to_provider, "state").unwrap();
     for q in ["code=x&state=made-up", "code=x", ""] {
         let (status, to) = b.get(&s.url(&format!("/auth/api/flow/callback/{inst}?{q}")));
@@ -380,18 +380,15 @@ fn state_is_single_use_and_bound_to_the_browser() {
 
 #[test]
 fn a_code_injected_into_another_login_fails_the_pkce_check() {
-    let gh = StandIn::start(Flavor::Github);
-    let s = Server::start();
-    let admin = s.admin("admin");
-    let inst = instance(&s, &admin, "github", "GitHub", gh.config(), json!({}));
+    let (gh, s, _, inst) = github();
     // The attacker's code (made for the attacker's own login) ...
     let mut attacker = Browser::new();
-    let (_, to_provider) = attacker.get(&s.url(&format!("/auth/api/flow/redirect/{inst}")));
+    let (_, to_provider) = started(&mut attacker, &s, &inst);
     let (_, back) = attacker.get(&to_provider);
     let code = param(&back, "code").unwrap();
     // ... brought into the victim's login: the verifier does not match its challenge.
     let mut victim = Browser::new();
-    let (_, to_provider) = victim.get(&s.url(&format!("/auth/api/flow/redirect/{inst}")));
+    let (_, to_provider) = started(&mut victim, &s, &inst);
     let state = param(&to_provider, "state").unwrap();
     let (_, to) = victim.get(&s.url(&format!(
         "/auth/api/flow/callback/{inst}?code={code}&state={state}"
@@ -537,7 +534,7 @@ fn oidc_login_validates_the_id_token() {
     let admin = s.admin("admin");
     let inst = instance(&s, &admin, "oidc", "Corp", op.config(), json!({}));
     let mut b = Browser::new();
-    let (_, to_provider) = b.get(&s.url(&format!("/auth/api/flow/redirect/{inst}")));
+    let (_, to_provider) = started(&mut b, &s, &inst);
     assert!(param(&to_provider, "nonce").unwrap().len() >= 22);
     assert!(
         param(&to_provider, "scope")

@@ -4,7 +4,7 @@
 // keyward session comes straight back from the authorization endpoint (single sign-on).
 (function () {
   'use strict';
-  const { $, show, hide, sentence, message, call: flowCall, passwordMin, applyPasswordMin, tooShort, tooShortText, fieldError, clearField, el, typeName, when, device, CLIENTS, confirmAction, copyText, qrImage, isPasskey, passkeyInfo } = window.keyward;
+  const { $, show, hide, sentence, message, call: flowCall, passwordMin, applyPasswordMin, tooShort, tooShortText, fieldError, clearField, el, typeName, when, device, CLIENTS, confirmAction, copyText, qrImage, isPasskey, passkeyInfo, note } = window.keyward;
   const wa = window.keywardWebauthn;
   const providers = window.keywardProviders;
 
@@ -25,12 +25,6 @@
 
   // ---- Display helpers ----
 
-  function note(el, kind, text) {
-    el.classList.remove('error', 'ok', 'info');
-    el.classList.add(kind);
-    el.textContent = text;
-    show(el);
-  }
 
   function fatal(text) {
     hide($('loading'));

@@ -132,11 +132,7 @@
   }
 
   /** Puts `kind`/`text` into a message box made by `note` (or hides it with no text). */
-  function setNote(box, kind, text) {
-    box.className = 'msg ' + kind;
-    box.textContent = text || '';
-    show(box, !!text);
-  }
+  const setNote = window.keyward.note;
 
   /** What to tell the admin about a failed call. */
   const say = (r, fallback) => message(r, fallback);

@@ -79,7 +79,8 @@ pub async fn rotate(app: &App, actor: &Actor, alg: Option<KeyAlg>) -> Result<Key
     })
     .await
     .map_err(|e| Error::internal(format!("key rotation failed: {e}")))??;
-    let rows = app.db.read(|r| db::keys::list_info(r, 1)).await?;
+    // Among all keys: a rotation racing this one may have made a newer one meanwhile.
+    let rows = app.db.read(|r| db::keys::list_info(r, LIST_LIMIT)).await?;
     views(rows, db::now_ms())
         .into_iter()
         .find(|k| k.kid == kid)

@@ -2,7 +2,6 @@
 
 use super::Actor;
 use crate::App;
-use crate::auth::keys::KEY_RETENTION_MS;
 use crate::db;
 use crate::error::{Error, Result};
 use crate::metrics::RecentCounts;
@@ -27,16 +26,16 @@ pub async fn read(app: &App, actor: &Actor) -> Result<Stats> {
     let logins = app.metrics.recent_logins(db::now_ms());
     app.db
         .read(move |r| {
-            let keys = db::keys::list_info(r, 100)?
+            let keys = super::keys::views(db::keys::list_info(r, 100)?, r.now)
                 .into_iter()
-                .filter(|k| k.retired_at.is_none_or(|t| t > r.now - KEY_RETENTION_MS))
+                .filter(|k| k.published)
                 .collect();
             Ok(Stats {
                 users: db::stats::users(r)?,
                 instances: db::stats::identities_per_instance(r)?,
                 active_sessions: db::sessions::count_live(r, r.now)?,
                 logins,
-                keys: super::keys::views(keys, r.now),
+                keys,
                 db_bytes: db::stats::size_on_disk(r)?,
                 now: r.now,
             })

@@ -156,9 +156,8 @@ fn check_line(line: u64, text: &str, now: i64) -> std::result::Result<Checked, S
     check_email(&email).map_err(field)?;
     let created_at = match &l.created_at {
         None | Some(Value::Null) => now,
-        Some(Value::String(s)) => chrono::DateTime::parse_from_rfc3339(s)
-            .map_err(|_| format!("createdAt {s:?} is not an RFC 3339 time"))?
-            .timestamp_millis(),
+        Some(Value::String(s)) => super::parse_rfc3339(s)
+            .ok_or_else(|| format!("createdAt {s:?} is not an RFC 3339 time"))?,
         Some(Value::Number(n)) => n
             .as_i64()
             .filter(|ms| *ms >= 0)

@@ -4,7 +4,7 @@ use super::limit;
 use crate::api::guard::Admin;
 use crate::api::io::{Json, NoInput, Query};
 use crate::api::route::Cx;
-use crate::core::{audit, rfc3339};
+use crate::core::{audit, parse_rfc3339, rfc3339};
 use crate::error::{Error, Result};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -55,9 +55,9 @@ pub struct AuditEventOut {
 fn time(field: &str, v: Option<String>) -> Result<Option<i64>> {
     match v.filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(s) => chrono::DateTime::parse_from_rfc3339(&s)
-            .map(|t| Some(t.timestamp_millis()))
-            .map_err(|_| Error::field(field, "must be an RFC 3339 time like 2025-04-20T18:05:34Z")),
+        Some(s) => parse_rfc3339(&s).map(Some).ok_or_else(|| {
+            Error::field(field, "must be an RFC 3339 time like 2025-04-20T18:05:34Z")
+        }),
     }
 }
 
