@@ -12,8 +12,10 @@ pub enum LinkCodeProblem {
     Expired,
     /// A passkey was already registered with it.
     Used,
-    /// Voided: too many wrong tries, or its mail could not be sent.
+    /// Voided: too many wrong tries.
     Void,
+    /// Voided because its mail could not be sent: nobody received it.
+    Unsent,
 }
 
 impl LinkCodeProblem {
@@ -23,6 +25,7 @@ impl LinkCodeProblem {
             LinkCodeProblem::Expired => "link_code_expired",
             LinkCodeProblem::Used => "link_code_used",
             LinkCodeProblem::Void => "link_code_void",
+            LinkCodeProblem::Unsent => "link_code_unsent",
         }
     }
 }

@@ -237,7 +237,7 @@ fn a_link_whose_mail_was_refused_is_void() {
     assert_eq!(r.status(), 400, "a refused mail's link still works");
     let v: Value = r.json().unwrap();
     assert_eq!(v["code"], 9, "{v}");
-    assert_eq!(v["details"][0]["id"], "KW-PL-043", "void: {v}");
+    assert_eq!(v["details"][0]["id"], "KW-PL-044", "void, unsent: {v}");
 }
 
 #[test]

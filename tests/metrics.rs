@@ -491,7 +491,7 @@ fn passkey_logins_count_under_the_passkey_instance() {
     let cred = key.register(&v["publicKeyCredentialCreationOptions"], &origin);
     let r = s.post(
         &format!("/v2/users/{alice}/passkeys/{id}"),
-        None,
+        Some(&token),
         &json!({"publicKeyCredential": cred, "passkeyName": "laptop"}),
     );
     assert_eq!(r.status(), 200);

@@ -77,7 +77,7 @@ impl Ctx {
         json_of(
             self.s.post(
                 &format!("/v2/users/{user}/passkeys/{id}"),
-                None,
+                Some(token),
                 &json!({"publicKeyCredential": cred, "passkeyName": name}),
             ),
             200,

@@ -39,6 +39,8 @@
     expired: ['This link has expired.', 'Ask for a new link: from your account page on another device, or from your administrator.'],
     used: ['This link has been used already.', 'A passkey was saved with it, and a link works only once. You can sign in with that passkey, or ask for a new link.'],
     void: ['This link no longer works.', 'Its code was entered wrongly too often. Ask for a new link.'],
+    unsent: ['This link no longer works.', 'Its e-mail could not be delivered, so the link was cancelled. Ask for a new link.'],
+    blocked: ['This account is blocked.', 'No passkey can be added to it. Ask your administrator.'],
     off: ['Passkeys are not available on this server.', 'keyward must run under a host name (not an IP address) for passkeys. Ask your administrator.'],
     precondition: ['The passkey cannot be added.', 'Ask your administrator.'],
     user: ['This link does not belong to an account here.', 'The account may have been removed. Ask for a new link.'],
@@ -50,6 +52,8 @@
     'KW-PL-041': 'expired',
     'KW-PL-042': 'used',
     'KW-PL-043': 'void',
+    'KW-PL-044': 'unsent',
+    'KW-PL-052': 'blocked',
     'KW-PL-051': 'precondition',
     'KW-PL-030': 'user',
   };

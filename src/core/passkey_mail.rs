@@ -19,6 +19,11 @@ pub async fn send_link(
     if actor.id != user_id && !actor.is_admin {
         return Err(Error::forbidden("only an admin may act on another user"));
     }
+    // Passkeys off, then a bad template: both before the user and the mail are looked at.
+    passkeys::require_on(app)?;
+    if let Some(t) = url_template {
+        passkeys::check_url_template(t)?;
+    }
     let id = user_id.to_string();
     let user = app
         .db

@@ -107,6 +107,21 @@ fn rp(app: &App) -> Result<&Webauthn> {
         .ok_or_else(|| Error::precondition(crate::passkeys_off_message(&app.public_url)))
 }
 
+/// Passkeys are on, or the error that says to set a host name. Every passkey operation checks
+/// this before any other precondition (a mail server, an e-mail address), so that a server
+/// with passkeys off always says why.
+pub fn require_on(app: &App) -> Result<()> {
+    rp(app).map(|_| ())
+}
+
+/// The refusal of a registration for a blocked user.
+fn blocked() -> Error {
+    Error::new(
+        Reason::Blocked,
+        "This user is blocked: no passkey can be added until an admin unblocks them.",
+    )
+}
+
 fn internal(what: &str) -> impl FnOnce(serde_json::Error) -> Error + '_ {
     move |e| {
         tracing::error!(error = %e, "{what}");
@@ -171,6 +186,9 @@ fn link_problem(p: LinkCodeProblem) -> Error {
         LinkCodeProblem::Void => {
             "This passkey link is no longer valid (too many wrong codes); ask for a new one."
         }
+        LinkCodeProblem::Unsent => {
+            "This passkey link is not valid: its mail could not be sent, so it was voided; ask for a new one."
+        }
     };
     Error::new(Reason::LinkCode(p), m)
 }
@@ -179,6 +197,9 @@ fn link_problem(p: LinkCodeProblem) -> Error {
 fn dead(l: &LinkCode, now: i64) -> Option<LinkCodeProblem> {
     if l.used_at.is_some() {
         Some(LinkCodeProblem::Used)
+    } else if l.digest.is_empty() {
+        // Erased when its mail failed (`void_link`).
+        Some(LinkCodeProblem::Unsent)
     } else if l.failed_tries >= MAX_CODE_TRIES {
         Some(LinkCodeProblem::Void)
     } else if l.expires <= now {
@@ -200,12 +221,15 @@ fn check_code(tx: &Write, user_id: &str, code_id: &str, code: &str) -> Result<Re
     }
     if !digest_eq(&l.digest, &digest(code)) {
         link_codes::count_failure(tx, &l.id)?;
-        let p = if l.failed_tries + 1 >= MAX_CODE_TRIES {
-            LinkCodeProblem::Void
-        } else {
-            LinkCodeProblem::Wrong
-        };
-        return Ok(Err(link_problem(p)));
+        // Every one of the allowed wrong tries is answered as a wrong code; the last one says
+        // that the code is void from now on.
+        if l.failed_tries + 1 >= MAX_CODE_TRIES {
+            return Ok(Err(Error::new(
+                Reason::LinkCode(LinkCodeProblem::Wrong),
+                "The code of this passkey link is wrong, for the third time: the link is no longer valid; ask for a new one.",
+            )));
+        }
+        return Ok(Err(link_problem(LinkCodeProblem::Wrong)));
     }
     Ok(Ok(l.id))
 }
@@ -227,10 +251,20 @@ fn parse_passkey(row: &PasskeyRow) -> Result<Passkey> {
     serde_json::from_str(&row.credential).map_err(internal("a stored passkey does not parse"))
 }
 
+/// The credential id of a stored passkey.
+fn rows_cred_id(row: &PasskeyRow) -> Result<Vec<u8>> {
+    Ok(parse_passkey(row)?.cred_id().to_vec())
+}
+
 /// Asks for a discoverable credential with user verification (webauthn-rs's passkey options
-/// say `residentKey: discouraged`), so that the passkey works for usernameless login.
-fn creation_options(options: Value, attachment: Attachment) -> Value {
+/// say `residentKey: discouraged`), so that the passkey works for usernameless login, and
+/// lists the user's credentials in `excludeCredentials` (see `start_registration`).
+fn creation_options(options: Value, attachment: Attachment, exclude: &[Vec<u8>]) -> Value {
     let mut options = options;
+    options["publicKey"]["excludeCredentials"] = exclude
+        .iter()
+        .map(|id| json!({"type": "public-key", "id": b64(id)}))
+        .collect();
     let sel = &mut options["publicKey"]["authenticatorSelection"];
     if !sel.is_object() {
         *sel = json!({});
@@ -277,19 +311,22 @@ pub async fn start_registration(
                 },
                 None => None,
             };
+            // After the code: only its holder learns that the user is blocked.
+            if user.is_blocked {
+                return Err(blocked());
+            }
             let rp = rp(&app2)?;
             let handle = handle_in(tx, &uid)?;
-            let mut exclude = Vec::new();
-            for row in rows::list_for_user(tx, &uid)? {
-                exclude.push(parse_passkey(&row)?.cred_id().clone());
-            }
+            // The user's credentials go to the browser as `excludeCredentials`, but not into
+            // webauthn-rs's state: its finish would refuse one of them as an unexplained
+            // verification failure, where keyward answers "already registered" (the same as
+            // for another user's credential).
+            let exclude = rows::list_for_user(tx, &uid)?
+                .into_iter()
+                .map(|row| rows_cred_id(&row))
+                .collect::<Result<Vec<_>>>()?;
             let (options, state) = rp
-                .start_passkey_registration(
-                    handle,
-                    &user.username,
-                    &user.display_name,
-                    Some(exclude),
-                )
+                .start_passkey_registration(handle, &user.username, &user.display_name, None)
                 .map_err(|e| Error::internal(format!("webauthn registration start: {e}")))?;
             let options = serde_json::to_value(&options).map_err(internal("options"))?;
             let state = serde_json::to_string(&CeremonyState::Register(state))
@@ -309,7 +346,7 @@ pub async fn start_registration(
             )?;
             Ok(Ok(Started {
                 passkey_id: id,
-                options: creation_options(options, attachment),
+                options: creation_options(options, attachment, &exclude),
                 details: details_in(tx, &uid)?,
             }))
         })
@@ -318,14 +355,21 @@ pub async fn start_registration(
 
 /// Completes a registration: the ceremony `passkey_id` of `user_id` is taken (single use) and
 /// the credential verified against it; the passkey is saved as identity `passkey_id`, and the
-/// link code it was started with, if any, is used up, all in one transaction. No login is
-/// needed: the ceremony id is known only to whoever started it.
+/// link code it was started with, if any, is used up, all in one transaction.
+///
+/// A ceremony started with a link code needs no login: the code was the authority. One started
+/// by a login needs `caller` to be a login that may act for the user (the user, or an admin;
+/// not necessarily the one who started it): the ceremony id alone is no authority, so that
+/// whoever learns it cannot add their own passkey to the user. `caller` is the request's login
+/// as the surface checked it (scope and user), or why it has none; a refusal for it leaves the
+/// ceremony as it was.
 pub async fn finish_registration(
     app: &App,
     user_id: &str,
     passkey_id: &str,
     credential: Value,
     name: &str,
+    caller: Result<Actor>,
     address: Option<String>,
 ) -> Result<Details> {
     rp(app)?;
@@ -353,6 +397,14 @@ pub async fn finish_registration(
             if c.kind != REGISTER || c.user_id.as_deref() != Some(uid.as_str()) {
                 return Err(unknown());
             }
+            let by = match &c.link_code_id {
+                Some(_) => None,
+                None => {
+                    let actor = caller?;
+                    may_see(&actor, &uid)?;
+                    Some(actor)
+                }
+            };
             // From here on the ceremony is spent, whatever comes of it.
             if c.expires <= tx.now {
                 return Ok(Err(unknown()));
@@ -364,6 +416,9 @@ pub async fn finish_registration(
                 if let Some(p) = dead(&l, tx.now) {
                     return Ok(Err(link_problem(p)));
                 }
+            }
+            if users::get(tx, &uid)?.ok_or_else(user_not_found)?.is_blocked {
+                return Ok(Err(blocked()));
             }
             let CeremonyState::Register(state) =
                 serde_json::from_str(&c.state).map_err(internal("ceremony state"))?
@@ -408,11 +463,11 @@ pub async fn finish_registration(
                 link_codes::mark_used(tx, code_id)?;
             }
             users::bump_sequence(tx, &uid)?;
-            let actor = Actor {
+            let actor = by.unwrap_or(Actor {
                 id: uid.clone(),
                 is_admin: false,
                 address,
-            };
+            });
             actor.audit(
                 tx,
                 "passkey.add",
@@ -571,23 +626,7 @@ pub async fn make_link(
             let code = random_token(16);
             let code_id = new_id();
             let url = match &template {
-                Some(t) => {
-                    let url = t
-                        .replace("{{.UserID}}", &uid)
-                        .replace("{{.OrgID}}", &org)
-                        .replace("{{.CodeID}}", &code_id)
-                        .replace("{{.Code}}", &code);
-                    let ok = url::Url::parse(&url).is_ok_and(|u| {
-                        matches!(u.scheme(), "http" | "https") && u.host().is_some()
-                    });
-                    if !ok {
-                        return Err(Error::field(
-                            "urlTemplate",
-                            "must give an http(s) URL once filled in",
-                        ));
-                    }
-                    url
-                }
+                Some(t) => link_from_template(t, &uid, &org, &code_id, &code)?,
                 None => format!(
                     "{}/auth/flow/passkey?userID={uid}&orgID={org}&codeID={code_id}&code={code}",
                     app2.public_url
@@ -625,11 +664,84 @@ pub async fn make_link(
         .await
 }
 
-/// Voids a link whose mail could not be sent, so that no usable code is left behind.
+/// The field a link template comes in.
+const TEMPLATE_FIELD: &str = "urlTemplate";
+
+/// Fills in a link template as Zitadel does: a Go template whose only actions may be the
+/// placeholders `{{.UserID}}`, `{{.OrgID}}`, `{{.CodeID}}` and `{{.Code}}` (spaces inside the
+/// braces and Go's trim markers `{{- ` / ` -}}` allowed). Anything else in braces, or a `{{`
+/// without `}}`, is refused, as Zitadel's template parser or its execution would. The result
+/// must be an absolute http(s) URL: it is the link of a mail (never `javascript:`).
+fn link_from_template(
+    template: &str,
+    user_id: &str,
+    org_id: &str,
+    code_id: &str,
+    code: &str,
+) -> Result<String> {
+    let mut out = String::new();
+    let mut rest = template;
+    let mut trim_next = false;
+    while let Some(open) = rest.find("{{") {
+        let text = &rest[..open];
+        let text = if trim_next { text.trim_start() } else { text };
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("}}") else {
+            return Err(Error::field(TEMPLATE_FIELD, "has a {{ without its }}"));
+        };
+        let mut action = &after[..close];
+        // "{{- " trims the white space before the action, " -}}" the white space after it.
+        let trim_before = action.starts_with("- ") || action.starts_with("-\t");
+        if trim_before {
+            action = &action[1..];
+        }
+        trim_next = action.ends_with(" -") || action.ends_with("\t-");
+        if trim_next {
+            action = &action[..action.len() - 1];
+        }
+        out.push_str(if trim_before { text.trim_end() } else { text });
+        let value = match action.trim() {
+            ".UserID" => user_id,
+            ".OrgID" => org_id,
+            ".CodeID" => code_id,
+            ".Code" => code,
+            other => {
+                return Err(Error::field(
+                    TEMPLATE_FIELD,
+                    format!(
+                        "may use only {{{{.UserID}}}}, {{{{.OrgID}}}}, {{{{.CodeID}}}} and {{{{.Code}}}}, not {{{{{other}}}}}"
+                    ),
+                ));
+            }
+        };
+        out.push_str(value);
+        rest = &after[close + 2..];
+    }
+    out.push_str(if trim_next { rest.trim_start() } else { rest });
+    let ok = url::Url::parse(&out)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+    if !ok {
+        return Err(Error::field(
+            TEMPLATE_FIELD,
+            "must give an absolute http(s) URL once filled in",
+        ));
+    }
+    Ok(out)
+}
+
+/// Checks a link template before anything is made or sent (see `link_from_template`).
+pub fn check_url_template(template: &str) -> Result<()> {
+    // Values of the real ones' kinds: UUIDs and a base64url code.
+    let id = "00000000-0000-4000-8000-000000000000";
+    link_from_template(template, id, id, id, "AAAAAAAAAAAAAAAAAAAAAA").map(|_| ())
+}
+
+/// Voids a link whose mail could not be sent, so that no usable code is left behind; its link
+/// then says that its mail failed.
 pub async fn void_link(app: &App, code_id: &str) -> Result<()> {
     let id = code_id.to_string();
     app.db
-        .write(move |tx| link_codes::void(tx, &id, MAX_CODE_TRIES))
+        .write(move |tx| link_codes::void_unsent(tx, &id))
         .await
 }
 

@@ -61,11 +61,12 @@ pub fn count_failure(c: &Write, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Voids a code: it counts as having had `tries` wrong tries.
-pub fn void(c: &Write, id: &str, tries: i64) -> Result<()> {
+/// Voids a code whose mail could not be sent: its digest is erased (no code matches an empty
+/// digest), which is also how the code is told apart from one voided by wrong tries.
+pub fn void_unsent(c: &Write, id: &str) -> Result<()> {
     c.execute(
-        "UPDATE passkey_link_codes SET failed_tries = max(failed_tries, ?2) WHERE id = ?1",
-        params![id, tries],
+        "UPDATE passkey_link_codes SET digest = x'' WHERE id = ?1",
+        params![id],
     )?;
     Ok(())
 }

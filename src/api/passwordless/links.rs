@@ -70,9 +70,9 @@ pub(super) async fn user_send_link(
 
 /// `POST /v2/users/{userId}/passkeys/registration_link`: exactly one of `returnCode` and
 /// `sendLink`. An empty body sends the default link by mail, as Zitadel does when the request
-/// names no medium.
+/// names no medium. Unknown fields (a generated client's `userId`) are ignored.
 #[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub(super) struct RegistrationLinkBody {
     /// Answer the code instead of sending it: `{}`.
     return_code: Option<Empty>,
@@ -81,10 +81,11 @@ pub(super) struct RegistrationLinkBody {
 }
 
 #[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub(super) struct SendLink {
-    /// The link to mail, with Zitadel's placeholders `{{.UserID}}`, `{{.OrgID}}`,
-    /// `{{.CodeID}}` and `{{.Code}}` filled in; without it, keyward's passkey page.
+    /// The link to mail, a Go template as in Zitadel: `{{.UserID}}`, `{{.OrgID}}`,
+    /// `{{.CodeID}}` and `{{.Code}}` are filled in (no other action is allowed), and the
+    /// result must be an absolute http(s) URL; without it, keyward's passkey page.
     url_template: Option<String>,
 }
 
@@ -108,6 +109,8 @@ pub(super) async fn registration_link(
     SelfOrAdmin(p): SelfOrAdmin,
     Body(b): Body<RegistrationLinkBody>,
 ) -> Result<Json<RegistrationLinkOut>> {
+    // Passkeys off is the answer, whatever the body asks for.
+    passkeys::require_on(&cx.app)?;
     let actor = p.actor(cx.address());
     let user_id = cx.param(0);
     match (b.return_code, b.send_link) {

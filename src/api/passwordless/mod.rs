@@ -87,8 +87,10 @@ pub fn surface() -> Surface {
                  the code (`id`, `code`) that `POST /v2/users/{userId}/passkeys` takes; \
                  `{\"sendLink\": {\"urlTemplate\": ...}}` mails the link (the template's \
                  `{{.UserID}}`, `{{.OrgID}}`, `{{.CodeID}}` and `{{.Code}}` filled in; without a \
-                 template keyward's passkey page). An empty body mails the default link, as \
-                 Zitadel does when no medium is named; both at once are refused (code 3).",
+                 template keyward's passkey page). A template with any other action, a `{{` \
+                 without `}}`, or that does not give an absolute http(s) URL is refused (code \
+                 3). An empty body mails the default link, as Zitadel does when no medium is \
+                 named; both at once are refused (code 3).",
             )
             .errors(&[404, 503]),
             Route::new(
@@ -131,9 +133,12 @@ pub fn surface() -> Surface {
             )
             .summary("Finish a passkey registration")
             .describe(
-                "No login needed: the `passkeyId` names the ceremony. Takes the JSON of the \
-                 browser's `PublicKeyCredential` and a name for the passkey; a registration \
-                 started with a code uses the code up only now.",
+                "A registration started with a code needs no login (the `passkeyId` names the \
+                 ceremony); one started without a code needs the user (scope `login`) or an \
+                 admin, not necessarily the one who started it. Takes the JSON of the browser's \
+                 `PublicKeyCredential` and a name for the passkey; a registration started with a \
+                 code uses the code up only now. A credential id that is already registered, to \
+                 this user or another, is code 6 (409).",
             )
             .errors(&[404, 409]),
             Route::new(
@@ -197,7 +202,9 @@ fn classify(e: &Error) -> (i32, u16, &'static str) {
         Reason::ScopeMissing | Reason::ScopeInvalid | Reason::TargetInvalid => {
             (7, 403, "KW-PL-021")
         }
-        Reason::Blocked => (7, 403, "KW-PL-022"),
+        // A blocked user's own token is refused as invalid (16, KW-PL-011) like everywhere;
+        // this is a registration for a blocked user by a link code or an admin.
+        Reason::Blocked => (9, 400, "KW-PL-052"),
         Reason::NotFound(Thing::User) => (5, 404, "KW-PL-030"),
         Reason::NotFound(Thing::Passkey) => (5, 404, "KW-PL-031"),
         Reason::NotFound(Thing::Route) => (5, 404, "KW-PL-032"),
@@ -206,6 +213,7 @@ fn classify(e: &Error) -> (i32, u16, &'static str) {
         Reason::LinkCode(LinkCodeProblem::Expired) => (9, 400, "KW-PL-041"),
         Reason::LinkCode(LinkCodeProblem::Used) => (9, 400, "KW-PL-042"),
         Reason::LinkCode(LinkCodeProblem::Void) => (9, 400, "KW-PL-043"),
+        Reason::LinkCode(LinkCodeProblem::Unsent) => (9, 400, "KW-PL-044"),
         Reason::LastLoginMethod => (9, 400, "KW-PL-050"),
         Reason::Precondition => (9, 400, "KW-PL-051"),
         Reason::Conflict | Reason::IdentityTaken => (6, 409, "KW-PL-060"),
@@ -265,9 +273,9 @@ struct DetailsOut {
     details: Details,
 }
 
-/// An empty request body, `{}` (or none at all); a field in it is refused.
+/// An empty request body, `{}` (or none at all). As Zitadel's gateway (protojson with
+/// DiscardUnknown), fields in it are ignored.
 #[derive(serde::Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 struct Empty {}
 
 async fn authenticate(cx: &Cx) -> Result<Principal> {

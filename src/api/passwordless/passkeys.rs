@@ -12,7 +12,6 @@ use serde_json::{Map, Value};
 
 /// A code from a link or from `registration_link`.
 #[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub(super) struct CodeIn {
     /// The code's id (`codeID` of the link).
     id: String,
@@ -20,23 +19,90 @@ pub(super) struct CodeIn {
     code: String,
 }
 
-/// The kind of authenticator to ask for.
-#[derive(Deserialize, JsonSchema, Default)]
+/// The kind of authenticator to ask for: Zitadel's enum, by name or (as protojson reads an
+/// enum) by number.
+#[derive(Default)]
 pub(super) enum Authenticator {
     /// Any: this device or a security key or phone.
     #[default]
-    #[serde(rename = "PASSKEY_AUTHENTICATOR_UNSPECIFIED")]
     Unspecified,
     /// This device (Touch ID, Windows Hello, …).
-    #[serde(rename = "PASSKEY_AUTHENTICATOR_PLATFORM")]
     Platform,
     /// A security key or another device.
-    #[serde(rename = "PASSKEY_AUTHENTICATOR_CROSS_PLATFORM")]
     CrossPlatform,
 }
 
+const AUTHENTICATORS: [&str; 3] = [
+    "PASSKEY_AUTHENTICATOR_UNSPECIFIED",
+    "PASSKEY_AUTHENTICATOR_PLATFORM",
+    "PASSKEY_AUTHENTICATOR_CROSS_PLATFORM",
+];
+
+impl Authenticator {
+    fn of(n: usize) -> Option<Authenticator> {
+        [
+            Authenticator::Unspecified,
+            Authenticator::Platform,
+            Authenticator::CrossPlatform,
+        ]
+        .into_iter()
+        .nth(n)
+    }
+}
+
+impl<'de> Deserialize<'de> for Authenticator {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Authenticator;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("one of PASSKEY_AUTHENTICATOR_UNSPECIFIED, PASSKEY_AUTHENTICATOR_PLATFORM, PASSKEY_AUTHENTICATOR_CROSS_PLATFORM, or 0, 1, 2")
+            }
+            fn visit_str<E: serde::de::Error>(
+                self,
+                v: &str,
+            ) -> std::result::Result<Self::Value, E> {
+                AUTHENTICATORS
+                    .iter()
+                    .position(|a| *a == v)
+                    .and_then(Authenticator::of)
+                    .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Str(v), &self))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
+                usize::try_from(v)
+                    .ok()
+                    .and_then(Authenticator::of)
+                    .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Self::Value, E> {
+                usize::try_from(v)
+                    .ok()
+                    .and_then(Authenticator::of)
+                    .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for Authenticator {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PasskeyAuthenticator".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "The kind of authenticator to ask for: any (`PASSKEY_AUTHENTICATOR_UNSPECIFIED`, 0), this device (`PASSKEY_AUTHENTICATOR_PLATFORM`, 1: Touch ID, Windows Hello, …) or a security key or another device (`PASSKEY_AUTHENTICATOR_CROSS_PLATFORM`, 2). By name or, as Zitadel's gateway reads an enum, by number.",
+            "oneOf": [
+                {"type": "string", "enum": AUTHENTICATORS},
+                {"type": "integer", "enum": [0, 1, 2]}
+            ]
+        })
+    }
+}
+
+/// Unknown fields are ignored, as Zitadel's gateway does (a generated client sends the
+/// path's `userId` too).
 #[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub(super) struct StartBody {
     /// A link code: no login needed then.
     code: Option<CodeIn>,
@@ -108,7 +174,7 @@ pub(super) async fn start(
 }
 
 #[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub(super) struct FinishBody {
     /// The JSON of the browser's `PublicKeyCredential` (binary fields base64url).
     public_key_credential: Map<String, Value>,
@@ -122,12 +188,21 @@ pub(super) async fn finish(
     _: MaybeCaller,
     Body(b): Body<FinishBody>,
 ) -> Result<Json<DetailsOut>> {
+    // The request's login, if it has one that may act for the user; the core needs it only for
+    // a ceremony started without a code, and decides.
+    let caller = async {
+        let p = authenticate(&cx).await?;
+        may_act_on(&p, cx.param(0))?;
+        Ok(p.actor(cx.address()))
+    }
+    .await;
     let details = passkeys::finish_registration(
         &cx.app,
         cx.param(0),
         cx.param(1),
         Value::Object(b.public_key_credential),
         &b.passkey_name,
+        caller,
         cx.address(),
     )
     .await?;
