@@ -1,7 +1,7 @@
 //! OAuth clients and their secrets (admins only). The rules, the admin check included, live
 //! in `core::clients`.
 
-use super::{DefaultReturn, not_null, nullable};
+use super::{DefaultReturn, not_null, nullable, without_default};
 use crate::api::guard::Admin;
 use crate::api::io::{Body, Created, Json, NoInput};
 use crate::api::route::Cx;
@@ -68,11 +68,11 @@ pub struct NewClientBody {
     redirect_urls: Option<Vec<String>>,
     /// Default true.
     #[serde(default, deserialize_with = "not_null")]
-    #[schemars(with = "bool")]
+    #[schemars(with = "bool", transform = without_default)]
     is_valid: Option<bool>,
     /// Default true.
     #[serde(default, deserialize_with = "not_null")]
-    #[schemars(with = "bool")]
+    #[schemars(with = "bool", transform = without_default)]
     requires_secret: Option<bool>,
     /// Default `["login"]`.
     #[serde(default)]
@@ -82,7 +82,7 @@ pub struct NewClientBody {
     client_credential_flow_user: Option<String>,
     /// Default false.
     #[serde(default, deserialize_with = "not_null")]
-    #[schemars(with = "bool")]
+    #[schemars(with = "bool", transform = without_default)]
     allow_password_grant: Option<bool>,
     /// Absolute http(s) URLs; default none (keyward's own URL only).
     #[serde(default)]
@@ -105,10 +105,10 @@ pub struct UpdateClientBody {
     #[schemars(schema_with = "urls")]
     redirect_urls: Option<Vec<String>>,
     #[serde(default, deserialize_with = "not_null")]
-    #[schemars(with = "bool")]
+    #[schemars(with = "bool", transform = without_default)]
     is_valid: Option<bool>,
     #[serde(default, deserialize_with = "not_null")]
-    #[schemars(with = "bool")]
+    #[schemars(with = "bool", transform = without_default)]
     requires_secret: Option<bool>,
     #[serde(default)]
     #[schemars(schema_with = "scopes")]
@@ -118,7 +118,7 @@ pub struct UpdateClientBody {
     #[schemars(with = "Option<String>")]
     client_credential_flow_user: Option<Option<String>>,
     #[serde(default, deserialize_with = "not_null")]
-    #[schemars(with = "bool")]
+    #[schemars(with = "bool", transform = without_default)]
     allow_password_grant: Option<bool>,
     #[serde(default)]
     #[schemars(schema_with = "urls")]

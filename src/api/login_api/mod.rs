@@ -482,6 +482,12 @@ fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     T::deserialize(d).map(Some)
 }
 
+/// The schema of a `not_null` field: the value's own type, without the `default: null` that
+/// `#[serde(default)]` would document for it.
+fn without_default(schema: &mut schemars::Schema) {
+    schema.remove("default");
+}
+
 /// A string field that must not be empty or blank.
 fn nonempty(field: &str, value: String) -> Result<String> {
     if value.trim().is_empty() {
