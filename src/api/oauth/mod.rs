@@ -59,9 +59,11 @@ pub fn surface() -> Surface {
                      HTTP Basic, by `client_id` + `client_secret` in the form, or by `client_id` \
                      alone for public clients. When a password login finds an identity waiting \
                      for registration, `access_token` is a register token (scope \
-                     `login-register`) and there is no refresh token.",
+                     `login-register`) and there is no refresh token. Errors are RFC 6749 5.2's \
+                     (400, or 401 `invalid_client`), `invalid_target`, `slow_down` (429) and \
+                     `temporarily_unavailable` (503).",
             )
-            .errors(&[403, 429, 503]),
+            .errors(&[429, 503]),
             Route::new(
                 Method::GET,
                 "/auth/oauth/userinfo",
