@@ -90,28 +90,44 @@ fn setup_link_creates_the_first_admin_once() {
         ),
         401,
     );
+    // A page of this browser sends the CSRF cookie back as a header (double submit).
+    let setup = |body: &Value, csrf: bool| {
+        let mut rb = s
+            .http
+            .post(s.url("/auth/api/flow/setup"))
+            .header("cookie", "kw_csrf=t0k3n");
+        if csrf {
+            rb = rb.header("x-csrf-token", "t0k3n");
+        }
+        rb.json(body).send().unwrap()
+    };
     expect_error(
-        s.post(
-            "/auth/api/flow/setup",
-            None,
+        setup(
             &json!({"token": link, "username": "root", "password": "short"}),
+            true,
         ),
         400,
     );
-    let r = s.post(
-        "/auth/api/flow/setup",
-        None,
-        &json!({"token": link, "username": "root", "password": "long enough password"}),
+    // Without the CSRF token (a cross-site form, say): refused, and the link stays good.
+    let body = json!({"token": link, "username": "root", "password": "long enough password"});
+    let r = setup(&body, false);
+    assert_eq!(r.status(), 403);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["code"], "forbidden", "{v}");
+    assert_eq!(
+        s.post("/auth/api/flow/setup/check", None, &json!({"token": link}))
+            .status(),
+        200
     );
+    let r = setup(&body, true);
     assert_eq!(r.status(), 201);
     let user: Value = r.json().unwrap();
     assert_eq!(user["isAdmin"], true);
     // Used up.
     expect_error(
-        s.post(
-            "/auth/api/flow/setup",
-            None,
+        setup(
             &json!({"token": link, "username": "root2", "password": "long enough password"}),
+            true,
         ),
         401,
     );

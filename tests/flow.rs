@@ -98,6 +98,39 @@ fn flow_errors_name_their_code_and_field() {
         (409, "conflict", Some("username"))
     );
 
+    // The instance and the body's own fields are named as the request names them.
+    let (status, code, f, m) = error_of(call(
+        &s,
+        "/auth/api/flow/login",
+        "",
+        &json!({"instanceId": "nothing", "username": "bob", "password": "password-of-user"}),
+    ));
+    assert_eq!(
+        (status, code.as_str(), f.as_deref()),
+        (400, "invalid", Some("instanceId")),
+        "{m}"
+    );
+    assert!(m.starts_with("instanceId"), "{m}");
+    for path in ["/auth/api/flow/register", "/auth/api/flow/link"] {
+        let (status, _, f, m) = error_of(call(
+            &s,
+            path,
+            "",
+            &json!({"instanceId": "nothing", "username": "x", "password": "a long password"}),
+        ));
+        // The link page needs a session first (401); the register page names the instance.
+        if status == 400 {
+            assert_eq!(f.as_deref(), Some("instanceId"), "{path}: {m}");
+        }
+    }
+    let (status, _, f, m) = error_of(call(
+        &s,
+        "/auth/api/flow/login",
+        "",
+        &json!({"password": "password-of-user"}),
+    ));
+    assert_eq!((status, f.as_deref()), (400, Some("username")), "{m}");
+
     // Without the CSRF header; a wrong password; a foreign register token.
     let r = s
         .http

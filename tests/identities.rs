@@ -483,7 +483,7 @@ fn merging_an_older_account_keeps_the_primary_identity_first() {
     let list: Value = r.json().unwrap();
     assert_eq!(c.login_user(&older).status(), 404);
     assert_eq!(subjects(&list), ["newer", "older"], "{list}");
-    assert!(list[0].get("profileData").is_none(), "{list}");
+    assert_eq!(list[0]["profileData"]["username"], "newer", "{list}");
     assert_eq!(list[1]["profileData"]["username"], "older", "{list}");
 }
 
@@ -735,7 +735,10 @@ fn link_errors_have_auth0_shapes() {
     auth0_error(c.s.post(&path, Some(&own), &json!([1, 2])), 400);
     auth0_error(c.s.post(&path, Some(&own), &json!({"link_with": ""})), 400);
     auth0_error(c.s.post(&path, Some(&own), &json!({"link_with": 5})), 400);
-    auth0_error(c.s.post(&path, Some(&own), &json!({})), 403);
+    // Neither link_with nor provider + user_id: 400 naming what is needed, before any scope.
+    let v = auth0_error(c.s.post(&path, Some(&own), &json!({})), 400);
+    assert_eq!(v["errorCode"], "invalid_body", "{v}");
+    assert!(v["message"].as_str().unwrap().contains("link_with"), "{v}");
     // 400: primary and secondary the same (bob's own fresh ID token of the caller's app).
     let (app_own, own_id) = c.app_tokens("bob", "password-of-user");
     let v = auth0_error(
@@ -1008,4 +1011,130 @@ fn link_with_refuses_tokens_of_blocked_users() {
     // Mallory is still there, blocked, with her password.
     assert_eq!(c.login_user(&mallory).status(), 200);
     assert_eq!(subjects(&c.get_user(&bob)["identities"]), ["bob"]);
+}
+
+#[test]
+fn every_identity_carries_profile_data() {
+    let c = setup();
+    let bob = c.user_with("bob", "Bob B", Some("bob@example.com"));
+    let own = c.s.token("bob", OWN);
+    // One identity: the main one has what the password login knows.
+    let list = c.get_user(&bob)["identities"].clone();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["profileData"]["username"], "bob", "{list}");
+    assert_eq!(list[0]["profileData"]["displayName"], "Bob B", "{list}");
+    assert_eq!(list[0]["profileData"]["email"], "bob@example.com", "{list}");
+    let every = |list: &Value| {
+        list.as_array().unwrap().iter().all(|i| {
+            let keys = [
+                "connection",
+                "provider",
+                "user_id",
+                "isSocial",
+                "profileData",
+            ];
+            keys.iter().all(|k| i.get(*k).is_some()) && i["profileData"].is_object()
+        })
+    };
+    // The POST answer, the GET and the DELETE answer: profileData on each identity.
+    let t = c.reg_token("bob-alt");
+    let r =
+        c.s.post(&identities(&bob), Some(&own), &json!({"link_with": t}));
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    let list: Value = r.json().unwrap();
+    assert_eq!(subjects(&list), ["bob", "bob-alt"], "{list}");
+    assert!(every(&list), "{list}");
+    assert_eq!(list[0]["profileData"]["username"], "bob", "{list}");
+    assert!(every(&c.get_user(&bob)["identities"]));
+    let r = c.s.delete(
+        &format!("{}/identities/userpass/bob-alt", users(&bob)),
+        Some(&own),
+    );
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let list: Value = r.json().unwrap();
+    assert_eq!(subjects(&list), ["bob"], "{list}");
+    assert!(every(&list), "{list}");
+}
+
+#[test]
+fn link_bodies_with_every_key_count_empty_values_as_absent() {
+    let c = setup();
+    let bob = c.user_with("bob", "Bob", None);
+    let _carol = c.user_with("carol", "Carol", None);
+    let own = c.s.token("bob", OWN);
+    // As seed 003's client sends it: the token mode with the other keys empty.
+    let t = c.reg_token("bob-alt");
+    let r = c.s.post(
+        &identities(&bob),
+        Some(&own),
+        &json!({"provider": "", "connection_id": "", "user_id": "", "link_with": t}),
+    );
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    assert_eq!(subjects(&r.json().unwrap()), ["bob", "bob-alt"]);
+    // And the provider mode with an empty link_with and connection_id (the only userpass
+    // instance is meant).
+    let admin = c.s.token("admin", ALL);
+    let r = c.s.post(
+        &identities(&bob),
+        Some(&admin),
+        &json!({"provider": "userpass", "user_id": "carol", "connection_id": "", "link_with": ""}),
+    );
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    assert_eq!(subjects(&r.json().unwrap()), ["bob", "bob-alt", "carol"]);
+    // A non-empty link_with beside a non-empty provider is still refused.
+    let t = c.reg_token("bob-third");
+    let v = auth0_error(
+        c.s.post(
+            &identities(&bob),
+            Some(&own),
+            &json!({"provider": "userpass", "user_id": "", "link_with": t}),
+        ),
+        400,
+    );
+    assert_eq!(v["errorCode"], "invalid_body", "{v}");
+    // All empty, or no body at all: 400 saying what is needed, for any caller.
+    let nobody = c.s.token("bob", "login");
+    for token in [&own, &admin, &nobody] {
+        for body in [
+            json!({}),
+            json!({"provider": "", "connection_id": "", "user_id": "", "link_with": ""}),
+        ] {
+            let v = auth0_error(c.s.post(&identities(&bob), Some(token), &body), 400);
+            assert_eq!(v["errorCode"], "invalid_body", "{v}");
+            let m = v["message"].as_str().unwrap();
+            assert!(m.contains("link_with") && m.contains("user_id"), "{v}");
+        }
+    }
+}
+
+#[test]
+fn the_document_lists_the_errors_of_the_identities_api() {
+    let c = setup();
+    let doc: Value = c.s.get("/api/openapi.json", None).json().unwrap();
+    let responses = |path: &str, method: &str| {
+        let mut r: Vec<String> = doc["paths"][path][method]["responses"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{method} {path}"))
+            .keys()
+            .cloned()
+            .collect();
+        r.sort();
+        r
+    };
+    assert_eq!(
+        responses("/api/v2/users/{id}", "get"),
+        ["200", "400", "401", "403", "404", "413"]
+    );
+    assert_eq!(
+        responses("/api/v2/users/{id}/identities", "post"),
+        ["201", "400", "401", "403", "404", "409", "413", "415"]
+    );
+    // 400: the user's last identity.
+    assert_eq!(
+        responses(
+            "/api/v2/users/{id}/identities/{provider}/{user_id}",
+            "delete"
+        ),
+        ["200", "400", "401", "403", "404", "413"]
+    );
 }

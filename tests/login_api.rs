@@ -167,3 +167,135 @@ fn a_body_is_a_json_object_never_an_array_read_by_position() {
         .collect();
     assert_eq!(names, ["local", "passkeys"], "only the default instances");
 }
+
+/// A 400 in the login shape; returns (field, message).
+fn bad_field(r: reqwest::blocking::Response) -> (String, String) {
+    let v = login_error(r, 400, "invalid")["body"].clone();
+    (
+        v["field"].as_str().unwrap_or_default().to_string(),
+        v["message"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn a_refused_request_field_is_named_in_field_and_message() {
+    let s = Server::start();
+    let admin = s.admin("admin");
+
+    // null is neither a boolean nor an object: refused on both forms of the instance calls.
+    let r = s.post(
+        "/auth/api/login/strategy-instance",
+        Some(&admin),
+        &json!({"type": "userpass", "name": "spare"}),
+    );
+    assert_eq!(r.status(), 201);
+    let spare = r.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for f in [
+        "isLoginActive",
+        "isSelfRegisterActive",
+        "isSyncActive",
+        "doesImplicitRegister",
+        "instanceConfig",
+    ] {
+        let mut body = json!({"type": "userpass"});
+        body[f] = Value::Null;
+        let (field, message) =
+            bad_field(s.post("/auth/api/login/strategy-instance", Some(&admin), &body));
+        assert_eq!(field, f, "{message}");
+        assert!(message.contains(f), "{message}");
+        let mut body = json!({});
+        body[f] = Value::Null;
+        let (field, _) = bad_field(s.put(
+            &format!("/auth/api/login/strategy-instance/{spare}"),
+            Some(&admin),
+            &body,
+        ));
+        assert_eq!(field, f);
+    }
+    // The client's booleans likewise.
+    let r = s.post(
+        "/auth/api/login/client",
+        Some(&admin),
+        &json!({"name": "app"}),
+    );
+    assert_eq!(r.status(), 201);
+    let app = r.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for f in ["isValid", "requiresSecret", "allowPasswordGrant"] {
+        let mut body = json!({"name": "other"});
+        body[f] = Value::Null;
+        let (field, _) = bad_field(s.post("/auth/api/login/client", Some(&admin), &body));
+        assert_eq!(field, f);
+        let mut body = json!({});
+        body[f] = Value::Null;
+        let (field, _) = bad_field(s.put(
+            &format!("/auth/api/login/client/{app}"),
+            Some(&admin),
+            &body,
+        ));
+        assert_eq!(field, f);
+    }
+    // Nothing was changed by the refused calls.
+    assert_eq!(
+        s.get("/auth/api/login/client", Some(&admin))
+            .json::<Value>()
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["name"] == "other")
+            .count(),
+        0
+    );
+
+    // serde's own errors: a missing field, a wrong type, an unknown variant, an unknown field.
+    let (field, message) = bad_field(s.post(
+        "/auth/api/login/user",
+        Some(&admin),
+        &json!({"username": "gina"}),
+    ));
+    assert_eq!(field, "displayName", "{message}");
+    let (field, _) = bad_field(s.post(
+        "/auth/api/login/strategy-instance",
+        Some(&admin),
+        &json!({"type": "userpass", "isLoginActive": "yes"}),
+    ));
+    assert_eq!(field, "isLoginActive");
+    let (field, _) = bad_field(s.post(
+        "/auth/api/login/strategy-instance",
+        Some(&admin),
+        &json!({"type": "nope"}),
+    ));
+    assert_eq!(field, "type");
+    let (field, _) = bad_field(s.post(
+        "/auth/api/login/client",
+        Some(&admin),
+        &json!({"name": "x", "validScopes": ["login", 5]}),
+    ));
+    assert_eq!(field, "validScopes");
+    let (field, _) = bad_field(s.post(
+        "/auth/api/login/registration/data-suggestion",
+        None,
+        &json!({"register_token": "x", "username": "x"}),
+    ));
+    assert_eq!(field, "username");
+
+    // A new password that is too short is the request's newPassword.
+    let data: Value = s
+        .get("/auth/api/login/user/self/login-data", Some(&admin))
+        .json()
+        .unwrap();
+    let lid = data[0]["id"].as_str().unwrap();
+    let (field, message) = bad_field(s.put(
+        &format!("/auth/api/login/login-data/{lid}/password"),
+        Some(&admin),
+        &json!({"oldPassword": "correct horse battery", "newPassword": "short"}),
+    ));
+    assert_eq!(field, "newPassword");
+    assert!(message.starts_with("newPassword "), "{message}");
+}

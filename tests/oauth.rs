@@ -1196,3 +1196,186 @@ fn max_age_sends_a_browser_signed_in_too_long_ago_back_to_the_login_page() {
         );
     }
 }
+
+#[test]
+fn a_narrowed_refresh_keeps_the_original_scope_for_the_next_one() {
+    let c = setup();
+    c.s.user(&c.admin, "dave");
+    let (id, secret) = c.client(
+        json!({"name": "pw", "requiresSecret": true, "allowPasswordGrant": true,
+               "validScopes": ["openid", "login"]}),
+        true,
+    );
+    let client = (id, secret.unwrap());
+    let r =
+        c.s.password_grant(&client, "dave", "password-of-user", Some("openid login"));
+    assert_eq!(r.status(), 200);
+    let t: Value = r.json().unwrap();
+    let refresh = |rt: &str, scope: &str| {
+        let r = c.token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt),
+                ("scope", scope),
+            ],
+            Some((&client.0, &client.1)),
+        );
+        assert_eq!(r.status(), 200, "{:?}", r.text());
+        r.json::<Value>().unwrap()
+    };
+    // Narrowed: the access token has only `login`, and no ID token comes with it.
+    let narrow = refresh(t["refresh_token"].as_str().unwrap(), "login");
+    assert_eq!(narrow["scope"], "login", "{narrow}");
+    assert_eq!(
+        jwt_claims(narrow["access_token"].as_str().unwrap())["scope"],
+        "login"
+    );
+    assert!(narrow.get("id_token").is_none(), "{narrow}");
+    // The new refresh token still carries what was granted (RFC 6749 6): the full scope again.
+    let full = refresh(narrow["refresh_token"].as_str().unwrap(), "openid login");
+    let mut scope: Vec<&str> = full["scope"].as_str().unwrap().split(' ').collect();
+    scope.sort();
+    assert_eq!(scope, ["login", "openid"], "{full}");
+    assert!(full["id_token"].is_string(), "{full}");
+    // Never more than the original grant.
+    oauth_error(
+        c.token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", full["refresh_token"].as_str().unwrap()),
+                ("scope", "openid login profile"),
+            ],
+            Some((&client.0, &client.1)),
+        ),
+        400,
+        "invalid_scope",
+    );
+}
+
+#[test]
+fn token_userinfo_and_authorize_errors_follow_the_rfcs() {
+    let c = setup();
+    c.s.user(&c.admin, "dave");
+    let (id, secret) = c.client(
+        json!({"name": "pw", "requiresSecret": true, "allowPasswordGrant": true,
+               "validScopes": ["openid", "login"]}),
+        true,
+    );
+    let secret = secret.unwrap();
+
+    // A password login on an instance whose login is off: invalid_grant (RFC 6749 5.2 has no
+    // access_denied), saying why.
+    let r = c.s.post(
+        "/auth/api/login/strategy-instance",
+        Some(&c.admin),
+        &json!({"type": "userpass", "name": "second", "isLoginActive": false}),
+    );
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    let form = [
+        ("grant_type", "password"),
+        ("username", "dave"),
+        ("password", "password-of-user"),
+        ("instance", "second"),
+    ];
+    let r = c.token(&form, Some((&id, &secret)));
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["error"], "invalid_grant", "{v}");
+    assert!(
+        v["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("login is disabled"),
+        "{v}"
+    );
+    // An unknown instance is a bad request, not a 404.
+    let r = c.token(
+        &[
+            ("grant_type", "password"),
+            ("username", "dave"),
+            ("password", "password-of-user"),
+            ("instance", "nothing"),
+        ],
+        Some((&id, &secret)),
+    );
+    oauth_error(r, 400, "invalid_request");
+
+    // Basic and client_secret in the form: two authentication methods (RFC 6749 2.3).
+    let both = [
+        ("grant_type", "password"),
+        ("username", "dave"),
+        ("password", "password-of-user"),
+        ("client_id", id.as_str()),
+        ("client_secret", secret.as_str()),
+    ];
+    oauth_error(c.token(&both, Some((&id, &secret))), 400, "invalid_request");
+    // Basic with the same client_id alone is one method.
+    let mut one = both[..4].to_vec();
+    one.push(("scope", "login"));
+    let r = c.token(&one, Some((&id, &secret)));
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let login_only: Value = r.json().unwrap();
+    let login_only = login_only["access_token"].as_str().unwrap().to_string();
+
+    // userinfo (RFC 6750 3): no token, no error code; a bad one, invalid_token; a token
+    // without openid, insufficient_scope with the scope it needs.
+    let challenge = |r: &Response| {
+        r.headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    let r = c.s.get("/auth/oauth/userinfo", None);
+    assert_eq!(r.status(), 401);
+    let h = challenge(&r);
+    assert!(h.starts_with("Bearer") && !h.contains("error="), "{h}");
+    let r = c.s.get("/auth/oauth/userinfo", Some("garbage"));
+    assert_eq!(r.status(), 401);
+    let h = challenge(&r);
+    assert!(
+        h.starts_with("Bearer") && h.contains("error=\"invalid_token\""),
+        "{h}"
+    );
+    let r = c.s.get("/auth/oauth/userinfo", Some(&login_only));
+    assert_eq!(r.status(), 403);
+    let h = challenge(&r);
+    assert!(h.starts_with("Bearer"), "{h}");
+    assert!(h.contains("error=\"insufficient_scope\""), "{h}");
+    assert!(h.contains("scope=\"openid\""), "{h}");
+    oauth_error(r, 403, "insufficient_scope");
+    // The Bearer JSON surfaces challenge on their 401s too.
+    for path in [
+        "/auth/api/login/user/self",
+        "/api/v2/users/x",
+        "/auth/api/sync/token/x",
+    ] {
+        let r = c.s.get(path, None);
+        assert_eq!(r.status(), 401, "{path}");
+        let h = challenge(&r);
+        assert!(
+            h.starts_with("Bearer") && !h.contains("error="),
+            "{path}: {h}"
+        );
+        let r = c.s.get(path, Some("garbage"));
+        assert_eq!(r.status(), 401, "{path}");
+        assert!(challenge(&r).contains("error=\"invalid_token\""), "{path}");
+    }
+
+    // authorize: a missing response_type is a malformed request; another one is unsupported.
+    let spa = c.public_client();
+    let mut b = Browser::default();
+    let q = code_query(&spa, "");
+    for (query, code) in [
+        (q.replace("response_type=code&", ""), "invalid_request"),
+        (
+            q.replace("response_type=code", "response_type=token"),
+            "unsupported_response_type",
+        ),
+    ] {
+        let r = b.get(&c.s, &format!("/auth/oauth/authorize?{query}"));
+        assert_eq!(r.status(), 302);
+        let loc = r.headers()["location"].to_str().unwrap().to_string();
+        assert_eq!(query_param(&loc, "error").as_deref(), Some(code), "{loc}");
+        assert_eq!(query_param(&loc, "state").as_deref(), Some("st8"), "{loc}");
+    }
+}

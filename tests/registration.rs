@@ -228,6 +228,9 @@ fn data_suggestion_statuses() {
     let v: Value = r.json().unwrap();
     assert_eq!(v["status"], "OK", "{v}");
     assert_eq!(v["username"], "newcomer");
+    // Nothing known of an e-mail address: no key at all, and nothing is null.
+    assert!(v.get("email").is_none(), "{v}");
+    assert!(v.as_object().unwrap().values().all(|x| !x.is_null()), "{v}");
 
     // USERNAME_TAKEN: a user (without a password identity) has this username.
     let r = c.s.post(

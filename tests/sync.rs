@@ -96,7 +96,12 @@ fn sync_token_is_for_client_credentials_with_the_sync_scope() {
     expect_error(x.s.get(&path, Some(&user_token)), 403);
     // Client credentials without the scope.
     let login_only = cc_token(&x.s, &x.admin, &x.user, &["login"]);
-    expect_error(x.s.get(&path, Some(&login_only)), 403);
+    let r = x.s.get(&path, Some(&login_only));
+    assert_eq!(r.status(), 403);
+    let v: Value = r.json().unwrap();
+    // The login API's code for a missing scope.
+    assert_eq!(v["code"], "scope_missing", "{v}");
+    assert!(v["message"].as_str().unwrap().contains("sync"), "{v}");
 
     let cc = cc_token(&x.s, &x.admin, &x.user, &["sync"]);
     let r = x.s.get(&path, Some(&cc));

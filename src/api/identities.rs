@@ -30,7 +30,8 @@ pub fn surface() -> Surface {
                     "Your own user with `read:current_user`, any user with `read:users` (an admin \
                      or a client-credentials token).",
                 )
-                .errors(&[404]),
+                // 413: any request over the body limit, a body or not.
+                .errors(&[404, 413]),
             Route::new(
                 Method::POST,
                 "/api/v2/users/{id}/identities",
@@ -52,7 +53,8 @@ pub fn surface() -> Surface {
                 unlink,
             )
             .summary("Unlink an identity into a standalone user")
-            .errors(&[404]),
+            .describe("400: the user's last identity, which cannot be unlinked.")
+            .errors(&[400, 404, 413]),
         ],
     }
 }
@@ -93,7 +95,7 @@ pub(super) fn auth0_error(e: &Error) -> Response {
         Reason::ProviderFailed => (502, "bad_gateway"),
         _ => (400, "invalid_body"),
     };
-    super::with_retry_after(
+    let r = super::with_retry_after(
         send_json(
             status,
             &json!({
@@ -104,7 +106,8 @@ pub(super) fn auth0_error(e: &Error) -> Response {
             }),
         ),
         e,
-    )
+    );
+    super::with_bearer_challenge(r, e)
 }
 
 /// `GET /api/v2/users/{id}` query: Auth0's field selection.
@@ -150,16 +153,16 @@ struct Auth0Identity {
     user_id: String,
     #[serde(rename = "isSocial")]
     is_social: bool,
-    /// What the provider said of the person; not on the user's first identity, whose profile is
-    /// the user's own.
-    #[serde(rename = "profileData", skip_serializing_if = "Option::is_none")]
-    profile_data: Option<serde_json::Map<String, Value>>,
+    /// What the login said of the person when it was made or last used (a provider's profile;
+    /// a password login's username, display name and e-mail; a passkey's name), on every
+    /// identity, the user's first one included; `{}` when nothing is known.
+    #[serde(rename = "profileData")]
+    profile_data: serde_json::Map<String, Value>,
 }
 
 fn identities_out(list: &[(Identity, Instance)]) -> Vec<Auth0Identity> {
     list.iter()
-        .enumerate()
-        .map(|(n, (i, inst))| {
+        .map(|(i, inst)| {
             let profile: serde_json::Map<String, Value> = i
                 .profile
                 .as_object()
@@ -175,7 +178,7 @@ fn identities_out(list: &[(Identity, Instance)]) -> Vec<Auth0Identity> {
                 provider: inst.kind.to_string(),
                 user_id: i.subject.clone(),
                 is_social: inst.strategy().caps().needs_redirect_flow,
-                profile_data: (n > 0 && !profile.is_empty()).then_some(profile),
+                profile_data: profile,
             }
         })
         .collect()
@@ -269,22 +272,35 @@ async fn link(
     Body(b): Body<LinkBody>,
 ) -> Result<Created<Vec<Auth0Identity>>> {
     let id = cx.param(0);
-    let request = match b.link_with {
+    // Clients (Auth0's own SDKs among them) send every key, the unused ones as "": an empty
+    // value counts as absent when choosing the mode.
+    let given = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let (link_with, provider, user_id, connection_id) = (
+        given(b.link_with),
+        given(b.provider),
+        given(b.user_id),
+        given(b.connection_id),
+    );
+    let request = match link_with {
         Some(token) => {
-            if b.provider.is_some() || b.user_id.is_some() || b.connection_id.is_some() {
+            if provider.is_some() || user_id.is_some() || connection_id.is_some() {
                 return Err(Error::bad_request(
                     "link_with cannot be used together with provider, user_id or connection_id",
                 ));
             }
-            if token.trim().is_empty() {
-                return Err(Error::field("link_with", "must not be empty"));
-            }
             LinkRequest::Token(token)
         }
+        // Neither mode: a malformed body, whoever asks.
+        None if provider.is_none() && user_id.is_none() => {
+            return Err(Error::bad_request(
+                "the body needs link_with (a token of the account to link), or provider and \
+                 user_id (an identity to link, with update:users)",
+            ));
+        }
         None => LinkRequest::Provider {
-            provider: b.provider,
-            subject: b.user_id,
-            connection: b.connection_id,
+            provider,
+            subject: user_id,
+            connection: connection_id,
         },
     };
     linking::link_account(&cx.app, &p, cx.address(), id, request).await?;

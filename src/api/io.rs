@@ -11,17 +11,33 @@ use serde_json::{Value, json};
 use warp::http::{HeaderValue, header};
 use warp::reply::Response;
 
-/// Deserializes `T` and names the field at fault in the error: `username: invalid type ...`.
+/// Deserializes `T` and names the field at fault, in the message (`username: invalid type ...`)
+/// and as the error's `field`: the top-level request field the error is in, or the one serde's
+/// message names (a missing or unknown field of the body itself).
 fn named<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Result<T> {
     serde_path_to_error::deserialize(d).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
+        let named_in_message = inner
+            .split_once("field `")
+            .and_then(|(_, rest)| rest.split_once('`'))
+            .map(|(name, _)| name.to_string());
+        let top = path
+            .split(['.', '['])
+            .next()
+            .filter(|f| !f.is_empty())
+            .map(str::to_string);
         // serde's own messages already name a missing or unknown field.
-        if path == "." || inner.contains("field `") {
-            Error::bad_request(inner.replace('`', ""))
+        let (message, field) = if path == "." {
+            (inner.replace('`', ""), named_in_message)
+        } else if inner.contains("field `") {
+            (inner.replace('`', ""), top)
         } else {
-            Error::bad_request(format!("{path}: {}", inner.replace('`', "")))
-        }
+            (format!("{path}: {}", inner.replace('`', "")), top)
+        };
+        let mut err = Error::bad_request(message);
+        err.field = field;
+        err
     })
 }
 

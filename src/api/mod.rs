@@ -432,6 +432,27 @@ pub fn with_retry_after(mut r: Response, e: &Error) -> Response {
     r
 }
 
+/// Sets RFC 6750's `WWW-Authenticate` on the 401 of a Bearer-protected surface: no error code
+/// when no token was sent (3.1), `invalid_token` when the one sent is not good.
+pub fn with_bearer_challenge(mut r: Response, e: &Error) -> Response {
+    let challenge = match e.reason {
+        Reason::NotLoggedIn => "Bearer realm=\"keyward\"",
+        Reason::TokenInvalid => "Bearer realm=\"keyward\", error=\"invalid_token\"",
+        _ => return r,
+    };
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
+    r
+}
+
+/// `error_response` for the Bearer-protected surfaces in the login shape (the login API, the
+/// sync API): with the challenge on a 401.
+pub fn bearer_error_response(e: &Error) -> Response {
+    with_bearer_challenge(error_response(e), e)
+}
+
 /// The HTTP status of a reason on the login API, the flows and operations (Gropius' statuses).
 pub fn login_status(r: Reason) -> u16 {
     match r {

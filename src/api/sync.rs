@@ -16,7 +16,7 @@ pub fn surface() -> Surface {
     Surface {
         name: "sync",
         error_schema: super::login_error_schema,
-        render: super::error_response,
+        render: super::bearer_error_response,
         routes: vec![
             Route::new(
                 Method::GET,

@@ -18,16 +18,21 @@ pub const MIN_PASSWORD_LEN: usize = 8;
 pub const MAX_PASSWORD_LEN: usize = 1024;
 
 pub fn check_new_password(password: &str) -> Result<()> {
+    check_new_password_as("password", password)
+}
+
+/// `check_new_password` for a request whose password field has another name (`newPassword`).
+pub fn check_new_password_as(field: &str, password: &str) -> Result<()> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_LEN {
         return Err(Error::field(
-            "password",
+            field,
             format!("must be at least {MIN_PASSWORD_LEN} characters long"),
         ));
     }
     if password.len() > MAX_PASSWORD_LEN {
         return Err(Error::field(
-            "password",
+            field,
             format!("must be at most {MAX_PASSWORD_LEN} bytes long"),
         ));
     }

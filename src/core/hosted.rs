@@ -68,7 +68,7 @@ pub async fn page_login(
     browser: &str,
 ) -> Result<PageLogin> {
     let (request, origin) = flow_and_origin(app, flow, origin)?;
-    let inst = password_instance(app, instance).await?;
+    let inst = password_instance(app, instance, "instanceId").await?;
     let (app2, browser) = (app.clone(), browser.to_string());
     // A login to a waiting identity writes nothing more; its register token is only signed.
     password_login_then(app, &inst, username, password, &origin, move |tx, o| {

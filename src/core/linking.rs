@@ -160,7 +160,7 @@ where
     F: FnOnce(&Write) -> Result<T> + Send + 'static,
     T: Send + 'static,
 {
-    let inst = login::password_instance(app, instance).await?;
+    let inst = login::password_instance(app, instance, "instanceId").await?;
     let subject = userpass_subject(username);
     let (iid, subj) = (inst.id.clone(), subject.clone());
     let existing = app.db.read(move |r| pending::held(r, &iid, &subj)).await?;

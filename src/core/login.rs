@@ -27,11 +27,13 @@ pub enum Outcome {
 pub const WRONG: &str = "Wrong username or password.";
 
 /// Resolves the instance a password login uses: the one named by id or name, else the default.
-pub async fn password_instance(app: &App, key: Option<&str>) -> Result<Instance> {
+/// `field` is the request field that named it (`instanceId` on the pages, `instance` at the
+/// token endpoint), for the error.
+pub async fn password_instance(app: &App, key: Option<&str>, field: &str) -> Result<Instance> {
     let inst = match key.filter(|k| !k.is_empty()) {
         Some(k) => instances::by_id_or_name(app, k)
             .await?
-            .ok_or_else(|| Error::field("instance", format!(": no strategy instance {k:?}")))?,
+            .ok_or_else(|| Error::field(field, format!(": no strategy instance {k:?}")))?,
         None => {
             let app2 = app.clone();
             app.db
@@ -41,8 +43,9 @@ pub async fn password_instance(app: &App, key: Option<&str>) -> Result<Instance>
         }
     };
     if inst.kind != Kind::Userpass {
-        return Err(Error::bad_request(
-            "instance: password login needs a userpass strategy instance",
+        return Err(Error::field(
+            field,
+            ": password login needs a userpass strategy instance",
         ));
     }
     if !inst.is_login_active {
@@ -237,7 +240,8 @@ pub async fn change_password(
     old: Option<String>,
     new: String,
 ) -> Result<()> {
-    crate::auth::password::check_new_password(&new)?;
+    // The login API's field is `newPassword`.
+    crate::auth::password::check_new_password_as("newPassword", &new)?;
     let id = identity_id.to_string();
     let not_found = || Error::not_found(Thing::Identity, "login data not found");
     let (identity, inst) = app

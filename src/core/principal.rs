@@ -22,9 +22,10 @@ impl Principal {
         if self.claims.has_scope(scope) {
             Ok(())
         } else {
-            Err(Error::forbidden(format!(
-                "the token lacks the scope {scope}"
-            )))
+            Err(Error::new(
+                Reason::ScopeMissing,
+                format!("the token lacks the scope {scope}"),
+            ))
         }
     }
 

@@ -106,7 +106,7 @@ pub async fn register_with_password(
     origin: Origin,
 ) -> Result<Entered> {
     let (request, origin) = super::hosted::flow_and_origin(app, flow, origin)?;
-    let inst = login::password_instance(app, instance).await?;
+    let inst = login::password_instance(app, instance, "instanceId").await?;
     if !inst.is_self_register_active {
         return Err(self_register_disabled());
     }

@@ -1,8 +1,10 @@
 //! `POST /auth/api/flow/setup/check` and `/setup`: the one-time setup link that creates the
-//! first admin. Needs no CSRF token: the link's secret is the proof.
+//! first admin. Creating the admin is state-changing, so it takes the CSRF token as every other
+//! such flow call does (the setup page sends it); checking a link changes nothing.
 
 use super::super::io::{Body, Created, Json};
 use super::super::route::{Cx, Public};
+use super::Csrf;
 use crate::api::login_api::UserOut;
 use crate::core::bootstrap;
 use crate::error::Result;
@@ -42,7 +44,7 @@ pub(super) struct SetupBody {
     password: String,
 }
 
-pub(super) async fn setup(cx: Cx, _: Public, Body(b): Body<SetupBody>) -> Result<Created<UserOut>> {
+pub(super) async fn setup(cx: Cx, _: Csrf, Body(b): Body<SetupBody>) -> Result<Created<UserOut>> {
     let user = bootstrap::complete_setup(
         &cx.app,
         b.token,

@@ -49,8 +49,12 @@ enum Status {
 #[serde(rename_all = "camelCase")]
 #[schemars(rename = "SuggestedProfile")]
 struct Profile {
+    // Absent rather than null when there is nothing to suggest (`username?` and so on).
+    #[serde(skip_serializing_if = "Option::is_none")]
     username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     display_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     email: Option<String>,
 }
 

@@ -1,7 +1,7 @@
 //! OAuth clients and their secrets (admins only). The rules, the admin check included, live
 //! in `core::clients`.
 
-use super::{DefaultReturn, nullable};
+use super::{DefaultReturn, not_null, nullable, without_default};
 use crate::api::guard::Admin;
 use crate::api::io::{Body, Created, Json, NoInput};
 use crate::api::route::Cx;
@@ -67,8 +67,12 @@ pub struct NewClientBody {
     #[schemars(schema_with = "urls")]
     redirect_urls: Option<Vec<String>>,
     /// Default true.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schemars(with = "bool", transform = without_default)]
     is_valid: Option<bool>,
     /// Default true.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schemars(with = "bool", transform = without_default)]
     requires_secret: Option<bool>,
     /// Default `["login"]`.
     #[serde(default)]
@@ -77,6 +81,8 @@ pub struct NewClientBody {
     /// Needs `requiresSecret`.
     client_credential_flow_user: Option<String>,
     /// Default false.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schemars(with = "bool", transform = without_default)]
     allow_password_grant: Option<bool>,
     /// Absolute http(s) URLs; default none (keyward's own URL only).
     #[serde(default)]
@@ -98,7 +104,11 @@ pub struct UpdateClientBody {
     #[serde(default)]
     #[schemars(schema_with = "urls")]
     redirect_urls: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "not_null")]
+    #[schemars(with = "bool", transform = without_default)]
     is_valid: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
+    #[schemars(with = "bool", transform = without_default)]
     requires_secret: Option<bool>,
     #[serde(default)]
     #[schemars(schema_with = "scopes")]
@@ -107,6 +117,8 @@ pub struct UpdateClientBody {
     #[serde(default, deserialize_with = "nullable")]
     #[schemars(with = "Option<String>")]
     client_credential_flow_user: Option<Option<String>>,
+    #[serde(default, deserialize_with = "not_null")]
+    #[schemars(with = "bool", transform = without_default)]
     allow_password_grant: Option<bool>,
     #[serde(default)]
     #[schemars(schema_with = "urls")]

@@ -2,7 +2,7 @@
 //! admins create, read, change and delete them.
 
 use super::strategies::kind_in_path;
-use super::{InstanceOut, nullable};
+use super::{InstanceOut, not_null, nullable, without_default};
 use crate::App;
 use crate::api::guard::Admin;
 use crate::api::io::{Body, Created, Json, NoInput, Query};
@@ -51,12 +51,22 @@ pub struct NewInstanceBody {
     #[serde(rename = "type")]
     kind: Option<Kind>,
     /// The kind's config (see its `instanceConfigSchema`); default `{}`.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schemars(with = "Map<String, Value>", transform = without_default)]
     instance_config: Option<Map<String, Value>>,
     /// Default: what the strategy can do (likewise the other flags). True where the strategy
     /// cannot do it is a 400.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schemars(with = "bool", transform = without_default)]
     is_login_active: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
+    #[schemars(with = "bool", transform = without_default)]
     is_self_register_active: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
+    #[schemars(with = "bool", transform = without_default)]
     is_sync_active: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
+    #[schemars(with = "bool", transform = without_default)]
     does_implicit_register: Option<bool>,
 }
 
@@ -92,10 +102,20 @@ pub struct UpdateInstanceBody {
     #[serde(rename = "type")]
     kind: Option<Kind>,
     /// Secrets still shown as `**********` keep their stored values.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schemars(with = "Map<String, Value>", transform = without_default)]
     instance_config: Option<Map<String, Value>>,
+    #[serde(default, deserialize_with = "not_null")]
+    #[schemars(with = "bool", transform = without_default)]
     is_login_active: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
+    #[schemars(with = "bool", transform = without_default)]
     is_self_register_active: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
+    #[schemars(with = "bool", transform = without_default)]
     is_sync_active: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
+    #[schemars(with = "bool", transform = without_default)]
     does_implicit_register: Option<bool>,
     /// Read-only, ignored.
     #[allow(dead_code)]

@@ -45,7 +45,7 @@ pub fn surface() -> Surface {
     Surface {
         name: "login",
         error_schema: super::login_error_schema,
-        render: super::error_response,
+        render: super::bearer_error_response,
         routes: vec![
             // Strategies
             Route::new(
@@ -472,6 +472,20 @@ fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> std::result::Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
+}
+
+/// An optional field that may be left out but not sent as `null` (a flag that is not a
+/// boolean, a config that is not an object): serde's own `Option` would take `null` as absent.
+fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> std::result::Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// The schema of a `not_null` field: the value's own type, without the `default: null` that
+/// `#[serde(default)]` would document for it.
+fn without_default(schema: &mut schemars::Schema) {
+    schema.remove("default");
 }
 
 /// A string field that must not be empty or blank.

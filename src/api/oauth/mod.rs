@@ -59,9 +59,11 @@ pub fn surface() -> Surface {
                      HTTP Basic, by `client_id` + `client_secret` in the form, or by `client_id` \
                      alone for public clients. When a password login finds an identity waiting \
                      for registration, `access_token` is a register token (scope \
-                     `login-register`) and there is no refresh token.",
+                     `login-register`) and there is no refresh token. Errors are RFC 6749 5.2's \
+                     (400, or 401 `invalid_client`), `invalid_target`, `slow_down` (429) and \
+                     `temporarily_unavailable` (503).",
             )
-            .errors(&[403, 429, 503]),
+            .errors(&[429, 503]),
             Route::new(
                 Method::GET,
                 "/auth/oauth/userinfo",
@@ -171,16 +173,24 @@ pub fn oauth_error(e: &Error) -> Response {
     };
     let body = serde_json::to_value(&body).unwrap_or_default();
     let mut r = super::with_retry_after(send_json(status, &body), e);
-    if status == 401 {
-        let challenge = if code == Code::InvalidToken {
-            "Bearer error=\"invalid_token\""
-        } else {
-            "Basic realm=\"keyward\""
-        };
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(challenge),
-        );
+    match e.reason {
+        // A client that failed to authenticate (RFC 6749 5.2).
+        Reason::ClientUnauthenticated => {
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"keyward\""),
+            );
+        }
+        // userinfo, the surface's one Bearer operation, needs `openid` (RFC 6750 3.1).
+        Reason::ScopeMissing => {
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(
+                    "Bearer realm=\"keyward\", error=\"insufficient_scope\", scope=\"openid\"",
+                ),
+            );
+        }
+        _ => r = super::with_bearer_challenge(r, e),
     }
     r
 }
@@ -245,6 +255,14 @@ impl Guard for ClientAuth {
         let Form(f) = Form::<ClientFields>::parse(cx)?;
         let (id, secret) = match basic_credentials(cx.req.header("authorization"))? {
             Some((id, secret)) => {
+                // One authentication method per request (RFC 6749 2.3); a `client_id` beside
+                // Basic is fine when it names the same client (4.1.3 asks for it).
+                if f.client_secret.is_some() {
+                    return Err(Error::bad_request(
+                        "client_secret cannot be sent together with Basic credentials: use one \
+                         client authentication method",
+                    ));
+                }
                 if f.client_id.is_some_and(|c| c != id) {
                     return Err(Error::bad_request(
                         "client_id differs from the Basic credentials",

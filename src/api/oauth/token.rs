@@ -123,6 +123,25 @@ pub async fn token(
     };
     let resource = given(f.resource);
     let origin = cx.req.origin(Some(&client.id));
-    let tokens = oauth::token(&cx.app, &client, grant, resource.as_deref(), &origin).await?;
+    let tokens = oauth::token(&cx.app, &client, grant, resource.as_deref(), &origin)
+        .await
+        .map_err(token_endpoint_error)?;
     Ok(Issued(tokens.into()))
+}
+
+/// The token endpoint answers only RFC 6749 5.2's codes (400, or 401 `invalid_client`), plus
+/// `invalid_target`, `slow_down` and `temporarily_unavailable`: a rule shared with the login API
+/// that refuses a known caller (a strategy instance whose login is disabled) or names a thing
+/// that is not there becomes the grant's or the request's fault, keeping its message.
+fn token_endpoint_error(e: Error) -> Error {
+    let reason = match e.reason {
+        Reason::Forbidden
+        | Reason::OtherBrowser
+        | Reason::NotLoggedIn
+        | Reason::TokenInvalid
+        | Reason::ScopeMissing => Reason::GrantInvalid,
+        Reason::NotFound(_) => Reason::Invalid,
+        r => r,
+    };
+    Error { reason, ..e }
 }

@@ -10,14 +10,14 @@ use schemars::{JsonSchema, SchemaGenerator};
 use serde::Serialize;
 use serde_json::json;
 
-/// The access token of a userinfo request, checked as every Bearer token is (RFC 6750: a
-/// missing token is an `invalid_token` too).
+/// The access token of a userinfo request, checked as every Bearer token is. A missing token is
+/// `invalid_token` in the body too, but its challenge carries no error code (RFC 6750 3.1).
 pub struct AccessToken(Principal);
 
 impl Guard for AccessToken {
     async fn check(cx: &Cx) -> Result<Self> {
         let token = bearer(cx.req.header("authorization"))
-            .ok_or_else(|| Error::token_invalid("an access token is required"))?;
+            .ok_or_else(|| Error::unauthorized("an access token is required"))?;
         principal::authenticate(&cx.app, token)
             .await
             .map(AccessToken)

@@ -109,6 +109,11 @@ pub async fn authorize(app: &App, p: Params, session_cookie: Option<String>) -> 
         })
     };
     let invalid = |m: &str| fail(Error::bad_request(m));
+    // A missing parameter is a malformed request (RFC 6749 4.1.2.1); only a given one that is
+    // not `code` is unsupported.
+    if p.response_type.is_none() {
+        return invalid("response_type is required");
+    }
     if p.response_type.as_deref() != Some("code") {
         return fail(Error::new(
             Reason::GrantUnsupported,

@@ -239,6 +239,13 @@ pub struct Tokens {
 /// Makes and stores the grant's refresh token, in the caller's transaction. Signing happens
 /// afterwards (`sign`), so the write lock is held only for the rows.
 pub fn store_refresh(app: &App, tx: &Write, g: &mut Grant) -> Result<()> {
+    let scope = g.scope.join(" ");
+    store_refresh_scoped(app, tx, g, scope)
+}
+
+/// `store_refresh` for a refresh token whose scope is not the access token's: a rotation that
+/// narrowed the access token keeps the scope originally granted (RFC 6749 6).
+pub fn store_refresh_scoped(app: &App, tx: &Write, g: &mut Grant, scope: String) -> Result<()> {
     let token = random_token(32);
     db::refresh_tokens::insert(
         tx,
@@ -246,7 +253,7 @@ pub fn store_refresh(app: &App, tx: &Write, g: &mut Grant) -> Result<()> {
         &db::refresh_tokens::RefreshToken {
             session_id: g.session_id.clone(),
             client_id: Some(g.client_id.clone()),
-            scope: g.scope.join(" "),
+            scope,
             resource: g.audience.clone(),
             expires: tx.now + app.settings.session_inactivity as i64 * 1000,
             used_at: None,

@@ -34,7 +34,7 @@ pub async fn grant(app: &App, client: &Client, l: Login, origin: &Origin) -> Res
     }
     let scope = granted_scope(client, l.scope.as_deref())?;
     let audience = check_resource(app, client, l.resource.as_deref())?;
-    let inst = login::password_instance(app, l.instance.as_deref()).await?;
+    let inst = login::password_instance(app, l.instance.as_deref(), "instance").await?;
     enum Done {
         Tokens(Grant),
         Waiting(Identity, Session),

@@ -2,7 +2,9 @@
 //! new one (rotation). A second use ends the session, so that a stolen token that was used
 //! by both its owner and the thief stops working for both.
 
-use super::{Grant, Tokens, grant_audience, invalid_grant, live_user, parse_scope, store_refresh};
+use super::{
+    Grant, Tokens, grant_audience, invalid_grant, live_user, parse_scope, store_refresh_scoped,
+};
 use crate::App;
 use crate::auth::secret::digest;
 use crate::core::clients::Client;
@@ -11,7 +13,9 @@ use crate::error::{Error, Reason, Result};
 
 /// Rotates `token`. The new access token keeps the audience the grant was made for; a
 /// `resource` other than that one, or one the client may no longer ask for, is refused (RFC
-/// 8707, `TargetInvalid`). `scope` may narrow the granted scopes, never widen them.
+/// 8707, `TargetInvalid`). `scope` may narrow the new access token's scopes, never widen them;
+/// the new refresh token keeps the scope originally granted (RFC 6749 6), so a later refresh
+/// may ask for all of it again.
 pub async fn rotate(
     app: &App,
     client: &Client,
@@ -51,6 +55,7 @@ pub async fn rotate(
                 Err(e) => return Ok(Err(e)),
             };
             let granted = parse_scope(&t.scope);
+            let original = t.scope.clone();
             let scope = match &narrowed {
                 Some(n) if !n.is_empty() => {
                     if let Some(bad) = n.iter().find(|s| !granted.contains(s)) {
@@ -80,7 +85,7 @@ pub async fn rotate(
                 nonce: None,
                 refresh: None,
             };
-            store_refresh(&app2, tx, &mut g)?;
+            store_refresh_scoped(&app2, tx, &mut g, original)?;
             Ok(Ok(g))
         })
         .await??;
