@@ -8,6 +8,7 @@
 
 use super::instances;
 use super::login::{self, Outcome};
+use super::registration::Registration;
 use super::sessions::Origin;
 use super::users::may_see;
 use super::{Actor, check_no_control, new_id};
@@ -99,7 +100,7 @@ enum CeremonyState {
     /// A sign-up: the account to be and the user handle its passkey is made for.
     Signup {
         state: PasskeyRegistration,
-        profile: SignupProfile,
+        profile: Registration,
         handle: String,
     },
 }
@@ -107,14 +108,6 @@ enum CeremonyState {
 const REGISTER: &str = "register";
 const LOGIN: &str = "login";
 const SIGNUP: &str = "signup";
-
-/// The account a passkey sign-up makes, as the page gave it (already checked).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SignupProfile {
-    pub username: String,
-    pub display_name: String,
-    pub email: Option<String>,
-}
 
 /// A sign-up ceremony begun: its id and the options for `navigator.credentials.create`.
 pub struct SignupStarted {
@@ -125,7 +118,7 @@ pub struct SignupStarted {
 /// A sign-up whose credential checked out, inside the finishing transaction: what the new
 /// account is made of. `save_signup_in` stores its passkey once the user exists.
 pub struct Signup {
-    pub profile: SignupProfile,
+    pub profile: Registration,
     /// The passkey instance, as it is now (its flags decide whether sign-up is still open).
     pub instance: db::instances::InstanceRow,
     handle: String,
@@ -484,7 +477,7 @@ fn insert_in(
 /// handle, and a ceremony that keeps both until the credential comes back.
 pub async fn start_signup(
     app: &App,
-    profile: SignupProfile,
+    profile: Registration,
     browser: &str,
 ) -> Result<SignupStarted> {
     rp(app)?;

@@ -5,7 +5,7 @@
 
 use super::login;
 use super::oauth::{destination_in, open_flow};
-use super::passkeys::{self, SignupProfile, SignupStarted};
+use super::passkeys::{self, SignupStarted};
 use super::pending::{self, check_subject_free, claim_subject, insert_password_identity};
 use super::sessions::{self, Entered, Origin};
 use super::users::{self, NewUser, check_username, userpass_subject};
@@ -15,6 +15,9 @@ use crate::auth::password::check_new_password;
 use crate::db::{self, Write, users::User};
 use crate::error::{Error, Result};
 
+/// A new account's profile, as a register form gives it (a passkey sign-up keeps it in its
+/// ceremony until the passkey comes back).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Registration {
     pub username: String,
     pub display_name: String,
@@ -188,12 +191,7 @@ pub async fn start_passkey_signup(
     check_registration(&r)?;
     check_username_free(app, &r.username).await?;
     app.throttle.creation(pending::ip(origin))?;
-    let profile = SignupProfile {
-        username: r.username,
-        display_name: r.display_name,
-        email: r.email,
-    };
-    passkeys::start_signup(app, profile, browser).await
+    passkeys::start_signup(app, r, browser).await
 }
 
 /// Finishes a passkey sign-up of this browser (`browser`: its binding cookie): once the
@@ -222,11 +220,7 @@ pub async fn register_with_passkey(
             return Ok(Err(username_taken()));
         }
         let identity_id = new_id();
-        let r = Registration {
-            username: s.profile.username.clone(),
-            display_name: s.profile.display_name.clone(),
-            email: s.profile.email.clone(),
-        };
+        let r = s.profile.clone();
         let user = create_self_registered(&app2, tx, &identity_id, origin.address.clone(), r)?;
         passkeys::save_signup_in(tx, s, &user.id, &identity_id, &name, origin.address.clone())?;
         let session = sessions::start(&app2, tx, Some(&user.id), Some(&identity_id), &origin)?;
