@@ -250,3 +250,30 @@ CREATE INDEX users_admins ON users(id) WHERE is_admin = 1;
 CREATE INDEX users_blocked ON users(id) WHERE is_blocked = 1;
 CREATE INDEX active_logins_live ON active_logins(expires, absolute_expires, ended_at)
     WHERE ended_at IS NULL;
+
+-- version 8
+-- Sign-up with a passkey: a ceremony of kind `signup` has no user yet (its state holds the
+-- profile of the account to be and a fresh user handle) and is bound to the browser that began
+-- it (`browser`: the SHA-256 of its kw_browser cookie). SQLite cannot change a CHECK in place:
+-- the table is made anew, with the ceremonies in progress.
+CREATE TABLE webauthn_ceremonies_v8 (
+    id           TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL CHECK (kind IN ('register', 'login', 'signup')),
+    user_id      TEXT REFERENCES users(id) ON DELETE CASCADE,
+    link_code_id TEXT REFERENCES passkey_link_codes(id) ON DELETE CASCADE,
+    state        TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    expires      INTEGER NOT NULL,
+    browser      BLOB
+);
+INSERT INTO webauthn_ceremonies_v8 (id, kind, user_id, link_code_id, state, created_at, expires)
+    SELECT id, kind, user_id, link_code_id, state, created_at, expires FROM webauthn_ceremonies;
+DROP TABLE webauthn_ceremonies;
+ALTER TABLE webauthn_ceremonies_v8 RENAME TO webauthn_ceremonies;
+CREATE INDEX webauthn_ceremonies_expires ON webauthn_ceremonies(expires);
+
+-- The built-in passkey instance is named `passkey` (it was `passkeys`), unless an admin has
+-- already given that name to another instance.
+UPDATE strategy_instances SET name = 'passkey'
+    WHERE name = 'passkeys' AND type = 'passkey'
+    AND NOT EXISTS (SELECT 1 FROM strategy_instances WHERE name = 'passkey');

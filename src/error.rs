@@ -30,6 +30,24 @@ impl LinkCodeProblem {
     }
 }
 
+/// Why a passkey sign-up's ceremony cannot be finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CeremonyProblem {
+    /// Another browser began it (its binding cookie differs).
+    OtherBrowser,
+    /// No such ceremony is in progress: never begun, already used, or expired.
+    Unknown,
+}
+
+impl CeremonyProblem {
+    pub fn code(self) -> &'static str {
+        match self {
+            CeremonyProblem::OtherBrowser => "ceremony_other_browser",
+            CeremonyProblem::Unknown => "ceremony_unknown",
+        }
+    }
+}
+
 /// What a `NotFound` did not find.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Thing {
@@ -100,6 +118,8 @@ pub enum Reason {
     Precondition,
     /// A passkey link code that cannot be used.
     LinkCode(LinkCodeProblem),
+    /// A passkey sign-up ceremony that cannot be finished.
+    Ceremony(CeremonyProblem),
     /// A service keyward depends on (the mail server) refuses or cannot be reached.
     Unavailable,
     /// An upstream provider refused a call (a token refresh) or could not be reached.
@@ -139,6 +159,7 @@ impl Reason {
             Reason::Busy(_) => "busy",
             Reason::Precondition => "precondition",
             Reason::LinkCode(p) => p.code(),
+            Reason::Ceremony(p) => p.code(),
             Reason::Unavailable => "unavailable",
             Reason::ProviderFailed => "provider_failed",
             Reason::Internal => "internal",

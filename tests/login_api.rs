@@ -165,7 +165,7 @@ fn a_body_is_a_json_object_never_an_array_read_by_position() {
         .iter()
         .map(|i| i["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["local", "passkeys"], "only the default instances");
+    assert_eq!(names, ["local", "passkey"], "only the default instances");
 }
 
 /// A 400 in the login shape; returns (field, message).

@@ -458,7 +458,7 @@ fn the_exposition_has_every_series_of_the_contract() {
     assert!(pool >= 1.0 && scrape.must("keyward_db_connections_in_use") <= pool);
     assert_eq!(scrape.must("keyward_active_sessions"), 0.0);
     // The two default instances have their login series from the start.
-    for (strategy, instance) in [("userpass", "local"), ("passkey", "passkeys")] {
+    for (strategy, instance) in [("userpass", "local"), ("passkey", "passkey")] {
         for outcome in ["success", "failure", "throttled"] {
             assert_eq!(scrape.must(&login(strategy, instance, outcome)), 0.0);
         }
@@ -521,8 +521,8 @@ fn passkey_logins_count_under_the_passkey_instance() {
     assert_eq!(attempt(&key.impostor()), 401);
     let after = Scrape::of(&s, None);
     let d = |k: &str| after.get(k) - before.get(k);
-    assert_eq!(d(&login("passkey", "passkeys", "success")), 1.0);
-    assert_eq!(d(&login("passkey", "passkeys", "failure")), 2.0);
+    assert_eq!(d(&login("passkey", "passkey", "success")), 1.0);
+    assert_eq!(d(&login("passkey", "passkey", "failure")), 2.0);
     assert_eq!(d(&login("userpass", "local", "success")), 0.0);
     assert!(!has_uuid(&after.text));
 }

@@ -210,7 +210,7 @@ fn username_first_login_ends_in_a_session_and_updates_the_passkey() {
     assert!(p["passkey"]["createdAt"].as_str().unwrap().ends_with('Z'));
     let used = p["passkey"]["lastUsedAt"].as_str().expect("lastUsedAt");
     assert!(chrono::DateTime::parse_from_rfc3339(used).is_ok());
-    assert_eq!(p["strategyInstance"]["name"], "passkeys");
+    assert_eq!(p["strategyInstance"]["name"], "passkey");
     // A password's login data has no passkey part.
     assert!(data.iter().any(|d| d.get("passkey").is_none()));
 
@@ -636,4 +636,514 @@ fn passkey_logins_started_and_never_finished_are_capped_per_address() {
         call(&c.s, "/auth/api/flow/passkey/login/start", &json!({})).status(),
         200
     );
+}
+
+// ---- Sign-up with a passkey (the register page) ----
+
+/// A flow call from a page of the browser whose binding cookie is `browser` (none: a browser
+/// without one).
+fn call_in(s: &Server, browser: Option<&str>, path: &str, body: &Value) -> Response {
+    let mut cookie = format!("kw_csrf={CSRF}");
+    if let Some(b) = browser {
+        cookie.push_str(&format!("; kw_browser={b}"));
+    }
+    s.http
+        .post(s.url(path))
+        .header("cookie", cookie)
+        .header("x-csrf-token", CSRF)
+        .json(body)
+        .send()
+        .unwrap()
+}
+
+const BROWSER: &str = "browser-one-0123456789abcdef";
+
+impl Ctx {
+    /// Begins a sign-up in `BROWSER`; returns (ceremonyId, options).
+    fn signup_start(&self, body: &Value) -> (String, Value) {
+        let v = json_of(
+            call_in(
+                &self.s,
+                Some(BROWSER),
+                "/auth/api/flow/passkey/signup/start",
+                body,
+            ),
+            200,
+        );
+        (
+            v["ceremonyId"].as_str().unwrap().to_string(),
+            v["options"].clone(),
+        )
+    }
+
+    fn signup_finish(&self, browser: Option<&str>, ceremony: &str, credential: &Value) -> Response {
+        call_in(
+            &self.s,
+            browser,
+            "/auth/api/flow/passkey/signup/finish",
+            &json!({"ceremonyId": ceremony, "credential": credential, "passkeyName": "my key"}),
+        )
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        let db = rusqlite::Connection::open(self.s.db_path()).unwrap();
+        db.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    fn users_named(&self, name: &str) -> i64 {
+        self.count(&format!(
+            "SELECT count(*) FROM users WHERE username = '{name}'"
+        ))
+    }
+
+    fn set_passkey_flags(&self, flags: Value) {
+        let id = self.s.instance_id("passkey");
+        let r = self.s.put(
+            &format!("/auth/api/login/strategy-instance/{id}"),
+            Some(&self.admin),
+            &flags,
+        );
+        assert_eq!(r.status(), 200, "{:?}", r.text());
+    }
+}
+
+#[test]
+fn the_passkey_strategy_can_self_register_and_its_instances_do_by_default() {
+    let c = setup();
+    let st = json_of(c.s.get("/auth/api/login/strategy/passkey", None), 200);
+    assert_eq!(st["canLoginRegister"], true, "{st}");
+    assert_eq!(st["canSync"], false, "{st}");
+    assert_eq!(st["needsRedirectFlow"], false, "{st}");
+    assert_eq!(st["allowsImplicitSignup"], false, "{st}");
+    // The built-in instance, made at start-up like `local`.
+    let list = json_of(c.s.get("/auth/api/login/strategy-instance", None), 200);
+    let builtin = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "passkey")
+        .unwrap_or_else(|| panic!("{list}"));
+    assert_eq!(builtin["type"], "passkey");
+    assert_eq!(builtin["isLoginActive"], true);
+    assert_eq!(builtin["isSelfRegisterActive"], true);
+    // A new instance may ask for sign-up, and gets it by default.
+    for body in [
+        json!({"name": "keys-a", "type": "passkey", "isSelfRegisterActive": true}),
+        json!({"name": "keys-b", "type": "passkey"}),
+    ] {
+        let v = json_of(
+            c.s.post("/auth/api/login/strategy-instance", Some(&c.admin), &body),
+            201,
+        );
+        assert_eq!(v["isSelfRegisterActive"], true, "{v}");
+        assert_eq!(v["isLoginActive"], true, "{v}");
+    }
+    // Still no implicit sign-up.
+    expect_error(
+        c.s.post(
+            "/auth/api/login/strategy-instance",
+            Some(&c.admin),
+            &json!({"type": "passkey", "doesImplicitRegister": true}),
+        ),
+        400,
+    );
+    // The register page learns that passkeys are on.
+    let ctx = json_of(c.s.get("/auth/api/flow/context", None), 200);
+    assert_eq!(ctx["passkeys"], true, "{ctx}");
+}
+
+#[test]
+fn a_passkey_sign_up_in_an_oauth_flow_makes_the_account_and_signs_in_later() {
+    let c = setup();
+    let client = c.s.new_client(
+        &c.admin,
+        &json!({"name": "spa", "redirectUrls": [REDIRECT], "requiresSecret": false,
+                "validScopes": ["login"]}),
+    );
+    let challenge = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER))
+    };
+    let r = c
+        .s
+        .http
+        .get(c.s.url(&format!(
+            "/auth/oauth/authorize?response_type=code&client_id={client}&redirect_uri={}&scope=login&state=st9&code_challenge={challenge}&code_challenge_method=S256",
+            url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>()
+        )))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    let flow = loc
+        .strip_prefix("/auth/flow/login?flow=")
+        .unwrap()
+        .to_string();
+
+    // A browser without a binding cookie gets one with the ceremony.
+    let r = call_in(
+        &c.s,
+        None,
+        "/auth/api/flow/passkey/signup/start",
+        &json!({"flow": flow, "username": "newbie", "displayName": "New Bee",
+                "email": "newbie@example.com"}),
+    );
+    let set: Vec<String> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    assert!(
+        set.iter()
+            .any(|c| c.starts_with("kw_browser=") && c.contains("HttpOnly")),
+        "{set:?}"
+    );
+    json_of(r, 200);
+    // Nothing of the account exists before the passkey comes back.
+    assert_eq!(c.users_named("newbie"), 0);
+
+    let (ceremony, options) = c.signup_start(
+        &json!({"flow": flow, "username": " newbie ", "displayName": "New Bee",
+                "email": "newbie@example.com"}),
+    );
+    let pk = &options["publicKey"];
+    assert_eq!(pk["rp"]["id"], "localhost", "{options}");
+    assert_eq!(pk["user"]["name"], "newbie");
+    assert_eq!(pk["user"]["displayName"], "New Bee");
+    assert_eq!(pk["authenticatorSelection"]["residentKey"], "required");
+    assert_eq!(pk["authenticatorSelection"]["userVerification"], "required");
+
+    let key = SoftKey::new();
+    let r = call_in(
+        &c.s,
+        Some(BROWSER),
+        "/auth/api/flow/passkey/signup/finish",
+        &json!({"flow": flow, "ceremonyId": ceremony,
+                "credential": key.register(&options, &c.origin), "passkeyName": "laptop"}),
+    );
+    let cookie = session_cookie(&r);
+    let back = json_of(r, 200)["redirect"].as_str().unwrap().to_string();
+    assert!(back.starts_with(REDIRECT), "{back}");
+    let url = url::Url::parse(&back).unwrap();
+    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["state"], "st9");
+    let t = json_of(
+        c.s.http
+            .post(c.s.url("/auth/oauth/token"))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &q["code"]),
+                ("redirect_uri", REDIRECT),
+                ("client_id", &client),
+                ("code_verifier", VERIFIER),
+            ])
+            .send()
+            .unwrap(),
+        200,
+    );
+    let claims = jwt_claims(t["access_token"].as_str().unwrap());
+    let user = claims["sub"].as_str().unwrap().to_string();
+
+    // The browser's session is the new user's.
+    let ctx: Value =
+        c.s.http
+            .get(c.s.url("/auth/api/flow/context"))
+            .header("cookie", &cookie)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+    assert_eq!(ctx["user"]["username"], "newbie", "{ctx}");
+    assert_eq!(ctx["user"]["displayName"], "New Bee");
+    // The account: its profile, one login (the passkey, under the `passkey` instance).
+    let token = c.s.token("newbie", "login");
+    let me = json_of(c.s.get("/auth/api/login/user/self", Some(&token)), 200);
+    assert_eq!(me["id"], user.as_str());
+    assert_eq!(me["email"], "newbie@example.com");
+    assert_eq!(me["isAdmin"], false);
+    let data = c.login_data(&user, &token);
+    assert_eq!(data.len(), 1, "{data:?}");
+    assert_eq!(data[0]["strategyInstance"]["name"], "passkey");
+    assert_eq!(data[0]["passkey"]["name"], "laptop");
+    // Audited like the other registrations: the account made by its own first login.
+    assert_eq!(
+        c.count(&format!(
+            "SELECT count(*) FROM audit_events WHERE action = 'user.create' AND target = '{user}'"
+        )),
+        1
+    );
+    assert_eq!(
+        c.count("SELECT count(*) FROM audit_events WHERE action = 'passkey.add'"),
+        1
+    );
+    // And the passkey signs in later: usernameless (by the handle it was made for) and
+    // username-first.
+    assert_eq!(c.login(&key, None).status(), 200);
+    assert_eq!(c.login(&key, Some("newbie")).status(), 200);
+    // The ceremony answered once.
+    let (status, code, _) =
+        flow_error(c.signup_finish(Some(BROWSER), &ceremony, &key.register(&options, &c.origin)));
+    assert_eq!((status, code.as_str()), (400, "ceremony_unknown"));
+}
+
+#[test]
+fn a_passkey_sign_up_is_refused_where_the_instance_does_not_allow_it() {
+    let c = setup();
+    let key = SoftKey::new();
+    c.set_passkey_flags(json!({"isSelfRegisterActive": false}));
+    let (status, code, _) = flow_error(call_in(
+        &c.s,
+        Some(BROWSER),
+        "/auth/api/flow/passkey/signup/start",
+        &json!({"username": "zoe"}),
+    ));
+    assert_eq!((status, code.as_str()), (403, "forbidden"));
+    assert_eq!(c.count("SELECT count(*) FROM webauthn_ceremonies"), 0);
+    // Closed between start and finish: the finish checks again and creates nothing.
+    c.set_passkey_flags(json!({"isSelfRegisterActive": true}));
+    let (ceremony, options) = c.signup_start(&json!({"username": "zoe"}));
+    c.set_passkey_flags(json!({"isSelfRegisterActive": false}));
+    let (status, code, _) =
+        flow_error(c.signup_finish(Some(BROWSER), &ceremony, &key.register(&options, &c.origin)));
+    assert_eq!((status, code.as_str()), (403, "forbidden"));
+    assert_eq!(c.users_named("zoe"), 0);
+    assert_eq!(c.count("SELECT count(*) FROM passkeys"), 0);
+    // Login off on the instance: no sign-up either.
+    c.set_passkey_flags(json!({"isSelfRegisterActive": true, "isLoginActive": false}));
+    let (status, _, _) = flow_error(call_in(
+        &c.s,
+        Some(BROWSER),
+        "/auth/api/flow/passkey/signup/start",
+        &json!({"username": "zoe"}),
+    ));
+    assert_eq!(status, 403);
+    // Passkeys off: the start says so.
+    let s = Server::start_with(&["--public-url", "http://127.0.0.1:9"]);
+    let (status, code, _) = flow_error(call_in(
+        &s,
+        Some(BROWSER),
+        "/auth/api/flow/passkey/signup/start",
+        &json!({"username": "zoe"}),
+    ));
+    assert_eq!((status, code.as_str()), (409, "precondition"));
+    let ctx = json_of(s.get("/auth/api/flow/context", None), 200);
+    assert_eq!(ctx["passkeys"], false, "{ctx}");
+}
+
+#[test]
+fn a_passkey_sign_up_with_a_taken_username_stores_nothing() {
+    let c = setup();
+    let key = SoftKey::new();
+    // Taken before the start: 409 on the field, like the password sign-up, no ceremony.
+    for name in ["admin", "ADMIN"] {
+        let r = call_in(
+            &c.s,
+            Some(BROWSER),
+            "/auth/api/flow/passkey/signup/start",
+            &json!({"username": name}),
+        );
+        let v = json_of(r, 409);
+        assert_eq!(v["code"], "conflict", "{v}");
+        assert_eq!(v["field"], "username", "{v}");
+    }
+    assert_eq!(c.count("SELECT count(*) FROM webauthn_ceremonies"), 0);
+    // The profile's rules come first too.
+    let v = json_of(
+        call_in(
+            &c.s,
+            Some(BROWSER),
+            "/auth/api/flow/passkey/signup/start",
+            &json!({"username": "no spaces"}),
+        ),
+        400,
+    );
+    assert_eq!(v["field"], "username", "{v}");
+    let v = json_of(
+        call_in(
+            &c.s,
+            Some(BROWSER),
+            "/auth/api/flow/passkey/signup/start",
+            &json!({"username": "fine", "email": "not-an-email"}),
+        ),
+        400,
+    );
+    assert_eq!(v["field"], "email", "{v}");
+    assert_eq!(c.count("SELECT count(*) FROM webauthn_ceremonies"), 0);
+    // Taken between start and finish: checked again in the finishing transaction.
+    let (ceremony, options) = c.signup_start(&json!({"username": "zed"}));
+    c.s.user(&c.admin, "zed");
+    let users = c.count("SELECT count(*) FROM users");
+    let r = c.signup_finish(Some(BROWSER), &ceremony, &key.register(&options, &c.origin));
+    let v = json_of(r, 409);
+    assert_eq!(v["field"], "username", "{v}");
+    assert_eq!(c.count("SELECT count(*) FROM users"), users);
+    assert_eq!(c.count("SELECT count(*) FROM passkeys"), 0);
+    assert_eq!(c.count("SELECT count(*) FROM webauthn_ceremonies"), 0);
+}
+
+#[test]
+fn a_passkey_sign_up_ceremony_is_this_browsers_once_and_for_5_minutes() {
+    let c = setup();
+    let key = SoftKey::new();
+    let users = c.count("SELECT count(*) FROM users");
+
+    // Another browser (or one without a binding cookie) cannot finish it, and does not spend
+    // it: the browser that began it still can.
+    let (ceremony, options) = c.signup_start(&json!({"username": "ann"}));
+    let credential = key.register(&options, &c.origin);
+    for other in [Some("browser-two-0123456789abcdef"), None] {
+        let (status, code, message) = flow_error(c.signup_finish(other, &ceremony, &credential));
+        assert_eq!(
+            (status, code.as_str()),
+            (403, "ceremony_other_browser"),
+            "{message}"
+        );
+    }
+    assert_eq!(c.count("SELECT count(*) FROM users"), users);
+    assert_eq!(
+        c.signup_finish(Some(BROWSER), &ceremony, &credential)
+            .status(),
+        200
+    );
+    // Replayed: the ceremony is gone.
+    let (status, code, _) = flow_error(c.signup_finish(Some(BROWSER), &ceremony, &credential));
+    assert_eq!((status, code.as_str()), (400, "ceremony_unknown"));
+    assert_eq!(c.users_named("ann"), 1);
+
+    // The same credential again, in a new ceremony: already registered, nothing made.
+    let (ceremony, options) = c.signup_start(&json!({"username": "ann2"}));
+    let (status, code, _) =
+        flow_error(c.signup_finish(Some(BROWSER), &ceremony, &key.register(&options, &c.origin)));
+    assert_eq!((status, code.as_str()), (409, "identity_taken"));
+    assert_eq!(c.users_named("ann2"), 0);
+
+    // Expired: refused, and spent.
+    let (ceremony, options) = c.signup_start(&json!({"username": "bea"}));
+    let db = rusqlite::Connection::open(c.s.db_path()).unwrap();
+    db.execute(
+        "UPDATE webauthn_ceremonies SET expires = 0 WHERE id = ?1",
+        [&ceremony],
+    )
+    .unwrap();
+    let fresh = SoftKey::new();
+    let credential = fresh.register(&options, &c.origin);
+    let (status, code, _) = flow_error(c.signup_finish(Some(BROWSER), &ceremony, &credential));
+    assert_eq!((status, code.as_str()), (400, "ceremony_unknown"));
+    assert_eq!(c.users_named("bea"), 0);
+    assert_eq!(c.count("SELECT count(*) FROM webauthn_ceremonies"), 0);
+
+    // A credential made over another challenge, or signed by another key, does not verify;
+    // the ceremony is spent.
+    let (ceremony, _) = c.signup_start(&json!({"username": "bea"}));
+    let (_, other) = c.signup_start(&json!({"username": "bea"}));
+    let (status, code, _) =
+        flow_error(c.signup_finish(Some(BROWSER), &ceremony, &fresh.register(&other, &c.origin)));
+    assert_eq!((status, code.as_str()), (400, "invalid"));
+    assert_eq!(c.users_named("bea"), 0);
+
+    // A login ceremony, or an id that names nothing, is no sign-up.
+    let (login, _) = c.start(&json!({}));
+    for id in [login.as_str(), "7f0c6a52-4f5e-4d9b-9a51-0d1e2f3a4b5c"] {
+        let (status, code, _) = flow_error(c.signup_finish(Some(BROWSER), id, &credential));
+        assert_eq!((status, code.as_str()), (400, "ceremony_unknown"));
+    }
+    // And a sign-up ceremony is no login ceremony.
+    let (ceremony, options) = c.signup_start(&json!({"username": "cid"}));
+    let challenge = options["publicKey"]["challenge"].as_str().unwrap();
+    refused(c.finish(
+        &ceremony,
+        &key.assert_with("localhost", challenge, &c.origin),
+        None,
+    ));
+    assert_eq!(c.users_named("cid"), 0);
+}
+
+#[test]
+fn passkey_sign_ups_share_the_addresss_budget_of_new_logins() {
+    let c = setup();
+    for i in 0..30 {
+        let r = call_in(
+            &c.s,
+            Some(BROWSER),
+            "/auth/api/flow/passkey/signup/start",
+            &json!({"username": format!("u{i}")}),
+        );
+        assert_eq!(r.status(), 200, "start {i}");
+    }
+    let r = call_in(
+        &c.s,
+        Some(BROWSER),
+        "/auth/api/flow/passkey/signup/start",
+        &json!({"username": "one-more"}),
+    );
+    assert!(r.headers().contains_key("retry-after"));
+    let (status, code, _) = flow_error(r);
+    assert_eq!((status, code.as_str()), (429, "throttled"));
+    // The same budget as the password sign-up.
+    let r = call_in(
+        &c.s,
+        Some(BROWSER),
+        "/auth/api/flow/register",
+        &json!({"username": "pw-user", "password": "a long enough password 1"}),
+    );
+    assert_eq!(flow_error(r).0, 429);
+    // A refused start (a taken name) is answered before the budget is asked.
+    let r = call_in(
+        &c.s,
+        Some(BROWSER),
+        "/auth/api/flow/passkey/signup/start",
+        &json!({"username": "admin"}),
+    );
+    assert_eq!(flow_error(r).0, 409);
+}
+
+#[test]
+fn an_older_database_gets_its_passkeys_instance_renamed_passkey() {
+    let s = Server::start();
+    let admin = s.admin("admin");
+    let id = s.instance_id("passkey");
+    let dir = s.stop_keep_dir();
+    {
+        // As version 7 left it: the built-in instance was named `passkeys`.
+        let c = rusqlite::Connection::open(dir.path().join("keyward.db")).unwrap();
+        c.execute(
+            "UPDATE strategy_instances SET name = 'passkeys' WHERE id = ?1",
+            [&id],
+        )
+        .unwrap();
+        c.pragma_update(None, "user_version", 7).unwrap();
+    }
+    let s = Server::start_in(dir, &[]);
+    assert_eq!(s.instance_id("passkey"), id);
+    let list = json_of(
+        s.get("/auth/api/login/strategy-instance", Some(&admin)),
+        200,
+    );
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["local", "passkey"]);
+    let dir = s.stop_keep_dir();
+    {
+        // An admin's own instance named `passkey` keeps its name; `passkeys` stays too.
+        let c = rusqlite::Connection::open(dir.path().join("keyward.db")).unwrap();
+        c.execute(
+            "UPDATE strategy_instances SET name = 'passkeys' WHERE id = ?1",
+            [&id],
+        )
+        .unwrap();
+        c.execute(
+            "UPDATE strategy_instances SET name = 'passkey' WHERE name = 'local'",
+            [],
+        )
+        .unwrap();
+        c.pragma_update(None, "user_version", 7).unwrap();
+    }
+    let s = Server::start_in(dir, &[]);
+    assert_eq!(s.instance_id("passkeys"), id);
+    s.instance_id("passkey");
 }

@@ -265,7 +265,7 @@ fn invalid_and_clashing_lines_are_reported_by_number_and_skipped() {
         json!({"id": id, "username": "u10"}).to_string(),
         /* 11 */ json!({"username": "ok3", "email": "ok3@example.com"}).to_string(),
         /* 12 */
-        json!({"username": "u12", "identities": [{"instance": "passkeys", "subject": "AAAA"}]}).to_string(),
+        json!({"username": "u12", "identities": [{"instance": "passkey", "subject": "AAAA"}]}).to_string(),
         /* 13: a field the format does not have (a plain password) */
         json!({"username": "u13", "password": "plain text"}).to_string(),
         /* 14: the existing admin */

@@ -26,7 +26,7 @@
       allowed: (s) => s.canLoginRegister,
       badge: 'Register',
       label: 'Self-registration',
-      hint: 'Someone whose login has no account yet may create one.',
+      hint: 'People without an account may create one with it: a password or a passkey on the register page, or a login that has no account yet.',
     },
     {
       name: 'isSyncActive',

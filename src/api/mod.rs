@@ -19,7 +19,7 @@ pub mod route;
 pub mod sync;
 
 use crate::App;
-use crate::error::{Error, LinkCodeProblem, Reason, RequestId, Thing};
+use crate::error::{CeremonyProblem, Error, LinkCodeProblem, Reason, RequestId, Thing};
 use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::StreamExt;
@@ -463,13 +463,18 @@ pub fn login_status(r: Reason) -> u16 {
         | Reason::TargetInvalid
         | Reason::ClientNotAllowed
         | Reason::GrantUnsupported
-        | Reason::LinkCode(LinkCodeProblem::Wrong) => 400,
+        | Reason::LinkCode(LinkCodeProblem::Wrong)
+        | Reason::Ceremony(CeremonyProblem::Unknown) => 400,
         Reason::LinkCode(_) => 410,
         Reason::NotLoggedIn
         | Reason::TokenInvalid
         | Reason::WrongCredentials
         | Reason::ClientUnauthenticated => 401,
-        Reason::Forbidden | Reason::ScopeMissing | Reason::Blocked | Reason::OtherBrowser => 403,
+        Reason::Forbidden
+        | Reason::ScopeMissing
+        | Reason::Blocked
+        | Reason::OtherBrowser
+        | Reason::Ceremony(CeremonyProblem::OtherBrowser) => 403,
         Reason::NotFound(_) => 404,
         Reason::MethodNotAllowed => 405,
         Reason::Conflict

@@ -1,4 +1,4 @@
-//! First start: the organization id, the default `local` password instance, the `passkeys`
+//! First start: the organization id, the default `local` password instance, the `passkey`
 //! instance, and the one-time setup link through which the first admin is created.
 
 use super::{Actor, instances, new_id, users};
@@ -38,7 +38,7 @@ pub fn ensure_defaults(app: &App) -> Result<()> {
         if settings::get(tx, "passkey_instance_created")?.is_none() {
             if db::instances::by_name(tx, instances::DEFAULT_PASSKEY)?.is_none() {
                 // A millisecond later: lists (oldest first) keep `local` first.
-                insert_instance(app, tx, instances::DEFAULT_PASSKEY, Kind::Passkey, false, 1)?;
+                insert_instance(app, tx, instances::DEFAULT_PASSKEY, Kind::Passkey, true, 1)?;
             }
             settings::set(tx, "passkey_instance_created", "1")?;
         }

@@ -43,7 +43,7 @@ pub struct Flags {
 /// The name under which the default password instance is created on first start.
 pub const DEFAULT_USERPASS: &str = "local";
 /// The passkey instance made at the first start: passkeys are registered under it.
-pub const DEFAULT_PASSKEY: &str = "passkeys";
+pub const DEFAULT_PASSKEY: &str = "passkey";
 
 fn config_context(id: &str) -> String {
     format!("instance-config:{id}")

@@ -1,12 +1,14 @@
 //! Passkeys on webauthn-rs: registration (by the user, an admin, or the holder of a one-time
-//! link code), the list, renaming and removal, link codes, and the login ceremony.
+//! link code), sign-up (a passkey that makes a new account; its rules are `registration`'s),
+//! the list, renaming and removal, link codes, and the login ceremony.
 //!
-//! A passkey is an identity of its user under the `passkeys` instance (subject: the credential
-//! id, base64url); its public key lives in `passkeys`. Ceremony state is kept in the database,
-//! single use, for 5 minutes. Every function checks and writes in one transaction.
+//! A passkey is an identity of its user under the `passkey` instance (subject: the credential
+//! id, base64url); its public key lives in the `passkeys` table. Ceremony state is kept in the
+//! database, single use, for 5 minutes. Every function checks and writes in one transaction.
 
 use super::instances;
 use super::login::{self, Outcome};
+use super::registration::Registration;
 use super::sessions::Origin;
 use super::users::may_see;
 use super::{Actor, check_no_control, new_id};
@@ -17,7 +19,7 @@ use crate::db::identities::{self, Identity, State};
 use crate::db::link_codes::{self, LinkCode};
 use crate::db::passkeys::{self as rows, PasskeyRow};
 use crate::db::{self, Read, Write, settings, users};
-use crate::error::{Error, LinkCodeProblem, Reason, Result, Thing};
+use crate::error::{CeremonyProblem, Error, LinkCodeProblem, Reason, Result, Thing};
 use crate::strategies::Kind;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -95,10 +97,33 @@ enum CeremonyState {
     User(PasskeyAuthentication),
     /// Usernameless: the authenticator names the user by its user handle.
     Discoverable(DiscoverableAuthentication),
+    /// A sign-up: the account to be and the user handle its passkey is made for.
+    Signup {
+        state: PasskeyRegistration,
+        profile: Registration,
+        handle: String,
+    },
 }
 
 const REGISTER: &str = "register";
 const LOGIN: &str = "login";
+const SIGNUP: &str = "signup";
+
+/// A sign-up ceremony begun: its id and the options for `navigator.credentials.create`.
+pub struct SignupStarted {
+    pub ceremony_id: String,
+    pub options: Value,
+}
+
+/// A sign-up whose credential checked out, inside the finishing transaction: what the new
+/// account is made of. `save_signup_in` stores its passkey once the user exists.
+pub struct Signup {
+    pub profile: Registration,
+    /// The passkey instance, as it is now (its flags decide whether sign-up is still open).
+    pub instance: db::instances::InstanceRow,
+    handle: String,
+    passkey: Passkey,
+}
 
 /// The relying party, or why passkeys are off.
 fn rp(app: &App) -> Result<&Webauthn> {
@@ -129,8 +154,8 @@ fn internal(what: &str) -> impl FnOnce(serde_json::Error) -> Error + '_ {
     }
 }
 
-/// The instance passkeys are registered under: `passkeys`, else the oldest passkey instance.
-fn passkey_instance(c: &Read) -> Result<db::instances::InstanceRow> {
+/// The instance passkeys are registered under: `passkey`, else the oldest passkey instance.
+pub fn passkey_instance(c: &Read) -> Result<db::instances::InstanceRow> {
     if let Some(i) = db::instances::by_name(c, instances::DEFAULT_PASSKEY)?
         && i.kind == Kind::Passkey
     {
@@ -342,6 +367,7 @@ pub async fn start_registration(
                     state,
                     created_at: tx.now,
                     expires: tx.now + CEREMONY_TTL_MS,
+                    browser: None,
                 },
             )?;
             Ok(Ok(Started {
@@ -435,30 +461,11 @@ pub async fn finish_registration(
                     )));
                 }
             };
-            let cred_id: &[u8] = passkey.cred_id().as_ref();
-            let subject = b64(cred_id);
             let inst = passkey_instance(tx)?;
-            if rows::by_credential_id(tx, cred_id)?.is_some()
-                || identities::by_subject(tx, &inst.id, &subject)?.is_some()
-            {
+            if is_registered(tx, &inst.id, &passkey)? {
                 return Ok(Err(Error::conflict("this passkey is already registered")));
             }
-            identities::insert(
-                tx,
-                &Identity {
-                    id: pid.clone(),
-                    user_id: Some(uid.clone()),
-                    instance_id: inst.id.clone(),
-                    subject,
-                    state: State::Valid,
-                    expires: None,
-                    password_hash: None,
-                    profile: json!({"name": name}),
-                    created_at: tx.now,
-                },
-            )?;
-            let stored = serde_json::to_string(&passkey).map_err(internal("passkey"))?;
-            rows::insert(tx, &pid, cred_id, &name, &stored)?;
+            insert_in(tx, &inst.id, &pid, &uid, &passkey, &name)?;
             if let Some(code_id) = &c.link_code_id {
                 link_codes::mark_used(tx, code_id)?;
             }
@@ -477,6 +484,209 @@ pub async fn finish_registration(
             Ok(Ok(details_in(tx, &uid)?))
         })
         .await?
+}
+
+/// Whether the credential of `passkey` is already some user's passkey.
+fn is_registered(tx: &Write, instance_id: &str, passkey: &Passkey) -> Result<bool> {
+    let cred_id: &[u8] = passkey.cred_id().as_ref();
+    Ok(rows::by_credential_id(tx, cred_id)?.is_some()
+        || identities::by_subject(tx, instance_id, &b64(cred_id))?.is_some())
+}
+
+/// Saves a verified passkey of `user_id` as identity `identity_id` of the passkey instance
+/// (subject: the credential id) with its row (public key, counter, name).
+fn insert_in(
+    tx: &Write,
+    instance_id: &str,
+    identity_id: &str,
+    user_id: &str,
+    passkey: &Passkey,
+    name: &str,
+) -> Result<()> {
+    let cred_id: &[u8] = passkey.cred_id().as_ref();
+    identities::insert(
+        tx,
+        &Identity {
+            id: identity_id.to_string(),
+            user_id: Some(user_id.to_string()),
+            instance_id: instance_id.to_string(),
+            subject: b64(cred_id),
+            state: State::Valid,
+            expires: None,
+            password_hash: None,
+            profile: json!({"name": name}),
+            created_at: tx.now,
+        },
+    )?;
+    let stored = serde_json::to_string(passkey).map_err(internal("passkey"))?;
+    rows::insert(tx, identity_id, cred_id, name, &stored)
+}
+
+/// Begins a passkey sign-up for the account `profile` (its rules already checked by
+/// `registration`), bound to the browser whose binding cookie is `browser`: a fresh user
+/// handle, and a ceremony that keeps both until the credential comes back.
+pub async fn start_signup(
+    app: &App,
+    profile: Registration,
+    browser: &str,
+) -> Result<SignupStarted> {
+    rp(app)?;
+    let (app2, bound) = (app.clone(), digest(browser));
+    app.db
+        .write(move |tx| {
+            let rp = rp(&app2)?;
+            let handle = Uuid::new_v4();
+            let (options, state) = rp
+                .start_passkey_registration(handle, &profile.username, &profile.display_name, None)
+                .map_err(|e| Error::internal(format!("webauthn registration start: {e}")))?;
+            let options = serde_json::to_value(&options).map_err(internal("options"))?;
+            let state = CeremonyState::Signup {
+                state,
+                profile,
+                handle: handle.to_string(),
+            };
+            let id = new_id();
+            ceremonies::insert(
+                tx,
+                &Ceremony {
+                    id: id.clone(),
+                    kind: SIGNUP.into(),
+                    user_id: None,
+                    link_code_id: None,
+                    state: serde_json::to_string(&state).map_err(internal("ceremony state"))?,
+                    created_at: tx.now,
+                    expires: tx.now + CEREMONY_TTL_MS,
+                    browser: Some(bound),
+                },
+            )?;
+            Ok(SignupStarted {
+                ceremony_id: id,
+                options: creation_options(options, Attachment::Unspecified, &[]),
+            })
+        })
+        .await
+}
+
+fn ceremony_problem(p: CeremonyProblem) -> Error {
+    let m = match p {
+        CeremonyProblem::OtherBrowser => {
+            "This passkey sign-up was begun in another browser. Nothing was created; start again here."
+        }
+        CeremonyProblem::Unknown => {
+            "No passkey sign-up with this id is in progress (it was finished already, or took longer than 5 minutes). Nothing was created; start again."
+        }
+    };
+    Error::new(Reason::Ceremony(p), m)
+}
+
+/// Finishes a passkey sign-up in one transaction: takes the ceremony (single use; one of
+/// another browser is left untouched), verifies the credential against it, refuses a
+/// credential that is already registered, and runs `then` with what the account is made of.
+/// `then` answers `Ok(Err(_))` for a refusal that writes nothing (the ceremony is spent all
+/// the same) and `Err(_)` to roll everything back.
+pub async fn finish_signup_then<T, F>(
+    app: &App,
+    ceremony_id: &str,
+    credential: Value,
+    browser: Option<&str>,
+    then: F,
+) -> Result<T>
+where
+    F: FnOnce(&Write, &Signup) -> Result<Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    rp(app)?;
+    let credential: RegisterPublicKeyCredential =
+        serde_json::from_value(credential).map_err(|_| {
+            Error::field(
+                "credential",
+                "is not the JSON of a WebAuthn registration credential",
+            )
+        })?;
+    let (app2, cid) = (app.clone(), ceremony_id.to_string());
+    let bound = browser.map(digest);
+    app.db
+        .write(move |tx| {
+            let Some(c) = ceremonies::take(tx, &cid)? else {
+                return Err(ceremony_problem(CeremonyProblem::Unknown));
+            };
+            // Another kind of ceremony, or one of another browser, is not touched: the
+            // transaction rolls back.
+            if c.kind != SIGNUP {
+                return Err(ceremony_problem(CeremonyProblem::Unknown));
+            }
+            let ours = match (&c.browser, &bound) {
+                (Some(a), Some(b)) => digest_eq(a, b),
+                _ => false,
+            };
+            if !ours {
+                return Err(ceremony_problem(CeremonyProblem::OtherBrowser));
+            }
+            // From here on the ceremony is spent, whatever comes of it.
+            if c.expires <= tx.now {
+                return Ok(Err(ceremony_problem(CeremonyProblem::Unknown)));
+            }
+            let CeremonyState::Signup {
+                state,
+                profile,
+                handle,
+            } = serde_json::from_str(&c.state).map_err(internal("ceremony state"))?
+            else {
+                return Ok(Err(ceremony_problem(CeremonyProblem::Unknown)));
+            };
+            let passkey = match rp(&app2)?.finish_passkey_registration(&credential, &state) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::info!(error = %e, "passkey sign-up refused");
+                    return Ok(Err(Error::field(
+                        "credential",
+                        "could not be verified; try again",
+                    )));
+                }
+            };
+            let instance = passkey_instance(tx)?;
+            if is_registered(tx, &instance.id, &passkey)? {
+                return Ok(Err(Error::new(
+                    Reason::IdentityTaken,
+                    "This passkey is already registered to an account: sign in with it instead.",
+                )));
+            }
+            then(
+                tx,
+                &Signup {
+                    profile,
+                    instance,
+                    handle,
+                    passkey,
+                },
+            )
+        })
+        .await?
+}
+
+/// Saves the passkey of a sign-up for the user just made from it (`user_id`), as identity
+/// `identity_id` named `name`, and gives the user the handle the credential was made for.
+pub fn save_signup_in(
+    tx: &Write,
+    s: &Signup,
+    user_id: &str,
+    identity_id: &str,
+    name: &str,
+    address: Option<String>,
+) -> Result<()> {
+    rows::set_handle(tx, user_id, &s.handle)?;
+    insert_in(tx, &s.instance.id, identity_id, user_id, &s.passkey, name)?;
+    Actor {
+        id: user_id.to_string(),
+        is_admin: false,
+        address,
+    }
+    .audit(
+        tx,
+        "passkey.add",
+        Some(identity_id),
+        json!({"user": user_id, "name": name, "viaLink": false, "signup": true}),
+    )
 }
 
 fn info(row: PasskeyRow) -> PasskeyInfo {
@@ -812,6 +1022,7 @@ pub async fn start_login(
                     state: serde_json::to_string(&state).map_err(internal("ceremony state"))?,
                     created_at: tx.now,
                     expires: tx.now + CEREMONY_TTL_MS,
+                    browser: None,
                 },
             )?;
             Ok(LoginStarted {
@@ -910,7 +1121,9 @@ where
                     }
                     rp.finish_discoverable_authentication_v2(&credential, s, &passkey)
                 }
-                CeremonyState::Register(_) => return Ok(Err(refused())),
+                CeremonyState::Register(_) | CeremonyState::Signup { .. } => {
+                    return Ok(Err(refused()));
+                }
             };
             let result = match verified {
                 Ok(r) => r,

@@ -1,9 +1,11 @@
 //! Registration: a new user, made from an identity that waits for registration (the register
-//! token proves the login to it; see `pending`), or from a new username and password on the
-//! hosted register page. Linking an identity to an existing user is `linking`'s.
+//! token proves the login to it; see `pending`), or on the hosted register page from a new
+//! username and password or a new passkey. Linking an identity to an existing user is
+//! `linking`'s.
 
 use super::login;
 use super::oauth::{destination_in, open_flow};
+use super::passkeys::{self, SignupStarted};
 use super::pending::{self, check_subject_free, claim_subject, insert_password_identity};
 use super::sessions::{self, Entered, Origin};
 use super::users::{self, NewUser, check_username, userpass_subject};
@@ -13,6 +15,9 @@ use crate::auth::password::check_new_password;
 use crate::db::{self, Write, users::User};
 use crate::error::{Error, Result};
 
+/// A new account's profile, as a register form gives it (a passkey sign-up keeps it in its
+/// ceremony until the passkey comes back).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Registration {
     pub username: String,
     pub display_name: String,
@@ -112,15 +117,7 @@ pub async fn register_with_password(
     }
     check_registration(&r)?;
     check_new_password(password)?;
-    let name = r.username.clone();
-    if app
-        .db
-        .read(move |c| db::users::by_username(c, &name))
-        .await?
-        .is_some()
-    {
-        return Err(username_taken());
-    }
+    check_username_free(app, &r.username).await?;
     let subject = userpass_subject(&r.username);
     check_subject_free(app, &inst.id, &subject).await?;
     app.throttle.creation(pending::ip(&origin))?;
@@ -146,6 +143,91 @@ pub async fn register_with_password(
             sessions::enter_in(tx, &session.id, to)
         })
         .await
+}
+
+/// Whether `username` belongs to a user already.
+async fn check_username_free(app: &App, username: &str) -> Result<()> {
+    let name = username.to_string();
+    if app
+        .db
+        .read(move |c| db::users::by_username(c, &name))
+        .await?
+        .is_some()
+    {
+        return Err(username_taken());
+    }
+    Ok(())
+}
+
+/// Whether the passkey instance lets people sign up with a passkey: login and
+/// self-registration both on.
+fn check_passkey_signup_open(inst: &db::instances::InstanceRow) -> Result<()> {
+    if !inst.is_login_active {
+        return Err(Error::forbidden(
+            "login is disabled on this strategy instance",
+        ));
+    }
+    if !inst.is_self_register_active {
+        return Err(self_register_disabled());
+    }
+    Ok(())
+}
+
+/// The hosted register page's passkey sign-up, begun for the browser whose binding cookie is
+/// `browser`: the same checks as `register_with_password` (the instance allows it, the profile's
+/// rules, the username free, the address's budget of new logins), all before anything is
+/// stored; then a ceremony that keeps the profile (see `passkeys::start_signup`).
+pub async fn start_passkey_signup(
+    app: &App,
+    flow: Option<&str>,
+    r: Registration,
+    browser: &str,
+    origin: &Origin,
+) -> Result<SignupStarted> {
+    open_flow(app, flow)?;
+    passkeys::require_on(app)?;
+    let inst = app.db.read(passkeys::passkey_instance).await?;
+    check_passkey_signup_open(&inst)?;
+    check_registration(&r)?;
+    check_username_free(app, &r.username).await?;
+    app.throttle.creation(pending::ip(origin))?;
+    passkeys::start_signup(app, r, browser).await
+}
+
+/// Finishes a passkey sign-up of this browser (`browser`: its binding cookie): once the
+/// credential checks out, one transaction checks again that the username is free and the
+/// instance still allows sign-up, then makes the user, its passkey identity, the session of
+/// this login, the browser's session cookie and the code for the application that asked
+/// (`flow`), as `register_with_password` ends. A refusal leaves nothing behind but a spent
+/// ceremony.
+pub async fn register_with_passkey(
+    app: &App,
+    flow: Option<&str>,
+    ceremony_id: &str,
+    credential: serde_json::Value,
+    name: &str,
+    browser: Option<&str>,
+    origin: Origin,
+) -> Result<Entered> {
+    let (request, origin) = super::hosted::flow_and_origin(app, flow, origin)?;
+    let name = passkeys::check_name("passkeyName", name)?;
+    let app2 = app.clone();
+    passkeys::finish_signup_then(app, ceremony_id, credential, browser, move |tx, s| {
+        if let Err(e) = check_passkey_signup_open(&s.instance) {
+            return Ok(Err(e));
+        }
+        if db::users::by_username(tx, &s.profile.username)?.is_some() {
+            return Ok(Err(username_taken()));
+        }
+        let identity_id = new_id();
+        let r = s.profile.clone();
+        let user = create_self_registered(&app2, tx, &identity_id, origin.address.clone(), r)?;
+        passkeys::save_signup_in(tx, s, &user.id, &identity_id, &name, origin.address.clone())?;
+        let session = sessions::start(&app2, tx, Some(&user.id), Some(&identity_id), &origin)?;
+        let to = destination_in(tx, &session.id, request.as_ref())?;
+        Ok(Ok(sessions::enter_in(tx, &session.id, to)?))
+    })
+    .await
 }
 
 /// A 409 on the username: the page shows it next to that field.

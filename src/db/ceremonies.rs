@@ -7,19 +7,21 @@ use rusqlite::{OptionalExtension, params};
 #[derive(Debug, Clone)]
 pub struct Ceremony {
     pub id: String,
-    /// `register` or `login`.
+    /// `register`, `login` or `signup` (a passkey that makes a new account).
     pub kind: String,
     pub user_id: Option<String>,
     pub link_code_id: Option<String>,
     pub state: String,
     pub created_at: i64,
     pub expires: i64,
+    /// The SHA-256 of the binding cookie of the browser that began it (sign-ups).
+    pub browser: Option<Vec<u8>>,
 }
 
 pub fn insert(c: &Write, x: &Ceremony) -> Result<()> {
     c.execute(
         "INSERT INTO webauthn_ceremonies (id, kind, user_id, link_code_id, state, created_at,
-         expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         expires, browser) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             x.id,
             x.kind,
@@ -27,7 +29,8 @@ pub fn insert(c: &Write, x: &Ceremony) -> Result<()> {
             x.link_code_id,
             x.state,
             x.created_at,
-            x.expires
+            x.expires,
+            x.browser
         ],
     )?;
     Ok(())
@@ -37,7 +40,7 @@ pub fn insert(c: &Write, x: &Ceremony) -> Result<()> {
 pub fn take(c: &Write, id: &str) -> Result<Option<Ceremony>> {
     let found = c
         .prepare_cached(
-            "SELECT id, kind, user_id, link_code_id, state, created_at, expires
+            "SELECT id, kind, user_id, link_code_id, state, created_at, expires, browser
              FROM webauthn_ceremonies WHERE id = ?1",
         )?
         .query_row(params![id], |r| {
@@ -49,6 +52,7 @@ pub fn take(c: &Write, id: &str) -> Result<Option<Ceremony>> {
                 state: r.get(4)?,
                 created_at: r.get(5)?,
                 expires: r.get(6)?,
+                browser: r.get(7)?,
             })
         })
         .optional()?;

@@ -16,9 +16,9 @@ struct PasskeyConfig {}
 
 static CAPS: Caps = Caps {
     can_login: true,
-    // A passkey is registered to a user who exists (by the user or through a link), never
-    // found by a login that waits for registration.
-    can_login_register: false,
+    // Self-registration: a new account signs up with a passkey on the register page. A
+    // passkey is still never found by a login that waits for registration.
+    can_login_register: true,
     can_sync: false,
     needs_redirect_flow: false,
     allows_implicit_signup: false,

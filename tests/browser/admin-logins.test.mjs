@@ -36,7 +36,7 @@ test('logins: create userpass and oidc instances through generated forms, edit, 
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.base });
   await page.locator('#instances').waitFor();
   const names = await page.locator('#instances tbody tr td:first-child').allTextContents();
-  assert.deepEqual(names, ['local', 'passkeys']);
+  assert.deepEqual(names, ['local', 'passkey']);
   assert.match(await page.locator('#instances tbody tr').first().innerText(), /Password[\s\S]*Login[\s\S]*Register/);
   await screenshot(page, 'instances-laptop');
   await assertNoSideways(page, 'instances list');

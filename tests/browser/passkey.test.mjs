@@ -428,3 +428,72 @@ test('a passkey-only user signs in to the account page with the passkey and cann
   assert.equal((await passkeysOf(s, s.alice.id)).length, 1);
   assert.deepEqual(scriptErrors(errors), []);
 });
+
+test('a visitor signs up with a passkey on the register page, inside an OAuth flow, and signs in with it later', async (t) => {
+  const s = await setup(t);
+  const browser = await browserFor(t);
+  const { context, page, errors } = await pageFor(browser, t, DESKTOP);
+  await withoutAutofill(context);
+  const auth = await authenticator(page);
+  const app = await oauthClient(t, s);
+
+  // From the application's sign-in, on to the register page.
+  let req = app.request();
+  await page.goto(req.url);
+  await page.waitForURL((u) => u.pathname === '/auth/flow/login');
+  await page.locator('#register-line').waitFor({ state: 'visible' });
+  await page.locator('#register-link').click();
+  await page.waitForURL((u) => u.pathname === '/auth/flow/register');
+  await page.locator('#passkey-box').waitFor({ state: 'visible' });
+  assert.match(await page.locator('#plain-intro').innerText(), /a password or a passkey/);
+  // A taken username is said next to the field, before the authenticator is asked.
+  await page.getByLabel('Username').fill(ALICE.username);
+  await page.getByRole('button', { name: 'Sign up with a passkey' }).click();
+  await page.locator('#username-error').waitFor({ state: 'visible' });
+  assert.match(await page.locator('#username-error').innerText(), /already taken/);
+  assert.equal((await auth.credentials()).length, 0, 'no credential made');
+
+  await page.getByLabel('Username').fill('dodo');
+  await page.getByLabel('Display name').fill('The Dodo');
+  await page.getByLabel('Email').fill('dodo@example.org');
+  await page.screenshot({ path: '/tmp/register-passkey.png', fullPage: true });
+  await page.getByRole('button', { name: 'Sign up with a passkey' }).click();
+  let claims = await app.redeem(req, await app.redirects.next());
+  await page.waitForURL((u) => u.pathname === '/cb');
+  const creds = await auth.credentials();
+  assert.equal(creds.length, 1, 'one credential on the authenticator');
+  assert.equal(creds[0].isResidentCredential, true, 'a discoverable credential');
+  const got = await api(s.server, 'GET', `/auth/api/login/user/${claims.sub}`, { bearer: s.adminToken });
+  assert.equal(got.status, 200, got.text);
+  const dodo = got.body;
+  assert.equal(dodo.username, 'dodo');
+  assert.equal(dodo.displayName, 'The Dodo');
+  assert.equal(dodo.email, 'dodo@example.org');
+  assert.equal((await passkeysOf(s, dodo.id)).length, 1);
+
+  // Later, in a browser without a session: the passkey signs in (usernameless).
+  await context.clearCookies();
+  req = app.request();
+  await page.goto(req.url);
+  await page.waitForURL((u) => u.pathname === '/auth/flow/login');
+  await page.locator('#passkey-box').waitFor({ state: 'visible' });
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  claims = await app.redeem(req, await app.redirects.next());
+  assert.equal(claims.sub, dodo.id);
+  assert.deepEqual(scriptErrors(errors), []);
+});
+
+test('with sign-up off on the passkey instance, the register page offers no passkey', async (t) => {
+  const s = await setup(t);
+  const list = await api(s.server, 'GET', '/auth/api/login/strategy-instance', { bearer: s.adminToken });
+  const pk = list.body.find((i) => i.name === 'passkey');
+  const r = await api(s.server, 'PUT', `/auth/api/login/strategy-instance/${pk.id}`, { bearer: s.adminToken, body: { isSelfRegisterActive: false } });
+  assert.equal(r.status, 200, r.text);
+  const browser = await browserFor(t);
+  const { page, errors } = await pageFor(browser, t, DESKTOP);
+  await page.goto(s.server.publicUrl + '/auth/flow/register');
+  await page.locator('#register').waitFor({ state: 'visible' });
+  assert.equal(await page.locator('#passkey-box').isVisible(), false);
+  assert.equal(await page.getByRole('button', { name: 'Create account' }).isVisible(), true);
+  assert.deepEqual(scriptErrors(errors), []);
+});

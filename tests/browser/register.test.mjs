@@ -148,11 +148,22 @@ test('a taken username: a clear message next to the field, the other fields kept
   assert.equal((await self(server, ADMIN.username)).isAdmin, true, 'the admin is untouched');
   assert.deepEqual(errors.filter((e) => !/Failed to load resource: .* (409|400) /.test(e)), [], 'only the expected refusals');
 
-  // Self-registration switched off: the page says so and shows no form.
+  // Self-registration switched off on every instance: the page says so and shows no form.
   const adminToken = await token(server, ADMIN.username);
   const localId = await localInstanceId(server);
   const off = await api(server, 'PUT', `/auth/api/login/strategy-instance/${localId}`, { bearer: adminToken, body: { isSelfRegisterActive: false } });
   assert.equal(off.status, 200, off.text);
+  // The passkey instance still allows sign-up: the form asks for no password, only a passkey.
+  const passkeyOnly = await pageFor(browser, t);
+  await passkeyOnly.page.goto(server.publicUrl + '/auth/flow/register');
+  await passkeyOnly.page.locator('#passkey-box').waitFor({ state: 'visible' });
+  assert.equal(await passkeyOnly.page.locator('#password-rows').isVisible(), false);
+  assert.equal(await passkeyOnly.page.getByRole('button', { name: 'Create account' }).isVisible(), false);
+  assert.equal(await passkeyOnly.page.locator('#passkey-or').isVisible(), false);
+  const list = await api(server, 'GET', '/auth/api/login/strategy-instance', { bearer: adminToken });
+  const passkeyId = list.body.find((i) => i.name === 'passkey').id;
+  const pkOff = await api(server, 'PUT', `/auth/api/login/strategy-instance/${passkeyId}`, { bearer: adminToken, body: { isSelfRegisterActive: false } });
+  assert.equal(pkOff.status, 200, pkOff.text);
   const fresh = await pageFor(browser, t);
   await fresh.page.goto(server.base + '/auth/flow/register');
   await fresh.page.locator('#disabled').waitFor({ state: 'visible' });

@@ -32,6 +32,9 @@ pub(super) struct Context {
     password_min_length: usize,
     /// Whether keyward can send mail (`--smtp-url`): pages offer to mail a link only then.
     mail: bool,
+    /// Whether passkeys are on (the public URL's host is a name, not an IP address): pages
+    /// offer passkeys only then.
+    passkeys: bool,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -85,5 +88,6 @@ pub(super) async fn context(
         }),
         password_min_length: MIN_PASSWORD_LEN,
         mail: cx.app.mailer.is_some(),
+        passkeys: cx.app.webauthn.is_some(),
     }))
 }

@@ -88,6 +88,41 @@ pub fn surface() -> Surface {
             .errors(&[401, 403, 409, 429]),
             Route::new(
                 Method::POST,
+                "/auth/api/flow/passkey/signup/start",
+                "flowPasskeySignupStart",
+                passkey::signup_start,
+            )
+            .summary("Begin a sign-up with a passkey")
+            .describe(
+                "The register page's sign-up without a password: checks the new account's \
+                 username, display name and email as `flowRegister` does (409 with `field` \
+                 `username` when it is taken), and that the passkey instance allows login and \
+                 self-registration (403), before anything is stored; counted against the \
+                 address's new logins (429 after 30 a minute). Answers a ceremony id (single \
+                 use, 5 minutes, bound to this browser's binding cookie, which it sets if \
+                 needed) and the options for `navigator.credentials.create` (a discoverable \
+                 credential with user verification). 409 `precondition` when passkeys are off.",
+            )
+            .errors(&[400, 403, 404, 409, 429]),
+            Route::new(
+                Method::POST,
+                "/auth/api/flow/passkey/signup/finish",
+                "flowPasskeySignupFinish",
+                passkey::signup_finish,
+            )
+            .summary("Finish a sign-up with a passkey")
+            .describe(
+                "Verifies the new credential against the ceremony, then in one transaction \
+                 checks again that the username is free and sign-up still allowed, creates the \
+                 user with the passkey as its first login, sets the session cookie and answers \
+                 where to go: back to the application with a code, or the account page. A \
+                 ceremony of another browser is 403 `ceremony_other_browser`; an unknown, used \
+                 or expired one 400 `ceremony_unknown`; a credential already registered 409 \
+                 `identity_taken`. A refusal creates nothing.",
+            )
+            .errors(&[400, 403, 404, 409]),
+            Route::new(
+                Method::POST,
                 "/auth/api/flow/logout",
                 "flowLogout",
                 login::logout,
@@ -159,8 +194,8 @@ struct FlowError {
     /// What went wrong, in words (for people; pages decide on `code` and `field`).
     message: String,
     /// What went wrong, as a stable name: `invalid`, `wrong_credentials`, `blocked`,
-    /// `register_token_other_browser`, `conflict`, `same_identity`, `identity_taken`,
-    /// `throttled`, ...
+    /// `register_token_other_browser`, `ceremony_other_browser`, `ceremony_unknown`,
+    /// `conflict`, `same_identity`, `identity_taken`, `throttled`, ...
     code: String,
     /// The request field at fault, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -29,22 +29,30 @@ pub(super) struct RegisterBody {
     email: Option<String>,
 }
 
+/// The new account as a register form gives it: the display name defaults to the username,
+/// an empty email is none.
+pub(super) fn profile(
+    username: &str,
+    display_name: Option<String>,
+    email: Option<String>,
+) -> Registration {
+    let username = username.trim().to_string();
+    let display_name = display_name
+        .filter(|d| !d.trim().is_empty())
+        .unwrap_or_else(|| username.clone());
+    Registration {
+        username,
+        display_name,
+        email: email.filter(|e| !e.trim().is_empty()),
+    }
+}
+
 pub(super) async fn register(
     cx: Cx,
     _: Csrf,
     Body(b): Body<RegisterBody>,
 ) -> Result<WithCookies<Json<Next>>> {
-    let username = b.username.trim().to_string();
-    // The page lets the display name default to the username.
-    let display_name = b
-        .display_name
-        .filter(|d| !d.trim().is_empty())
-        .unwrap_or_else(|| username.clone());
-    let r = Registration {
-        username,
-        display_name,
-        email: b.email.filter(|e| !e.trim().is_empty()),
-    };
+    let r = profile(&b.username, b.display_name, b.email);
     let flow = given(b.flow);
     let entered = match given(b.register_token) {
         Some(token) => {

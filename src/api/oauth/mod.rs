@@ -14,7 +14,7 @@ use super::io::Form;
 use super::route::{Cx, Guard, Input, OpDoc, Route, Surface, schema_ref};
 use super::{respond, send_json};
 use crate::core::clients::{self, Client};
-use crate::error::{Error, Reason, Result};
+use crate::error::{CeremonyProblem, Error, Reason, Result};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -141,7 +141,9 @@ pub fn oauth_error(e: &Error) -> Response {
     let (status, code) = match e.reason {
         Reason::NotLoggedIn | Reason::TokenInvalid => (401, Code::InvalidToken),
         Reason::ClientUnauthenticated => (401, Code::InvalidClient),
-        Reason::Forbidden | Reason::OtherBrowser => (403, Code::AccessDenied),
+        Reason::Forbidden
+        | Reason::OtherBrowser
+        | Reason::Ceremony(CeremonyProblem::OtherBrowser) => (403, Code::AccessDenied),
         Reason::ScopeMissing => (403, Code::InsufficientScope),
         Reason::WrongCredentials | Reason::Blocked | Reason::GrantInvalid => {
             (400, Code::InvalidGrant)
@@ -165,7 +167,8 @@ pub fn oauth_error(e: &Error) -> Response {
         | Reason::SameIdentity
         | Reason::LastLoginMethod
         | Reason::Precondition
-        | Reason::LinkCode(_) => (400, Code::InvalidRequest),
+        | Reason::LinkCode(_)
+        | Reason::Ceremony(CeremonyProblem::Unknown) => (400, Code::InvalidRequest),
     };
     let body = OAuthError {
         error: code,

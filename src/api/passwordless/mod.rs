@@ -17,7 +17,7 @@ use super::route::{Cx, Guard, OpDoc, Route, Surface, schema_ref};
 use super::send_json;
 use crate::core::principal::{self, Principal};
 use crate::core::{passkeys as core_passkeys, rfc3339};
-use crate::error::{Error, LinkCodeProblem, Reason, Result, Thing};
+use crate::error::{CeremonyProblem, Error, LinkCodeProblem, Reason, Result, Thing};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::json;
@@ -186,6 +186,7 @@ struct ErrorDetail {
 fn classify(e: &Error) -> (i32, u16, &'static str) {
     match e.reason {
         Reason::Invalid
+        | Reason::Ceremony(CeremonyProblem::Unknown)
         | Reason::SameIdentity
         | Reason::GrantInvalid
         | Reason::GrantUnsupported => (3, 400, "KW-PL-001"),
@@ -196,9 +197,10 @@ fn classify(e: &Error) -> (i32, u16, &'static str) {
         Reason::TokenInvalid | Reason::WrongCredentials | Reason::ClientUnauthenticated => {
             (16, 401, "KW-PL-011")
         }
-        Reason::Forbidden | Reason::OtherBrowser | Reason::ClientNotAllowed => {
-            (7, 403, "KW-PL-020")
-        }
+        Reason::Forbidden
+        | Reason::OtherBrowser
+        | Reason::Ceremony(CeremonyProblem::OtherBrowser)
+        | Reason::ClientNotAllowed => (7, 403, "KW-PL-020"),
         Reason::ScopeMissing | Reason::ScopeInvalid | Reason::TargetInvalid => {
             (7, 403, "KW-PL-021")
         }
