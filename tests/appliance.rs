@@ -543,6 +543,27 @@ fn users_crud_pagination_and_permissions() {
         s.put(
             &format!("{p}/self"),
             Some(&carol_t),
+            &json!({"username": "carol-renamed"}),
+        ),
+        403,
+    );
+    // What GET gave, edited and sent back: the admin fields unchanged and the read-only ones
+    // are no change, for self and admin alike.
+    let mut mine: Value = s.get(&format!("{p}/self"), Some(&carol_t)).json().unwrap();
+    mine["displayName"] = json!("Carol C.");
+    let r = s.put(&format!("{p}/self"), Some(&carol_t), &mine);
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    assert_eq!(r.json::<Value>().unwrap()["displayName"], "Carol C.");
+    mine["isAdmin"] = json!(true);
+    expect_error(s.put(&format!("{p}/self"), Some(&carol_t), &mine), 403);
+    mine["isAdmin"] = json!(false);
+    mine["displayName"] = json!("Caroline");
+    let r = s.put(&format!("{p}/{carol_id}"), Some(&admin), &mine);
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    expect_error(
+        s.put(
+            &format!("{p}/self"),
+            Some(&carol_t),
             &json!({"displayName": " "}),
         ),
         400,

@@ -1379,3 +1379,74 @@ fn token_userinfo_and_authorize_errors_follow_the_rfcs() {
         assert_eq!(query_param(&loc, "state").as_deref(), Some("st8"), "{loc}");
     }
 }
+
+/// userinfo by POST takes the token from the form (RFC 6750 2.2) as well as from the header,
+/// never from both at once; a `resource` that is keyward's own URL with a trailing slash is
+/// keyward's own URL, so the token works on keyward's endpoints.
+#[test]
+fn userinfo_takes_a_form_token_and_the_own_url_with_a_slash_is_keywards_own() {
+    let c = setup();
+    c.s.user(&c.admin, "erin");
+    let (id, secret) = c.client(
+        json!({"name": "pw", "requiresSecret": true, "allowPasswordGrant": true,
+               "validScopes": ["openid", "profile", "login"]}),
+        true,
+    );
+    let secret = secret.unwrap();
+    let own = format!("{}/", c.s.public_url());
+    let r = c.token(
+        &[
+            ("grant_type", "password"),
+            ("username", "erin"),
+            ("password", "password-of-user"),
+            ("scope", "openid profile login"),
+            ("resource", own.as_str()),
+        ],
+        Some((&id, &secret)),
+    );
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let v: Value = r.json().unwrap();
+    let at = v["access_token"].as_str().unwrap().to_string();
+    assert_eq!(jwt_claims(&at)["aud"], c.s.public_url());
+    let refresh = v["refresh_token"].as_str().unwrap().to_string();
+    let r = c.token(
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.as_str()),
+            ("resource", own.as_str()),
+        ],
+        Some((&id, &secret)),
+    );
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+
+    let post = |form: &[(&str, &str)], bearer: Option<&str>| {
+        let mut rb = c.s.http.post(c.s.url("/auth/oauth/userinfo")).form(form);
+        if let Some(t) = bearer {
+            rb = rb.bearer_auth(t);
+        }
+        rb.send().unwrap()
+    };
+    let r = post(&[("access_token", at.as_str())], None);
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["preferred_username"], "erin");
+    let r = post(&[], Some(&at));
+    assert_eq!(r.status(), 200);
+    oauth_error(
+        post(&[("access_token", at.as_str())], Some(&at)),
+        400,
+        "invalid_request",
+    );
+    oauth_error(
+        post(&[("access_token", "garbage")], None),
+        401,
+        "invalid_token",
+    );
+    // GET never reads a body: a token only in the query or a body is no token.
+    let r =
+        c.s.http
+            .get(c.s.url(&format!("/auth/oauth/userinfo?access_token={at}")))
+            .send()
+            .unwrap();
+    assert_eq!(r.status(), 401);
+}

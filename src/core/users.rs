@@ -225,11 +225,6 @@ pub struct Update {
 
 pub async fn update(app: &App, actor: &Actor, id: &str, u: Update) -> Result<User> {
     may_see(actor, id)?;
-    if !actor.is_admin && (u.username.is_some() || u.is_admin.is_some() || u.is_blocked.is_some()) {
-        return Err(Error::forbidden(
-            "only admins may change username, isAdmin and isBlocked",
-        ));
-    }
     if let Some(n) = &u.username {
         check_username(n)?;
     }
@@ -245,9 +240,19 @@ pub async fn update(app: &App, actor: &Actor, id: &str, u: Update) -> Result<Use
         .write(move |tx| {
             let mut user = users::get(tx, &id)?
                 .ok_or_else(|| Error::not_found(Thing::User, "user not found"))?;
+            // Checked against the row in this transaction: sending a field back unchanged (as a
+            // client that edits what `GET` gave it does) is not a change.
+            let differs = u.username.as_ref().is_some_and(|v| *v != user.username)
+                || u.is_admin.is_some_and(|v| v != user.is_admin)
+                || u.is_blocked.is_some_and(|v| v != user.is_blocked);
+            if !actor.is_admin && differs {
+                return Err(Error::forbidden(
+                    "only admins may change username, isAdmin and isBlocked",
+                ));
+            }
             let admins = AdminGuard::new(tx)?;
             let mut changed = Vec::new();
-            if let Some(v) = u.username {
+            if let Some(v) = u.username.filter(|v| *v != user.username) {
                 user.username = v;
                 changed.push("username");
             }
@@ -259,11 +264,11 @@ pub async fn update(app: &App, actor: &Actor, id: &str, u: Update) -> Result<Use
                 user.email = v;
                 changed.push("email");
             }
-            if let Some(v) = u.is_admin {
+            if let Some(v) = u.is_admin.filter(|v| *v != user.is_admin) {
                 user.is_admin = v;
                 changed.push("isAdmin");
             }
-            if let Some(v) = u.is_blocked {
+            if let Some(v) = u.is_blocked.filter(|v| *v != user.is_blocked) {
                 user.is_blocked = v;
                 changed.push("isBlocked");
             }

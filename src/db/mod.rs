@@ -124,6 +124,10 @@ impl Db {
     pub fn open(path: &Path, pool_size: u32) -> Result<Db> {
         let lock = lock::DbLock::shared(path)?;
         make_private(path)?;
+        // The switch to WAL happens once here, before the pool opens its connections in
+        // parallel: connections of a new database that all switch at once deadlock on the lock
+        // upgrade, and SQLite answers that at once with "database is locked" (logged by r2d2).
+        configure(&mut Connection::open(path)?)?;
         let manager = SqliteConnectionManager::file(path).with_init(configure);
         // SQLite connections to a local file do not go stale, so no test query per checkout.
         let pool = r2d2::Pool::builder()

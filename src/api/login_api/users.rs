@@ -57,7 +57,8 @@ pub struct NewUserBody {
 }
 
 /// A change to a user: anyone may change their own `displayName` and `email`; admins also
-/// `username`, `isAdmin` and `isBlocked`.
+/// `username`, `isAdmin` and `isBlocked` (others may send those unchanged, as in the body that
+/// `GET` gave them, whose read-only fields are ignored).
 #[derive(Deserialize, JsonSchema)]
 #[serde(
     deny_unknown_fields,
@@ -76,6 +77,17 @@ pub struct UpdateUserBody {
     email: Option<Option<String>>,
     is_admin: Option<bool>,
     is_blocked: Option<bool>,
+    /// Read-only, ignored (a client may send back what `GET` gave it).
+    #[allow(dead_code)]
+    id: Option<String>,
+    /// Read-only, ignored.
+    #[allow(dead_code)]
+    #[serde(default, deserialize_with = "nullable")]
+    #[schemars(with = "Option<String>")]
+    revoke_tokens_before: Option<Option<String>>,
+    /// Read-only, ignored.
+    #[allow(dead_code)]
+    created_at: Option<String>,
 }
 
 pub(super) async fn list(

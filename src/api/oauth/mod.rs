@@ -76,10 +76,13 @@ pub fn surface() -> Surface {
                 Method::POST,
                 "/auth/oauth/userinfo",
                 "oidcUserinfoPost",
-                userinfo::userinfo,
+                userinfo::userinfo_post,
             )
             .summary("The claims of the access token's user (POST)")
-            .describe("As the GET; a body is not read."),
+            .describe(
+                "As the GET; the token may also come as the form parameter `access_token` \
+                 (RFC 6750 2.2), never in both places (400).",
+            ),
             Route::new(
                 Method::POST,
                 "/auth/oauth/revoke",

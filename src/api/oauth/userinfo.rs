@@ -2,7 +2,7 @@
 
 use crate::api::guard::bearer;
 use crate::api::io::{Json, NoInput};
-use crate::api::route::{Cx, Guard, Input, OpDoc};
+use crate::api::route::{Cx, Guard, Input, OpDoc, schema_ref};
 use crate::core::oauth;
 use crate::core::principal::{self, Principal};
 use crate::error::{Error, Result};
@@ -16,9 +16,19 @@ pub struct AccessToken(Principal);
 
 impl Guard for AccessToken {
     async fn check(cx: &Cx) -> Result<Self> {
-        let token = bearer(cx.req.header("authorization"))
-            .ok_or_else(|| Error::unauthorized("an access token is required"))?;
-        principal::authenticate(&cx.app, token)
+        let header = bearer(cx.req.header("authorization"));
+        let token = match (header, form_token(cx)) {
+            (Some(_), Some(_)) => {
+                // RFC 6750 2: a client must not use more than one method.
+                return Err(Error::bad_request(
+                    "the access token is given twice: in the Authorization header and in the form",
+                ));
+            }
+            (Some(t), None) => t.to_string(),
+            (None, Some(t)) => t,
+            (None, None) => return Err(Error::unauthorized("an access token is required")),
+        };
+        principal::authenticate(&cx.app, &token)
             .await
             .map(AccessToken)
     }
@@ -28,8 +38,48 @@ impl Guard for AccessToken {
     }
 }
 
+/// The token of a POST sent as the form parameter `access_token` (RFC 6750 2.2), if any.
+fn form_token(cx: &Cx) -> Option<String> {
+    let form = cx.req.header("content-type").is_some_and(|t| {
+        t.trim_start()
+            .starts_with("application/x-www-form-urlencoded")
+    });
+    if cx.req.method != warp::http::Method::POST || !form {
+        return None;
+    }
+    form_urlencoded::parse(&cx.req.body)
+        .find(|(k, _)| k == "access_token")
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty())
+}
+
 /// Nothing is read from the request but its token: a body, if any, is left alone.
 pub struct Unread;
+
+/// A POST's form body, read by the guard for its `access_token` (RFC 6750 2.2); nothing else
+/// in it is read.
+pub struct TokenForm;
+
+/// The form body a userinfo POST may carry instead of the Authorization header.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct UserinfoForm {
+    /// The access token, when it is not in the Authorization header (never both).
+    access_token: Option<String>,
+}
+
+impl Input for TokenForm {
+    fn parse(_: &Cx) -> Result<Self> {
+        Ok(TokenForm)
+    }
+    fn doc(d: &mut OpDoc, g: &mut SchemaGenerator) {
+        d.body = Some(json!({
+            "required": false,
+            "content": {"application/x-www-form-urlencoded": {"schema": schema_ref::<UserinfoForm>(g)}},
+        }));
+        d.errors(&[400, 413]);
+    }
+}
 
 impl Input for Unread {
     fn parse(_: &Cx) -> Result<Self> {
@@ -63,7 +113,19 @@ pub struct UserInfo {
 }
 
 pub async fn userinfo(_: Cx, AccessToken(p): AccessToken, _: Unread) -> Result<Json<UserInfo>> {
-    let (sub, profile) = oauth::userinfo(&p)?;
+    claims(&p)
+}
+
+pub async fn userinfo_post(
+    _: Cx,
+    AccessToken(p): AccessToken,
+    _: TokenForm,
+) -> Result<Json<UserInfo>> {
+    claims(&p)
+}
+
+fn claims(p: &Principal) -> Result<Json<UserInfo>> {
+    let (sub, profile) = oauth::userinfo(p)?;
     Ok(Json(UserInfo {
         sub,
         name: profile.name,

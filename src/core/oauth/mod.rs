@@ -182,6 +182,7 @@ pub fn check_resource(
             if !ok {
                 return Err(invalid_target("resource must be an absolute URL"));
             }
+            let r = own_url(app, r);
             if !client.allows_resource(&app.public_url, r) {
                 return Err(invalid_target(
                     "the client may not ask for tokens for this resource",
@@ -189,6 +190,16 @@ pub fn check_resource(
             }
             Ok(Some(r.to_string()))
         }
+    }
+}
+
+/// keyward's own URL written with a trailing slash is keyward's own URL (the audience its
+/// endpoints require); every other resource is compared exactly.
+fn own_url<'a>(app: &'a App, resource: &'a str) -> &'a str {
+    if resource.strip_suffix('/') == Some(app.public_url.as_str()) {
+        &app.public_url
+    } else {
+        resource
     }
 }
 
@@ -202,7 +213,7 @@ fn grant_audience(
     requested: Option<&str>,
 ) -> Result<Option<String>> {
     let audience = granted.as_deref().unwrap_or(&app.public_url);
-    if requested.is_some_and(|r| r != audience) {
+    if requested.is_some_and(|r| !r.is_empty() && own_url(app, r) != audience) {
         return Err(invalid_target("the grant was not made for this resource"));
     }
     if !client.allows_resource(&app.public_url, audience) {
