@@ -116,6 +116,59 @@ impl Ctx {
     }
 
     /// A user with a password and one passkey; returns (id, token, passkey id).
+    /// A public SPA client and an authorization request of it (PKCE with `VERIFIER`, state
+    /// `state`) that waits on the login page: (client id, flow id).
+    fn oauth_flow(&self, state: &str) -> (String, String) {
+        let client = self.s.new_client(
+            &self.admin,
+            &json!({"name": "spa", "redirectUrls": [REDIRECT], "requiresSecret": false,
+                    "validScopes": ["login"]}),
+        );
+        let challenge = {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER))
+        };
+        let r = self
+            .s
+            .http
+            .get(self.s.url(&format!(
+                "/auth/oauth/authorize?response_type=code&client_id={client}&redirect_uri={}&scope=login&state={state}&code_challenge={challenge}&code_challenge_method=S256",
+                url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>()
+            )))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 302);
+        let loc = r.headers()["location"].to_str().unwrap().to_string();
+        let flow = loc
+            .strip_prefix("/auth/flow/login?flow=")
+            .unwrap()
+            .to_string();
+        (client, flow)
+    }
+
+    /// Redeems the code of the redirect `back` (whose state must be `state`) for `client`:
+    /// the token answer.
+    fn redeem(&self, client: &str, back: &str, state: &str) -> Value {
+        let url = url::Url::parse(back).unwrap();
+        let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+        assert_eq!(q["state"], state);
+        json_of(
+            self.s
+                .http
+                .post(self.s.url("/auth/oauth/token"))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", &q["code"]),
+                    ("redirect_uri", REDIRECT),
+                    ("client_id", client),
+                    ("code_verifier", VERIFIER),
+                ])
+                .send()
+                .unwrap(),
+            200,
+        )
+    }
+
     fn user_with_key(&self, name: &str, key: &SoftKey) -> (String, String, String) {
         let (id, token) = self.s.user(&self.admin, name);
         let pk = self.register(&id, &token, key, "laptop");
@@ -226,30 +279,7 @@ fn usernameless_login_in_an_oauth_flow_gives_a_code() {
     let c = setup();
     let key = SoftKey::new();
     let (alice, _, _) = c.user_with_key("alice", &key);
-    let client = c.s.new_client(
-        &c.admin,
-        &json!({"name": "spa", "redirectUrls": [REDIRECT], "requiresSecret": false,
-                "validScopes": ["login"]}),
-    );
-    let challenge = {
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER))
-    };
-    let r = c
-        .s
-        .http
-        .get(c.s.url(&format!(
-            "/auth/oauth/authorize?response_type=code&client_id={client}&redirect_uri={}&scope=login&state=st8&code_challenge={challenge}&code_challenge_method=S256",
-            url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>()
-        )))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 302);
-    let loc = r.headers()["location"].to_str().unwrap().to_string();
-    let flow = loc
-        .strip_prefix("/auth/flow/login?flow=")
-        .unwrap()
-        .to_string();
+    let (client, flow) = c.oauth_flow("st8");
 
     // No username, and a username that does not exist: the same discoverable challenge.
     for body in [
@@ -268,22 +298,7 @@ fn usernameless_login_in_an_oauth_flow_gives_a_code() {
     session_cookie(&r);
     let back = json_of(r, 200)["redirect"].as_str().unwrap().to_string();
     assert!(back.starts_with(REDIRECT), "{back}");
-    let url = url::Url::parse(&back).unwrap();
-    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
-    assert_eq!(q["state"], "st8");
-    let r =
-        c.s.http
-            .post(c.s.url("/auth/oauth/token"))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", &q["code"]),
-                ("redirect_uri", REDIRECT),
-                ("client_id", &client),
-                ("code_verifier", VERIFIER),
-            ])
-            .send()
-            .unwrap();
-    let t = json_of(r, 200);
+    let t = c.redeem(&client, &back, "st8");
     let claims = jwt_claims(t["access_token"].as_str().unwrap());
     assert_eq!(claims["sub"], alice.as_str());
     assert_eq!(claims["iss"], c.origin.as_str());
@@ -755,30 +770,7 @@ fn the_passkey_strategy_can_self_register_and_its_instances_do_by_default() {
 #[test]
 fn a_passkey_sign_up_in_an_oauth_flow_makes_the_account_and_signs_in_later() {
     let c = setup();
-    let client = c.s.new_client(
-        &c.admin,
-        &json!({"name": "spa", "redirectUrls": [REDIRECT], "requiresSecret": false,
-                "validScopes": ["login"]}),
-    );
-    let challenge = {
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER))
-    };
-    let r = c
-        .s
-        .http
-        .get(c.s.url(&format!(
-            "/auth/oauth/authorize?response_type=code&client_id={client}&redirect_uri={}&scope=login&state=st9&code_challenge={challenge}&code_challenge_method=S256",
-            url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>()
-        )))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 302);
-    let loc = r.headers()["location"].to_str().unwrap().to_string();
-    let flow = loc
-        .strip_prefix("/auth/flow/login?flow=")
-        .unwrap()
-        .to_string();
+    let (client, flow) = c.oauth_flow("st9");
 
     // A browser without a binding cookie gets one with the ceremony.
     let r = call_in(
@@ -825,23 +817,7 @@ fn a_passkey_sign_up_in_an_oauth_flow_makes_the_account_and_signs_in_later() {
     let cookie = session_cookie(&r);
     let back = json_of(r, 200)["redirect"].as_str().unwrap().to_string();
     assert!(back.starts_with(REDIRECT), "{back}");
-    let url = url::Url::parse(&back).unwrap();
-    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
-    assert_eq!(q["state"], "st9");
-    let t = json_of(
-        c.s.http
-            .post(c.s.url("/auth/oauth/token"))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", &q["code"]),
-                ("redirect_uri", REDIRECT),
-                ("client_id", &client),
-                ("code_verifier", VERIFIER),
-            ])
-            .send()
-            .unwrap(),
-        200,
-    );
+    let t = c.redeem(&client, &back, "st9");
     let claims = jwt_claims(t["access_token"].as_str().unwrap());
     let user = claims["sub"].as_str().unwrap().to_string();
 

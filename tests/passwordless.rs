@@ -88,6 +88,16 @@ fn setup_with(extra: &[&str]) -> Ctx {
     Ctx { s, admin, origin }
 }
 
+/// A server that mails through `smtp` as login@example.test.
+fn setup_mailing(smtp: &SmtpServer) -> Ctx {
+    setup_with(&[
+        "--smtp-url",
+        &smtp.url(),
+        "--smtp-from",
+        "login@example.test",
+    ])
+}
+
 fn passkeys(user: &str) -> String {
     format!("/v2/users/{user}/passkeys")
 }
@@ -114,6 +124,19 @@ impl Ctx {
     /// A user with a password; returns (id, login token).
     fn user(&self, name: &str) -> (String, String) {
         self.s.user(&self.admin, name)
+    }
+
+    /// A user with a password and the e-mail address `{name}@example.test`; returns (id,
+    /// login token).
+    fn mailed_user(&self, name: &str) -> (String, String) {
+        let (id, token) = self.user(name);
+        let r = self.s.put(
+            &format!("/auth/api/login/user/{id}"),
+            Some(&self.admin),
+            &json!({"email": format!("{name}@example.test")}),
+        );
+        assert_eq!(r.status(), 200);
+        (id, token)
     }
 
     /// A user without any way to log in yet (passkeys come later); returns (id, login token).
@@ -722,19 +745,8 @@ fn bodies_as_zitadels_gateway_reads_them() {
 #[test]
 fn url_templates_are_checked() {
     let smtp = SmtpServer::start();
-    let c = setup_with(&[
-        "--smtp-url",
-        &smtp.url(),
-        "--smtp-from",
-        "login@example.test",
-    ]);
-    let (alice, token) = c.user("alice");
-    let r = c.s.put(
-        &format!("/auth/api/login/user/{alice}"),
-        Some(&c.admin),
-        &json!({"email": "alice@example.test"}),
-    );
-    assert_eq!(r.status(), 200);
+    let c = setup_mailing(&smtp);
+    let (alice, token) = c.mailed_user("alice");
     let rl = format!("{}/registration_link", passkeys(&alice));
     for template in [
         "https://x.example/{{.Bogus}}",
@@ -1370,24 +1382,9 @@ fn mailed_link(mail: &str) -> (String, std::collections::HashMap<String, String>
 #[test]
 fn mailed_links_carry_a_code_that_registers() {
     let smtp = SmtpServer::start();
-    let c = setup_with(&[
-        "--smtp-url",
-        &smtp.url(),
-        "--smtp-from",
-        "login@example.test",
-    ]);
-    let mailed = |name: &str| {
-        let (id, token) = c.user(name);
-        let r = c.s.put(
-            &format!("/auth/api/login/user/{id}"),
-            Some(&c.admin),
-            &json!({"email": format!("{name}@example.test")}),
-        );
-        assert_eq!(r.status(), 200);
-        (id, token)
-    };
-    let (alice, token) = mailed("alice");
-    let (bob, bob_token) = mailed("bob");
+    let c = setup_mailing(&smtp);
+    let (alice, token) = c.mailed_user("alice");
+    let (bob, bob_token) = c.mailed_user("bob");
 
     // _send_link for oneself: only the details; the link is in the mail.
     let v = ok(c.s.post(
@@ -1469,19 +1466,8 @@ fn mailed_links_carry_a_code_that_registers() {
 #[test]
 fn a_refused_mail_leaves_a_void_code() {
     let smtp = SmtpServer::refusing();
-    let c = setup_with(&[
-        "--smtp-url",
-        &smtp.url(),
-        "--smtp-from",
-        "login@example.test",
-    ]);
-    let (alice, token) = c.user("alice");
-    let r = c.s.put(
-        &format!("/auth/api/login/user/{alice}"),
-        Some(&c.admin),
-        &json!({"email": "alice@example.test"}),
-    );
-    assert_eq!(r.status(), 200);
+    let c = setup_mailing(&smtp);
+    let (alice, token) = c.mailed_user("alice");
     pl_error(
         c.s.post(
             "/users/me/passwordless/_send_link",
