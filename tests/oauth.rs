@@ -1450,3 +1450,38 @@ fn userinfo_takes_a_form_token_and_the_own_url_with_a_slash_is_keywards_own() {
             .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+/// The token endpoint takes a form: a JSON body is told so (invalid_request), not answered as a
+/// form without its fields; discovery lists every claim keyward issues.
+#[test]
+fn a_json_body_at_the_token_endpoint_is_told_to_be_a_form() {
+    let c = setup();
+    let r =
+        c.s.http
+            .post(c.s.url("/auth/oauth/token"))
+            .header("content-type", "application/json")
+            .body(r#"{"grant_type":"client_credentials"}"#)
+            .send()
+            .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["error"], "invalid_request", "{v}");
+    assert!(
+        v["error_description"].as_str().unwrap().contains("form"),
+        "{v}"
+    );
+    let d: Value =
+        c.s.get("/.well-known/openid-configuration", None)
+            .json()
+            .unwrap();
+    let claims = d["claims_supported"].as_array().unwrap();
+    for claim in [
+        "sub",
+        "auth_time",
+        "sid",
+        "preferred_username",
+        "updated_at",
+    ] {
+        assert!(claims.iter().any(|c| c == claim), "{claim}: {d}");
+    }
+}

@@ -112,6 +112,17 @@ pub struct Form<T>(pub T);
 
 impl<T: DeserializeOwned + JsonSchema + Send + 'static> Input for Form<T> {
     fn parse(cx: &Cx) -> Result<Self> {
+        // JSON read as a form would be one nameless key, and the answer would be about a
+        // missing field; say what is wrong instead.
+        if cx.req.header("content-type").is_some_and(|t| {
+            t.trim_start()
+                .get(..16)
+                .is_some_and(|m| m.eq_ignore_ascii_case("application/json"))
+        }) {
+            return Err(Error::bad_request(
+                "the body must be a form (application/x-www-form-urlencoded), not JSON",
+            ));
+        }
         let mut seen = std::collections::HashSet::new();
         for (k, _) in form_urlencoded::parse(&cx.req.body) {
             if !seen.insert(k.clone()) {

@@ -75,6 +75,7 @@ pub async fn discovery(cx: Cx, _: Public, _: NoInput) -> Result<Json<Discovery>>
             "sid",
             "name",
             "preferred_username",
+            "updated_at",
             "email",
             "email_verified",
         ],
