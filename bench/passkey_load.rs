@@ -62,6 +62,7 @@ fn enrol(http: &Client, t: &Target, admin: &str, name: &str) -> SoftKey {
     let passkey = started["passkeyId"].as_str().unwrap();
     let r = http
         .post(format!("{}/v2/users/{id}/passkeys/{passkey}", t.url))
+        .bearer_auth(admin)
         .json(&json!({"publicKeyCredential": credential, "passkeyName": "bench"}))
         .send()
         .expect("finish registration");

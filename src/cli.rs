@@ -8,6 +8,14 @@ use serde_json::json;
 use std::io::BufRead;
 use std::path::Path;
 
+/// One line on standard output. A closed pipe (`keyward keys list | head -1`) is an error
+/// like any other (one line on stderr, exit 1), never a panic.
+fn say(line: std::fmt::Arguments) -> Result<()> {
+    use std::io::Write;
+    writeln!(std::io::stdout().lock(), "{line}")
+        .map_err(|e| Error::internal(format!("cannot write to standard output: {e}")))
+}
+
 pub async fn admin(common: &Common, cmd: AdminCommand) -> Result<()> {
     match cmd {
         AdminCommand::Create {
@@ -35,7 +43,10 @@ pub async fn admin(common: &Common, cmd: AdminCommand) -> Result<()> {
                 },
             )
             .await?;
-            println!("created admin {} ({})", user.username, user.id);
+            say(format_args!(
+                "created admin {} ({})",
+                user.username, user.id
+            ))?;
             Ok(())
         }
         AdminCommand::Token {
@@ -45,7 +56,7 @@ pub async fn admin(common: &Common, cmd: AdminCommand) -> Result<()> {
         } => {
             let app = open(common, Settings::default()).await?;
             let token = sessions::issue_cli_token(&app, &username, &scope, ttl).await?;
-            println!("{token}");
+            say(format_args!("{token}"))?;
             Ok(())
         }
     }
@@ -55,8 +66,8 @@ pub async fn keys(common: &Common, cmd: KeysCommand) -> Result<()> {
     let app = open(common, Settings::default()).await?;
     match cmd {
         KeysCommand::Rotate { alg } => {
-            let key = crate::core::keys::rotate(&app, &Actor::cli(), Some(alg)).await?;
-            println!("new {} signing key {}", key.alg, key.kid);
+            let key = crate::core::keys::rotate(&app, &Actor::cli(), alg).await?;
+            say(format_args!("new {} signing key {}", key.alg, key.kid))?;
         }
         KeysCommand::List => {
             for k in app.keys.describe().await? {
@@ -64,12 +75,12 @@ pub async fn keys(common: &Common, cmd: KeysCommand) -> Result<()> {
                     None => "signing".to_string(),
                     Some(r) => format!("retired {}", rfc3339(r)),
                 };
-                println!(
+                say(format_args!(
                     "{}  {:5}  created {}  {state}",
                     k.kid,
                     k.alg,
                     rfc3339(k.created_at)
-                );
+                ))?;
             }
         }
     }
@@ -79,13 +90,13 @@ pub async fn keys(common: &Common, cmd: KeysCommand) -> Result<()> {
 /// `keyward backup --out FILE`: the result on stdout, the master key warning on stderr.
 pub fn backup(common: &Common, out: &Path) -> Result<()> {
     let w = ops::backup(&common.db, out)?;
-    println!(
+    say(format_args!(
         "backup of {} written to {} ({} bytes, schema version {}, integrity check ok)",
         common.db.display(),
         out.display(),
         w.bytes,
         w.version
-    );
+    ))?;
     eprintln!(
         "keyward: the master key {} is NOT in the backup. Keep a copy of it separately and \
          safely: without it the backup's signing keys and provider secrets cannot be opened.",
@@ -97,12 +108,12 @@ pub fn backup(common: &Common, out: &Path) -> Result<()> {
 /// `keyward restore --from FILE`.
 pub fn restore(common: &Common, from: &Path) -> Result<()> {
     let r = ops::restore(&common.db, from)?;
-    println!(
+    say(format_args!(
         "restored {} from {} (schema version {}, integrity check ok)",
         common.db.display(),
         from.display(),
         r.version
-    );
+    ))?;
     match r.key {
         ops::KeyCheck::Opens => {}
         ops::KeyCheck::NothingSealed => {}
@@ -144,7 +155,10 @@ pub async fn users(common: &Common, cmd: UsersCommand) -> Result<()> {
             let total = tokio::task::spawn_blocking(move || import_from(&app, &from, batch))
                 .await
                 .map_err(|e| Error::internal(e.to_string()))??;
-            println!("imported {}, skipped {}", total.imported, total.skipped);
+            say(format_args!(
+                "imported {}, skipped {}",
+                total.imported, total.skipped
+            ))?;
         }
     }
     Ok(())

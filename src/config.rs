@@ -15,8 +15,25 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(flatten)]
     pub common: Common,
+    /// `keyward` without a subcommand serves: it takes `serve`'s options and variables (with a
+    /// subcommand, that subcommand's own options count).
+    #[command(flatten)]
+    pub serve: ServeArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    /// What clap's per-flag ranges cannot see: flags that are each in range but do not go
+    /// together. The message names the flags (exit 2, like a range error).
+    pub fn check(&self) -> Result<(), String> {
+        match &self.command {
+            None => self.serve.settings.check(),
+            Some(Command::Serve(a)) => a.settings.check(),
+            Some(Command::Admin(AdminCommand::Create { settings, .. })) => settings.check(),
+            Some(_) => Ok(()),
+        }
+    }
 }
 
 /// Options every subcommand reads, so that the CLI and the server agree on the database and issuer.
@@ -104,15 +121,6 @@ pub struct ServeArgs {
     pub settings: Settings,
 }
 
-impl Default for ServeArgs {
-    fn default() -> Self {
-        ServeArgs {
-            listen: "127.0.0.1:8080".parse().expect("valid default address"),
-            settings: Settings::default(),
-        }
-    }
-}
-
 /// Tunables of the running service.
 #[derive(Args, Debug, Clone)]
 pub struct Settings {
@@ -124,7 +132,7 @@ pub struct Settings {
     #[arg(long, env = "KEYWARD_REGISTER_WINDOW", default_value_t = 600, value_parser = clap::value_parser!(u64).range(10..=86_400))]
     pub register_window: u64,
     /// An ID token handed to the identities API as `link_with` proves a login at most this many
-    /// seconds old (its `auth_time`); older ones are refused.
+    /// seconds old (its `auth_time`); older ones are refused. 1 to 3600.
     #[arg(long, env = "KEYWARD_LINK_MAX_AUTH_AGE", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=3_600))]
     pub link_max_auth_age: u64,
     /// A session ends after this many seconds without use (refresh tokens slide with it);
@@ -141,7 +149,7 @@ pub struct Settings {
     /// argon2id iterations; 1 to 64.
     #[arg(long, env = "KEYWARD_ARGON2_ITERATIONS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub argon2_iterations: u32,
-    /// argon2id parallelism.
+    /// argon2id parallelism; 1 to 16 (and at most an eighth of `--argon2-memory`).
     #[arg(long, env = "KEYWARD_ARGON2_PARALLELISM", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
     pub argon2_parallelism: u32,
     /// Password hashes computed at once; 0 means one per CPU core; at most 256.
@@ -232,6 +240,23 @@ fn parse_proxy(s: &str) -> Result<IpNet, String> {
         .map_err(|_| format!("{s:?} is not a CIDR (like 10.0.0.0/8) or an address"))
 }
 
+impl Settings {
+    /// See `Cli::check`.
+    pub fn check(&self) -> Result<(), String> {
+        // argon2 needs at least 8 KiB of memory per lane.
+        if u64::from(self.argon2_memory) < 8 * u64::from(self.argon2_parallelism) {
+            return Err(format!(
+                "--argon2-memory {} is too small for --argon2-parallelism {}: argon2 needs at \
+                 least 8 KiB per lane, {} here",
+                self.argon2_memory,
+                self.argon2_parallelism,
+                8 * self.argon2_parallelism
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         // Parse an empty command line so the defaults live in one place: the attributes above.
@@ -276,8 +301,9 @@ pub enum KeysCommand {
     /// Add a signing key that signs from now on; older public keys stay published until
     /// every token they signed has expired.
     Rotate {
-        #[arg(long, value_enum, default_value_t = KeyAlg::Es256)]
-        alg: KeyAlg,
+        /// The new key's algorithm; by default that of the key that signs now.
+        #[arg(long, value_enum)]
+        alg: Option<KeyAlg>,
     },
     /// List the signing keys.
     List,

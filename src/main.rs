@@ -17,6 +17,10 @@ fn main() -> ExitCode {
             };
         }
     };
+    if let Err(e) = cli.check() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     init_logging(cli.common.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -31,7 +35,7 @@ fn main() -> ExitCode {
     let common = cli.common;
     let result = runtime.block_on(async move {
         match cli.command {
-            None => serve(&common, &ServeArgs::default()).await,
+            None => serve(&common, &cli.serve).await,
             Some(Command::Serve(args)) => serve(&common, &args).await,
             Some(Command::Admin(cmd)) => keyward::cli::admin(&common, cmd).await,
             Some(Command::Keys(cmd)) => keyward::cli::keys(&common, cmd).await,

@@ -136,6 +136,125 @@ fn setup_link_creates_the_first_admin_once() {
     assert_eq!(s.get("/auth/api/login/user/self", Some(&t)).status(), 200);
 }
 
+/// Runs keyward to its exit; (exit code, stdout, stderr).
+fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(common::BIN)
+        .args(args)
+        .envs(env.iter().copied())
+        .env("KEYWARD_LOG", "warn")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Starts `keyward` with `args` and `env`, waits for it to say where it listens, checks that
+/// it answers there, and stops it.
+fn serves_on_its_own_port(args: &[&str], env: &[(&str, &str)]) {
+    common::tls();
+    let mut child = Command::new(common::BIN)
+        .args(args)
+        .envs(env.iter().copied())
+        .env("KEYWARD_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first = {
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        line
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let addr = first
+        .strip_prefix("keyward listening on http://")
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{args:?} {env:?}: {first}"));
+    assert!(
+        addr.starts_with("127.0.0.1:") && addr != "127.0.0.1:8080",
+        "{args:?} {env:?}: {first}"
+    );
+}
+
+/// `keyward` with no subcommand is `keyward serve`: it takes the same flags and the same
+/// variables (`KEYWARD_LISTEN` among them), and refuses the same bad values.
+#[test]
+fn keyward_without_a_subcommand_takes_serves_flags_and_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    let db = db.to_str().unwrap();
+    serves_on_its_own_port(&["--db", db, "--listen", "127.0.0.1:0"], &[]);
+    serves_on_its_own_port(
+        &["--db", db],
+        &[("KEYWARD_LISTEN", "127.0.0.1:0"), ("KEYWARD_DB", db)],
+    );
+    let (code, _, err) = run(&["--db", db, "--listen", "nowhere"], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--listen"), "{err}");
+    let (code, _, err) = run(&["--db", db], &[("KEYWARD_LISTEN", "nowhere")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--listen"), "{err}");
+    // Flags that are each in range but do not go together: exit 2, naming them.
+    for args in [
+        &["--argon2-memory", "16", "--argon2-parallelism", "4"][..],
+        &[
+            "serve",
+            "--argon2-memory",
+            "16",
+            "--argon2-parallelism",
+            "4",
+        ][..],
+    ] {
+        let mut all = vec!["--db", db];
+        all.extend_from_slice(args);
+        let (code, _, err) = run(&all, &[]);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("--argon2-memory") && err.contains("--argon2-parallelism"),
+            "{err}"
+        );
+    }
+    // The other subcommands keep working beside it.
+    let (code, out, err) = run(&["keys", "list", "--db", db], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("signing"), "{out}");
+}
+
+/// `keys rotate` keeps the algorithm of the key that signs unless told otherwise; `keys list`
+/// into a closed pipe ends with one line on stderr and exit 1, never a panic.
+#[test]
+fn keys_rotate_keeps_the_algorithm_and_list_survives_a_closed_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db");
+    let db = db.to_str().unwrap();
+    let (code, out, err) = run(&["keys", "rotate", "--alg", "RS256", "--db", db], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("new RS256 signing key "), "{out}");
+    let (code, out, err) = run(&["keys", "rotate", "--db", db], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("new RS256 signing key "), "{out}");
+
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(common::BIN)
+        .args(["keys", "list", "--db", db])
+        .env("KEYWARD_LOG", "warn")
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
 #[test]
 fn cli_admin_create_token_and_exit_codes() {
     let s = Server::start();
